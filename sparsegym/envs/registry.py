@@ -1,0 +1,216 @@
+"""The one table of every sparsegym environment id.
+
+Each row (:class:`EnvEntry`) says how to build the env, how long its episodes may run, which suites
+it belongs to and which ``pip`` extra it needs. ``import sparsegym`` registers every row with
+Gymnasium; nothing here imports an optional dependency, so the import stays fast.
+
+Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into the README, and
+a test fails when the README is out of date.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import gymnasium
+
+NAMESPACE = "sparsegym"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered environment.
+
+    Attributes:
+        id: full Gymnasium id, ``sparsegym/<Family>-<Task>-v<N>``.
+        family: env family (``minigrid``, ``nethack``, ...); one subpackage of ``sparsegym.envs``.
+        entry_point: ``module:callable`` that builds the env from ``kwargs``.
+        kwargs: default keyword arguments of the entry point (a user's ``make`` kwargs override).
+        max_episode_steps: the step limit after which an episode is truncated; None where it
+            changes from episode to episode (BabyAI's BossLevel sets it from the mission's length).
+        limit_in_env: True when the env itself truncates at ``max_episode_steps`` (MiniGrid does,
+            and its reward depends on the limit), so no Gymnasium ``TimeLimit`` is stacked on top.
+        suites: tags that ``list_envs(suite=...)`` and ``sparsegym check --suite`` select by.
+        extra: the ``pip install "sparsegym[extra]"`` that provides the env's dependencies.
+        description: one line for tables.
+    """
+
+    id: str
+    family: str
+    entry_point: str
+    kwargs: Mapping[str, object]
+    max_episode_steps: int | None
+    suites: tuple[str, ...]
+    extra: str
+    description: str
+    limit_in_env: bool = True
+
+    @property
+    def name(self) -> str:
+        """The id without its namespace."""
+        return self.id.split("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# MiniGrid family. Each row wraps one upstream minigrid task (``task=``) in the sparsegym observation
+# contract (see sparsegym/envs/minigrid/env.py). Step limits are minigrid's own defaults; a test
+# checks they still match the installed minigrid.
+
+_MG = "sparsegym.envs.minigrid.env:make_minigrid"
+
+
+def _minigrid(
+    name: str,
+    upstream: str,
+    limit: int | None,
+    suites: Iterable[str],
+    description: str,
+    **kwargs: object,
+) -> EnvEntry:
+    return EnvEntry(
+        id=f"{NAMESPACE}/{name}",
+        family="minigrid",
+        entry_point=_MG,
+        kwargs=MappingProxyType({"task": upstream, **kwargs}),
+        max_episode_steps=limit,
+        suites=("minigrid", *suites),
+        extra="minigrid",
+        description=description,
+    )
+
+
+_E, _H, _B = "minigrid-easy", "minigrid-hard", "babyai"
+
+_MINIGRID_ROWS: list[EnvEntry] = [
+    _minigrid("MiniGrid-DoorKey-5x5-v0", "MiniGrid-DoorKey-5x5-v0", 250, [_E], "pick up the key, unlock the door, reach the goal"),
+    _minigrid("MiniGrid-DoorKey-8x8-v0", "MiniGrid-DoorKey-8x8-v0", 640, [], "DoorKey in an 8x8 room"),
+    _minigrid("MiniGrid-DoorKey-16x16-v0", "MiniGrid-DoorKey-16x16-v0", 2560, [_H], "DoorKey in a 16x16 room"),
+    _minigrid("MiniGrid-Unlock-v0", "MiniGrid-Unlock-v0", 288, [_E], "find the key and open the locked door"),
+    _minigrid("MiniGrid-UnlockPickup-v0", "MiniGrid-UnlockPickup-v0", 288, [], "unlock a door, pick up the box behind it"),
+    _minigrid("MiniGrid-BlockedUnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0", 576, [_H], "move a ball blocking the door, unlock it, pick up the box"),
+    _minigrid("MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-KeyCorridorS3R1-v0", 270, [_E], "find a key, unlock a room, pick up the ball (1 row)"),
+    _minigrid("MiniGrid-KeyCorridorS3R3-v0", "MiniGrid-KeyCorridorS3R3-v0", 270, [], "KeyCorridor, rooms of size 3, 3 rows"),
+    _minigrid("MiniGrid-KeyCorridorS4R3-v0", "MiniGrid-KeyCorridorS4R3-v0", 480, [_H], "KeyCorridor, rooms of size 4, 3 rows"),
+    _minigrid("MiniGrid-KeyCorridorS5R3-v0", "MiniGrid-KeyCorridorS5R3-v0", 750, [_H], "KeyCorridor, rooms of size 5, 3 rows"),
+    _minigrid("MiniGrid-KeyCorridorS6R3-v0", "MiniGrid-KeyCorridorS6R3-v0", 1080, [_H], "KeyCorridor, rooms of size 6, 3 rows"),
+    _minigrid("MiniGrid-MultiRoom-N2-S4-v0", "MiniGrid-MultiRoom-N2-S4-v0", 40, [_E], "cross 2 rooms (size <= 4) to the goal"),
+    # minigrid's MultiRoom-N4-S5-v0 builds 6 rooms (a known upstream bug); v1 builds the 4 its name says.
+    _minigrid("MiniGrid-MultiRoom-N4-S5-v0", "MiniGrid-MultiRoom-N4-S5-v1", 80, [_H], "cross 4 rooms (size <= 5) to the goal"),
+    _minigrid("MiniGrid-MultiRoom-N6-v0", "MiniGrid-MultiRoom-N6-v0", 120, [_H], "cross 6 rooms to the goal"),
+    _minigrid("MiniGrid-FourRooms-v0", "MiniGrid-FourRooms-v0", 100, [_H], "reach the goal in one of four rooms"),
+    _minigrid("MiniGrid-LockedRoom-v0", "MiniGrid-LockedRoom-v0", 190, [_H], "fetch a key from one room to unlock another"),
+    _minigrid("MiniGrid-ObstructedMaze-1Dlh-v0", "MiniGrid-ObstructedMaze-1Dlh-v0", 288, [_H], "key hidden in a box, locked door, pick up the ball"),
+    _minigrid("MiniGrid-ObstructedMaze-2Dlh-v0", "MiniGrid-ObstructedMaze-2Dlh-v0", 576, [_H], "two locked doors with keys in boxes"),
+    # Full-v1 is minigrid's fixed version of ObstructedMaze-Full.
+    _minigrid("MiniGrid-ObstructedMaze-Full-v0", "MiniGrid-ObstructedMaze-Full-v1", 3600, [_H], "the full obstructed maze: boxes, blocked and locked doors"),
+    _minigrid("MiniGrid-MemoryS7-v0", "MiniGrid-MemoryS7-v0", 245, [_E], "remember an object, pick the matching one (short hallway)"),
+    _minigrid("MiniGrid-MemoryS13-v0", "MiniGrid-MemoryS13-v0", 845, [_H], "remember an object, pick the matching one (long hallway)"),
+    _minigrid("BabyAI-GoToRedBallGrey-v0", "BabyAI-GoToRedBallGrey-v0", 64, [_E, _B], "go to the red ball among grey distractors"),
+    _minigrid("BabyAI-GoToLocal-v0", "BabyAI-GoToLocal-v0", 64, [_E, _B], "go to an object named in the mission"),
+    _minigrid("BabyAI-PickupLoc-v0", "BabyAI-PickupLoc-v0", 64, [_E, _B], "pick up an object described by colour, type or location"),
+    _minigrid("BabyAI-PutNextLocal-v0", "BabyAI-PutNextLocal-v0", 128, [_B], "put one object next to another"),
+    _minigrid("BabyAI-UnlockLocal-v0", "BabyAI-UnlockLocal-v0", 576, [_B], "open a locked door in a 3x3 maze of rooms"),
+    _minigrid("BabyAI-KeyInBox-v0", "BabyAI-KeyInBox-v0", 576, [_H, _B], "open a door whose key is hidden in a box"),
+    _minigrid("BabyAI-BossLevel-v0", "BabyAI-BossLevel-v0", None, [_H, _B], "compositional instructions in a 3x3 maze of rooms"),
+]
+
+# Stochastic variants used by the curiosity literature (noisy TV: Burda et al. 2018; sticky actions:
+# Machado et al. 2018). Any MiniGrid id also takes ``noisy_tv=True`` / ``sticky_prob=p`` in make().
+_VARIANT_BASES = {
+    "MiniGrid-DoorKey-8x8": ("MiniGrid-DoorKey-8x8-v0", 640),
+    "MiniGrid-KeyCorridorS3R3": ("MiniGrid-KeyCorridorS3R3-v0", 270),
+    "MiniGrid-MultiRoom-N4-S5": ("MiniGrid-MultiRoom-N4-S5-v1", 80),
+    "MiniGrid-FourRooms": ("MiniGrid-FourRooms-v0", 100),
+}
+for _name, (_up, _limit) in _VARIANT_BASES.items():
+    _MINIGRID_ROWS.append(
+        _minigrid(f"{_name}-NoisyTV-v0", _up, _limit, ["noisy-tv"],
+                  f"{_name} plus a noisy-TV action that fills the view with random noise", noisy_tv=True)
+    )
+    _MINIGRID_ROWS.append(
+        _minigrid(f"{_name}-Sticky-v0", _up, _limit, ["sticky"],
+                  f"{_name} where the previous action repeats with probability 0.25", sticky_prob=0.25)
+    )
+
+# --------------------------------------------------------------------------------------------------
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS)
+_BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
+if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
+    raise RuntimeError("duplicate id in sparsegym's env registry")
+
+
+def register_all() -> None:
+    """Register every row with Gymnasium (idempotent)."""
+    for e in ENTRIES:
+        if e.id in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=e.id,
+            entry_point=e.entry_point,
+            kwargs=dict(e.kwargs),
+            max_episode_steps=None if e.limit_in_env else e.max_episode_steps,
+            disable_env_checker=False,
+        )
+
+
+def entries(family: str | None = None, suite: str | None = None) -> list[EnvEntry]:
+    """Rows of the table, in table order, optionally filtered by family and suite.
+
+    Raises ``ValueError`` naming the known values when ``family`` or ``suite`` is unknown.
+    """
+    if family is not None and family not in families():
+        raise ValueError(f"unknown family {family!r}; known families: {', '.join(families())}")
+    if suite is not None and suite not in suites():
+        raise ValueError(f"unknown suite {suite!r}; known suites: {', '.join(suites())}")
+    return [
+        e for e in ENTRIES
+        if (family is None or e.family == family) and (suite is None or suite in e.suites)
+    ]
+
+
+def list_envs(family: str | None = None, suite: str | None = None) -> list[str]:
+    """Ids of the registered envs, optionally filtered by family and suite."""
+    return [e.id for e in entries(family, suite)]
+
+
+def families() -> list[str]:
+    return sorted({e.family for e in ENTRIES})
+
+
+def suites() -> list[str]:
+    return sorted({s for e in ENTRIES for s in e.suites})
+
+
+def get_entry(env_id: str) -> EnvEntry:
+    """The row of ``env_id``; :class:`~sparsegym.errors.UnknownEnvError` with suggestions if none."""
+    try:
+        return _BY_ID[env_id]
+    except KeyError:
+        from sparsegym.errors import UnknownEnvError
+
+        raise UnknownEnvError(env_id, suggest(env_id)) from None
+
+
+def suggest(env_id: str, n: int = 3) -> list[str]:
+    """The registered ids nearest to ``env_id`` (sparsegym's first, then any Gymnasium id)."""
+    ours = [e.id for e in ENTRIES]
+    out: list[str] = []
+    # A sparsegym id typed without its namespace, or with the wrong case.
+    for cand in (f"{NAMESPACE}/{env_id}", env_id):
+        for known in ours:
+            if known.lower() == cand.lower() and known not in out:
+                out.append(known)
+    lowered = {i.lower(): i for i in ours}
+    for m in difflib.get_close_matches(env_id.lower(), list(lowered), n=n, cutoff=0.6):
+        if lowered[m] not in out:
+            out.append(lowered[m])
+    if not env_id.startswith(f"{NAMESPACE}/"):
+        others = [i for i in gymnasium.registry if not i.startswith(f"{NAMESPACE}/")]
+        for m in difflib.get_close_matches(env_id, others, n=n, cutoff=0.75):
+            if m not in out:
+                out.append(m)
+    return out[:n]
