@@ -85,7 +85,7 @@ class MiniGridTask(gymnasium.Env):
         >>> env = sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0")
         >>> obs, info = env.reset(seed=0)
         >>> obs["image"].shape, int(obs["direction"]), info["mission"]
-        ((7, 7, 3), 0, 'use the key to open the door and then get to the goal')
+        ((7, 7, 3), 2, 'use the key to open the door and then get to the goal')
     """
 
     metadata = {"render_modes": ["rgb_array", "human", "ansi"], "render_fps": 10}
