@@ -51,9 +51,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(fmt.format(*headers), flush=True)
     print(fmt.format(*("-" * w for w in widths)), flush=True)
     failures = []
-    for n, env_id in enumerate(ids, 1):
+    def mark(ok: bool) -> str:
+        return "ok" if ok else "FAIL"
+
+    for env_id in ids:
         r = check_env_id(env_id, seed=args.seed)
-        mark = lambda ok: "ok" if ok else "FAIL"  # noqa: E731
         print(
             fmt.format(
                 env_id, "pass" if r.ok else "FAIL", mark(r.env_checker), mark(r.deterministic),

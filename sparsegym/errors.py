@@ -15,7 +15,7 @@ class MissingDependencyError(SparseGymError, ImportError):
     def __init__(self, module: str, extra: str, what: str | None = None):
         self.module = module
         self.extra = extra
-        subject = what or f"this part of sparsegym"
+        subject = what or "this part of sparsegym"
         super().__init__(
             f"{subject} needs the optional dependency {module!r}, which is not installed. "
             f'Install it with: pip install "sparsegym[{extra}]"'
