@@ -89,8 +89,9 @@ class TextObservation(gymnasium.Wrapper):
             )
         return index
 
-    def _text(self, obs: dict[str, Any]) -> str:
-        text = describe(obs["image"], int(obs["direction"]), self._core.mission, carried_phrase(self._core.carrying))
+    def _text(self, obs: Any) -> str:
+        image = obs["image"] if isinstance(obs, dict) else obs
+        text = describe(image, int(self._core.agent_dir), self._core.mission, carried_phrase(self._core.carrying))
         return text[: self._max_length]
 
     def _info(self, info: dict[str, Any], index: int | None) -> dict[str, Any]:

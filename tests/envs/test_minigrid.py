@@ -185,3 +185,34 @@ def test_babyai_missions_change_between_episodes_and_stdout_stays_clean(capsys):
     missions = {env.reset(seed=s)[1]["mission"] for s in range(8)}
     assert len(missions) > 1
     assert "Sampling rejected" not in capsys.readouterr().out
+
+
+def test_image_only_observation_for_cleanrl_style_code():
+    env = sparsegym.make(DOORKEY5, obs="image")
+    assert env.observation_space.shape == (7, 7, 3)
+    obs, _ = env.reset(seed=0)
+    ref = sparsegym.make(DOORKEY5)
+    ref_obs, _ = ref.reset(seed=0)
+    assert isinstance(obs, np.ndarray) and np.array_equal(obs, ref_obs["image"])
+    tv = sparsegym.make("sparsegym/MiniGrid-DoorKey-8x8-NoisyTV-v0", obs="image")
+    tv.reset(seed=0)
+    noisy, *_ = tv.step(7)
+    assert tv.observation_space.contains(noisy)
+    with pytest.raises(ValueError, match="obs must be 'dict'"):
+        sparsegym.make(DOORKEY5, obs="pixels")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_vector_envs(mode):
+    import gymnasium
+
+    envs = gymnasium.make_vec(DOORKEY5, num_envs=3, vectorization_mode=mode)
+    try:
+        obs, infos = envs.reset(seed=[0, 1, 2])
+        assert obs["image"].shape == (3, 7, 7, 3) and obs["direction"].shape == (3,)
+        assert obs["direction"][0] == 2  # seed 0 faces west, as in the single env
+        for _ in range(300):  # past DoorKey-5x5's 250-step limit: every sub-env has ended once
+            obs, rewards, terms, truncs, infos = envs.step(envs.action_space.sample())
+        assert "success" in infos and infos["success"].dtype == bool
+    finally:
+        envs.close()

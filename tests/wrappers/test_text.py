@@ -147,3 +147,10 @@ def test_describe_runs_on_arrays_without_an_env():
     out = mgtext.describe(image, direction=0)
     assert "- a blue ball 2 steps ahead" in out
     assert "You are facing east." in out
+
+
+def test_same_text_from_the_image_only_observation():
+    a = TextObservation(sparsegym.make(DOORKEY5))
+    b = TextObservation(sparsegym.make(DOORKEY5, obs="image"))
+    assert a.reset(seed=3)[0] == b.reset(seed=3)[0]
+    assert a.step("turn left")[0] == b.step("turn left")[0]

@@ -9,7 +9,9 @@ Observation contract (every MiniGrid and BabyAI id):
   not as a picture for its Atari CNN (which cannot take 7x7 inputs).
 * ``direction``: ``Discrete(4)``, 0 east, 1 south, 2 west, 3 north.
 
-The mission string is in ``info["mission"]`` (BabyAI missions change from episode to episode).
+``obs="image"`` returns the ``image`` array alone (a ``Box``, for CleanRL-style code that expects one
+array; the agent-centred view is already relative to the agent's heading, and the full view holds the
+direction in the agent cell). The mission string is in ``info["mission"]`` (BabyAI missions change from episode to episode).
 ``info["success"]`` is False until the episode ends and then says whether the task was solved
 (MiniGrid pays a positive reward exactly on success); ``info["reward_components"]["extrinsic"]`` is
 the task's own reward, ``1 - 0.9 * steps / max_steps`` on success and 0 otherwise.
@@ -94,6 +96,7 @@ class MiniGridTask(gymnasium.Env):
         self,
         task: str,
         view: str = "agent",
+        obs: str = "dict",
         noisy_tv: bool = False,
         sticky_prob: float = 0.0,
         render_mode: str | None = None,
@@ -101,12 +104,15 @@ class MiniGridTask(gymnasium.Env):
     ):
         if view not in ("agent", "full"):
             raise ValueError(f"view must be 'agent' (the agent-centred 7x7 view) or 'full' (whole grid), got {view!r}")
+        if obs not in ("dict", "image"):
+            raise ValueError(f"obs must be 'dict' (image and direction) or 'image' (the image array alone), got {obs!r}")
         if not 0.0 <= float(sticky_prob) < 1.0:
             raise ValueError(f"sticky_prob must be in [0, 1), got {sticky_prob!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.task = task
         self.view = view
+        self.obs_mode = obs
         self.noisy_tv = bool(noisy_tv)
         self.sticky_prob = float(sticky_prob)
         self.render_mode = render_mode
@@ -117,12 +123,11 @@ class MiniGridTask(gymnasium.Env):
             shape = (self.core.agent_view_size, self.core.agent_view_size, 3)
         else:
             shape = (self.core.width, self.core.height, 3)
-        self.observation_space = spaces.Dict(
-            {
-                "image": spaces.Box(0, np.broadcast_to(CODE_MAX, shape).copy(), shape=shape, dtype=np.uint8),
-                "direction": spaces.Discrete(4),
-            }
-        )
+        self._image_space = spaces.Box(0, np.broadcast_to(CODE_MAX, shape).copy(), shape=shape, dtype=np.uint8)
+        if obs == "dict":
+            self.observation_space = spaces.Dict({"image": self._image_space, "direction": spaces.Discrete(4)})
+        else:
+            self.observation_space = self._image_space
         self.action_names: tuple[str, ...] = ACTION_NAMES + ((NOISY_TV_ACTION_NAME,) if self.noisy_tv else ())
         self.action_space = spaces.Discrete(len(self.action_names))
         self._n_actions = len(self.action_names)
@@ -165,7 +170,7 @@ class MiniGridTask(gymnasium.Env):
             info_extra = a
         if a == self._tv_action:
             obs, reward, terminated, truncated, core_info = self.core.step(_DONE)
-            obs = {"image": self._noise(), "direction": obs["direction"]}
+            obs = self._pack(self._noise(), obs["direction"])
         else:
             obs, reward, terminated, truncated, core_info = self.core.step(a)
             obs = self._observation(obs)
@@ -199,17 +204,22 @@ class MiniGridTask(gymnasium.Env):
     def max_steps(self) -> int:
         return self.core.max_steps
 
-    def _observation(self, core_obs: dict[str, Any]) -> dict[str, Any]:
+    def _observation(self, core_obs: dict[str, Any]) -> dict[str, Any] | np.ndarray:
         if self.view == "agent":
             image = core_obs["image"]
         else:
             core = self.core
             image = core.grid.encode()
             image[core.agent_pos[0], core.agent_pos[1]] = (AGENT_IDX, _RED, core.agent_dir)
-        return {"image": image, "direction": core_obs["direction"]}
+        return self._pack(image, core_obs["direction"])
+
+    def _pack(self, image: np.ndarray, direction: int) -> dict[str, Any] | np.ndarray:
+        if self.obs_mode == "image":
+            return image
+        return {"image": image, "direction": direction}
 
     def _noise(self) -> np.ndarray:
-        shape = self.observation_space["image"].shape
+        shape = self._image_space.shape
         return self.np_random.integers(0, CODE_MAX.astype(np.int64) + 1, size=shape).astype(np.uint8)
 
     def __str__(self) -> str:
@@ -219,7 +229,7 @@ class MiniGridTask(gymnasium.Env):
 def make_minigrid(task: str, **kwargs: Any) -> MiniGridTask:
     """Factory registered for every ``sparsegym/MiniGrid-*`` and ``sparsegym/BabyAI-*`` id.
 
-    ``kwargs`` are :class:`MiniGridTask` options (``view``, ``noisy_tv``, ``sticky_prob``,
+    ``kwargs`` are :class:`MiniGridTask` options (``view``, ``obs``, ``noisy_tv``, ``sticky_prob``,
     ``render_mode``) and any keyword the upstream minigrid env accepts (e.g. ``max_steps``).
     """
     return MiniGridTask(task, **kwargs)
