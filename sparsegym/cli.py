@@ -1,8 +1,12 @@
-"""The ``sparsegym`` command: list, check and play environments.
+"""The ``sparsegym`` command.
 
     sparsegym list [--family F] [--suite S]
     sparsegym check [ID ...] [--all | --suite S | --family F]
     sparsegym play ID [--seed N] [--view agent|full]
+    sparsegym suites
+    sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--workers N] [--backend local|ray]
+    sparsegym submit FILE.yaml [--suite S]
+    sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
 """
 
 from __future__ import annotations
@@ -132,6 +136,116 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
             episode_return, steps = 0.0, 0
 
 
+def cmd_suites(args: argparse.Namespace) -> int:
+    from sparsegym.leaderboards.suites import SUITES
+
+    rows = [(s.name, len(s.env_ids), s.episodes, f"{s.seeds('dev')[0]}-{s.seeds('dev')[-1]}",
+             f"{s.seeds('test')[0]}-{s.seeds('test')[-1]}", ",".join(s.extras), s.description) for s in SUITES.values()]
+    print(_table(("suite", "envs", "episodes/env", "dev seeds", "test seeds", "extras", "description"), rows))
+    return 0
+
+
+def _store(args: argparse.Namespace):
+    from sparsegym.leaderboards.store import ResultsStore
+
+    return ResultsStore(args.db)
+
+
+def _print_result(result, store, suite, split: str, fmt: str = "table") -> None:
+    from sparsegym.leaderboards.report import leaderboard, render
+
+    stats = leaderboard(store, suite, split)
+    print()
+    print(render(stats, suite, split, fmt))
+    ranked = [s.agent for s in stats]
+    if result.agent in ranked:
+        print(f"\n{result.agent}: rank {ranked.index(result.agent) + 1} of {len(ranked)} on {suite.name}/{split}")
+    print(f"{result.ran} episodes run now, {result.skipped} already stored, {result.failed} failed; store: {store.location}")
+    failed = [r for r in result.records if r.error][:5]
+    for r in failed:
+        print(f"  failed {r.env_id} seed {r.seed}: {r.error.splitlines()[0]}")
+
+
+def _run_evaluation(args: argparse.Namespace, entry: str, suite_name: str, split: str, name: str | None,
+                    agent_kwargs: dict, base_dir=None, details=None) -> int:
+    from sparsegym.leaderboards.evaluator import evaluate
+    from sparsegym.leaderboards.suites import get_suite
+
+    suite = get_suite(suite_name)
+    with _store(args) as store:
+        result = evaluate(entry, suite, split, agent_name=name, agent_kwargs=agent_kwargs, store=store,
+                          workers=args.workers, backend=args.backend, base_dir=base_dir,
+                          trajectory_dir=args.trajectories, details=details, overwrite=args.overwrite,
+                          progress=not args.no_progress)
+        if result.interrupted:
+            print(f"\ninterrupted after {result.ran} new episodes (all stored in {store.location}); "
+                  "run the same command again to resume", file=sys.stderr)
+            return 130
+        _print_result(result, store, suite, split, getattr(args, "format", "table"))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        kwargs = json.loads(args.agent_kwargs) if args.agent_kwargs else {}
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"sparsegym evaluate: --agent-kwargs is not valid JSON: {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise SystemExit("sparsegym evaluate: --agent-kwargs must be a JSON object, e.g. '{\"temperature\": 0}'")
+    return _run_evaluation(args, args.agent, args.suite, args.split, args.name, kwargs)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from sparsegym.leaderboards.submission import load_submission
+    from sparsegym.leaderboards.suites import get_suite
+
+    sub = load_submission(args.file)
+    suite = args.suite or sub.suite
+    get_suite(suite)
+    print(f"submission {sub.name!r} by {', '.join(sub.authors)}: {sub.agent} on suite {suite!r} (test split)")
+    return _run_evaluation(args, sub.agent, suite, "test", sub.name, sub.agent_kwargs, sub.base_dir,
+                           details=sub.record())
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sparsegym.leaderboards.report import leaderboard, plot_png, render
+    from sparsegym.leaderboards.suites import get_suite
+
+    suite = get_suite(args.suite)
+    with _store(args) as store:
+        stats = leaderboard(store, suite, args.split)
+    text = render(stats, suite, args.split, args.format)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text + "\n")
+        tmp.replace(out)
+        print(f"wrote {out}")
+    else:
+        print(text)
+    if args.plots and stats:
+        folder = Path(args.plots)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, png in plot_png(stats, suite).items():
+            (folder / name).write_bytes(png)
+            print(f"wrote {folder / name}")
+    return 0
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, help="parallel episodes (processes or Ray CPUs)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
+    p.add_argument("--trajectories", default=None, metavar="DIR", help="write one JSONL file per episode here")
+    p.add_argument("--overwrite", action="store_true", help="replace results stored under the same agent name")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import sparsegym
 
@@ -157,16 +271,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--view", choices=("agent", "full"), default=None)
     p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("suites", help="list leaderboard suites")
+    p.set_defaults(func=cmd_suites)
+
+    from sparsegym.leaderboards.report import FORMATS
+    from sparsegym.leaderboards.suites import SPLITS, SUITES
+
+    p = sub.add_parser("evaluate", help="evaluate an agent on a suite and store one record per episode")
+    p.add_argument("--agent", required=True, metavar="ENTRY", help="package.module:factory or path/to/agent.py[:factory]")
+    p.add_argument("--suite", required=True, choices=list(SUITES))
+    p.add_argument("--split", choices=SPLITS, default="dev")
+    p.add_argument("--name", default=None, help="agent name in the results store (default: from ENTRY)")
+    p.add_argument("--agent-kwargs", default=None, metavar="JSON", help="keyword arguments for the agent factory")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("submit", help="evaluate a submission file on its suite's test split and print its rank")
+    p.add_argument("file", help="submission YAML (or JSON)")
+    p.add_argument("--suite", choices=list(SUITES), default=None, help="override the file's suite")
+    p.add_argument("--format", choices=FORMATS[:2], default="table")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("leaderboard", help="print the ranked table of a suite")
+    p.add_argument("--suite", required=True, choices=list(SUITES))
+    p.add_argument("--split", choices=SPLITS, default="test")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--output", default=None, metavar="FILE", help="write the table to FILE instead of printing it")
+    p.add_argument("--plots", default=None, metavar="DIR", help="also write the PNG plots to DIR")
+    p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
+    p.set_defaults(func=cmd_leaderboard)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from sparsegym.errors import SparseGymError
+    from sparsegym.leaderboards.agent import AgentLoadError
+    from sparsegym.leaderboards.submission import SubmissionError
 
     try:
         return int(args.func(args) or 0)
-    except SparseGymError as exc:
+    except (SparseGymError, AgentLoadError, SubmissionError) as exc:
+        print(f"sparsegym: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad names and options, worded by the code that found them
         print(f"sparsegym: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,101 @@
+"""The agent protocol a leaderboard runs, and loading agents from entry-point strings.
+
+An agent has ``reset(seed)``, called at the start of every episode with the episode's seed, and
+``act(observation, info) -> action``. A *factory* builds one from the env it will play
+(``factory(env, **agent_kwargs)``): a class works as its own factory.
+
+Entry points:
+
+* ``package.module:factory``: an importable module and an attribute of it;
+* ``path/to/agent.py:factory``: a Python file (relative paths resolve against the submission file's
+  folder); ``path/to/agent.py`` alone uses ``make_agent``, or else ``Agent``, from that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium
+
+DEFAULT_FILE_FACTORIES = ("make_agent", "Agent")
+
+
+@runtime_checkable
+class Agent(Protocol):
+    def reset(self, seed: int | None) -> None: ...
+
+    def act(self, observation: Any, info: dict[str, Any]) -> Any: ...
+
+
+class AgentLoadError(ValueError):
+    """An agent entry point that cannot be loaded; the message says what to change."""
+
+
+def _load_file(path: Path) -> Any:
+    if not path.is_file():
+        raise AgentLoadError(f"agent file {str(path)!r} does not exist")
+    name = "sparsegym_agent_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AgentLoadError(f"cannot import {str(path)!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_factory(entry: str, base_dir: str | Path | None = None) -> Callable[..., Agent]:
+    """The callable named by ``entry`` (see the module docstring)."""
+    if not isinstance(entry, str) or not entry.strip():
+        raise AgentLoadError("agent entry point must be a non-empty string like 'package.module:factory' or 'agent.py'")
+    target, _, attr = entry.strip().partition(":")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        module = _load_file(path)
+        candidates = (attr,) if attr else DEFAULT_FILE_FACTORIES
+    else:
+        if not attr:
+            raise AgentLoadError(f"agent entry point {entry!r} needs ':factory' after the module (e.g. {target}:make_agent)")
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            raise AgentLoadError(f"cannot import module {target!r} of agent entry point {entry!r}: {exc}") from exc
+        candidates = (attr,)
+    for name in candidates:
+        factory = getattr(module, name, None)
+        if factory is not None:
+            if not callable(factory):
+                raise AgentLoadError(f"{name!r} in {target!r} is not callable")
+            return factory
+    public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+    raise AgentLoadError(
+        f"{target!r} has no {' or '.join(repr(c) for c in candidates)}; callables defined there: {', '.join(public) or 'none'}"
+    )
+
+
+def build_agent(entry: str, env: gymnasium.Env, agent_kwargs: dict[str, Any] | None = None,
+                base_dir: str | Path | None = None) -> Agent:
+    """Load ``entry``, build the agent for ``env`` and check it follows the protocol."""
+    factory = load_factory(entry, base_dir)
+    agent = factory(env, **(agent_kwargs or {}))
+    missing = [m for m in ("reset", "act") if not callable(getattr(agent, m, None))]
+    if missing:
+        raise AgentLoadError(
+            f"the agent built by {entry!r} ({type(agent).__name__}) lacks {' and '.join(missing)}(); "
+            "an agent needs reset(seed) and act(observation, info)"
+        )
+    return agent

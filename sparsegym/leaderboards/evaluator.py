@@ -1,0 +1,412 @@
+"""Run an agent on every (env id, seed) episode of a suite split and store one record per episode.
+
+Robust by construction:
+
+* each episode runs inside :func:`run_episode`, which never raises: an agent that raises, exceeds the
+  suite's per-step timeout, or returns an invalid action yields a failed record with the error;
+* every finished episode is committed to the store at once, and a run started again skips the stored
+  ones, so an interrupted evaluation resumes without losing or repeating an episode;
+* with the process-pool backend a worker that dies (a segfault, an OOM kill) is replaced, and the
+  episodes it may have been running are retried one by one in isolation, so only the culprit fails.
+
+Backends: ``local`` (the calling process when ``workers == 1``, else a pool of ``workers``
+processes) and ``ray`` (one Ray task per episode: ``ray start --head`` on one node and
+``ray start --address=HEAD:6379`` on the others, then run with ``RAY_ADDRESS=HEAD:6379``; without
+``RAY_ADDRESS`` a local Ray instance with ``workers`` CPUs is started).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+import sparsegym
+from sparsegym.envs.registry import get_entry
+from sparsegym.leaderboards.agent import build_agent, load_factory
+from sparsegym.leaderboards.store import EpisodeRecord, ResultsStore
+from sparsegym.leaderboards.suites import Suite, get_suite
+
+#: Hard cap on an episode's length when its env declares no step limit.
+DEFAULT_STEP_CAP = 100_000
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """Everything a worker needs to run one episode (picklable, for process pools and Ray)."""
+
+    agent: str
+    entry: str
+    suite: str
+    split: str
+    env_id: str
+    seed: int
+    agent_kwargs_json: str = "{}"
+    base_dir: str | None = None
+    step_timeout: float | None = None
+    trajectory_dir: str | None = None
+
+
+class StepTimeout(Exception):
+    """The agent took longer than the per-step timeout to act."""
+
+
+# -- one episode, in whatever process runs it --------------------------------------------------------
+
+_ENVS: dict[str, gymnasium.Env] = {}
+_AGENTS: dict[tuple[str, str, str | None, str], Any] = {}
+
+
+def _versions(env_id: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"sparsegym": sparsegym.__version__, "gymnasium": gymnasium.__version__, "numpy": np.__version__,
+           "python": sys.version.split()[0]}
+    family_pkg = {"minigrid": "minigrid", "nethack": "nle", "text": "textworld"}.get(get_entry(env_id).extra)
+    if family_pkg:
+        try:
+            out[family_pkg] = version(family_pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise StepTimeout()
+
+
+def _act_with_thread_timeout(agent: Any, obs: Any, info: dict, timeout: float) -> Any:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["action"] = agent.act(obs, info)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise StepTimeout()
+    if "error" in box:
+        raise box["error"]
+    return box["action"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 16 else f"<array {value.shape} {value.dtype}>"
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def run_episode(job: EpisodeJob) -> EpisodeRecord:
+    """Play one episode and return its record; never raises."""
+    start = time.perf_counter()
+    total, steps, success, error = 0.0, 0, False, None
+    trajectory: list[dict[str, Any]] | None = [] if job.trajectory_dir else None
+    use_alarm = (job.step_timeout is not None and hasattr(signal, "setitimer")
+                 and threading.current_thread() is threading.main_thread())
+    old_handler = signal.signal(signal.SIGALRM, _alarm) if use_alarm else None
+    try:
+        env = _ENVS.get(job.env_id)
+        if env is None:
+            env = _ENVS[job.env_id] = sparsegym.make(job.env_id)
+        key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id)
+        agent = _AGENTS.get(key)
+        if agent is None:
+            agent = _AGENTS[key] = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
+        cap = get_entry(job.env_id).max_episode_steps or DEFAULT_STEP_CAP
+        agent.reset(job.seed)
+        obs, info = env.reset(seed=job.seed)
+        if trajectory is not None:
+            trajectory.append({"t": 0, "observation": _jsonable(obs), "info": _jsonable(info)})
+        while True:
+            phase = "agent.act"
+            try:
+                if job.step_timeout is None:
+                    action = agent.act(obs, info)
+                elif use_alarm:
+                    signal.setitimer(signal.ITIMER_REAL, job.step_timeout)
+                    try:
+                        action = agent.act(obs, info)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                else:
+                    action = _act_with_thread_timeout(agent, obs, info, job.step_timeout)
+                phase = "env.step"
+                obs, reward, terminated, truncated, info = env.step(action)
+            except StepTimeout:
+                error = f"step timeout: the agent took over {job.step_timeout:g} s to act at step {steps}"
+                break
+            except Exception as exc:
+                where = "the agent raised" if phase == "agent.act" else f"env.step rejected action {action!r}"
+                error = f"{where} at step {steps}: {type(exc).__name__}: {exc}"
+                break
+            steps += 1
+            components = info.get("reward_components") if isinstance(info, dict) else None
+            total += float(components["extrinsic"]) if components and "extrinsic" in components else float(reward)
+            if trajectory is not None:
+                trajectory.append({"t": steps, "action": _jsonable(action), "reward": float(reward),
+                                   "terminated": bool(terminated), "truncated": bool(truncated),
+                                   "observation": _jsonable(obs), "info": _jsonable(info)})
+            if terminated or truncated:
+                success = bool(info.get("success", False))
+                break
+            if steps >= cap:
+                error = f"episode exceeded {cap} steps without ending"
+                break
+    except Exception as exc:
+        error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+    try:
+        versions = _versions(job.env_id)
+    except Exception:
+        versions = {"sparsegym": sparsegym.__version__}
+    record = EpisodeRecord(
+        agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
+        episode_return=total, success=success and error is None, length=steps,
+        wall_seconds=time.perf_counter() - start, error=error, versions=versions,
+    )
+    if trajectory is not None:
+        _write_trajectory(job, record, trajectory)
+    return record
+
+
+def trajectory_path(root: str | Path, agent: str, suite: str, split: str, env_id: str, seed: int) -> Path:
+    return Path(root) / agent / f"{suite}-{split}" / f"{env_id.replace('/', '__')}-{seed}.jsonl"
+
+
+def _write_trajectory(job: EpisodeJob, record: EpisodeRecord, steps: list[dict[str, Any]]) -> None:
+    path = trajectory_path(job.trajectory_dir, job.agent, job.suite, job.split, job.env_id, job.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("w") as f:
+        f.write(json.dumps({"episode": record.to_dict()}) + "\n")
+        for step in steps:
+            f.write(json.dumps(step) + "\n")
+    tmp.replace(path)
+
+
+# -- backends ----------------------------------------------------------------------------------------
+
+
+def _failed(job: EpisodeJob, message: str) -> EpisodeRecord:
+    return EpisodeRecord(agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
+                         episode_return=0.0, success=False, length=0, wall_seconds=0.0, error=message,
+                         versions={"sparsegym": sparsegym.__version__})
+
+
+def _run_inline(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
+    for job in jobs:
+        yield run_episode(job)
+
+
+def _run_pool(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
+    ctx = multiprocessing.get_context("spawn")
+    suspects: list[EpisodeJob] = []
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
+        futures = {pool.submit(run_episode, job): job for job in jobs}
+        for future in cf.as_completed(futures):
+            try:
+                yield future.result()
+            except cf.process.BrokenProcessPool:
+                suspects.append(futures[future])
+    finally:
+        # On an interruption, drop the queued episodes at once (the stored ones stay stored).
+        pool.shutdown(wait=False, cancel_futures=True)
+    # A dead worker breaks the whole pool: retry each episode it might have been running alone.
+    for job in suspects:
+        with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as single:
+            try:
+                yield single.submit(run_episode, job).result()
+            except cf.process.BrokenProcessPool as exc:
+                yield _failed(job, f"the worker process died while running this episode ({exc})")
+
+
+def _run_ray(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
+    from sparsegym._deps import require
+
+    ray = require("ray", "ray", "The Ray evaluation backend")
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_episode)
+    pending = {remote.remote(job): job for job in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        ref = done[0]
+        job = pending.pop(ref)
+        try:
+            yield ray.get(ref)
+        except Exception as exc:  # a worker crash or a Ray error: this episode failed
+            yield _failed(job, f"Ray task failed: {type(exc).__name__}: {exc}")
+
+
+BACKENDS: dict[str, Callable[[list[EpisodeJob], int], Iterator[EpisodeRecord]]] = {
+    "local": lambda jobs, workers: (_run_inline if workers <= 1 else _run_pool)(jobs, workers),
+    "ray": _run_ray,
+}
+
+
+# -- progress ----------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """tqdm when installed, else a plain line every few seconds on stderr."""
+
+    def __init__(self, total: int, initial: int, desc: str, enabled: bool):
+        self.total, self.done, self.successes, self.finished = total, initial, 0, 0
+        self.enabled = enabled
+        self._bar = None
+        self._start = self._last = time.monotonic()
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, initial=initial, desc=desc, unit="ep", dynamic_ncols=True)
+            except ImportError:
+                print(f"{desc}: {initial}/{total} episodes already stored", file=sys.stderr)
+
+    def update(self, record: EpisodeRecord) -> None:
+        self.done += 1
+        self.finished += 1
+        self.successes += record.success
+        rate = self.successes / self.finished
+        if self._bar is not None:
+            self._bar.set_postfix(success=f"{rate:.2f}", refresh=False)
+            self._bar.update(1)
+        elif self.enabled and (time.monotonic() - self._last > 2.0 or self.done == self.total):
+            self._last = time.monotonic()
+            elapsed = self._last - self._start
+            eta = elapsed / self.finished * (self.total - self.done)
+            print(f"  {self.done}/{self.total} episodes, success {rate:.2f}, ~{eta:.0f} s left", file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# -- the evaluation ----------------------------------------------------------------------------------
+
+
+@dataclass
+class EvaluationResult:
+    agent: str
+    suite: str
+    split: str
+    total: int
+    ran: int
+    skipped: int
+    failed: int
+    interrupted: bool = False
+    records: list[EpisodeRecord] = field(default_factory=list)
+
+
+def default_agent_name(entry: str) -> str:
+    target, _, attr = entry.partition(":")
+    if target.endswith(".py"):
+        return f"{Path(target).stem}{'-' + attr if attr else ''}"
+    return attr or target.rsplit(".", 1)[-1]
+
+
+def evaluate(
+    entry: str,
+    suite: str | Suite,
+    split: str = "dev",
+    *,
+    agent_name: str | None = None,
+    agent_kwargs: dict[str, Any] | None = None,
+    store: ResultsStore | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    base_dir: str | Path | None = None,
+    trajectory_dir: str | Path | None = None,
+    details: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    max_episodes: int | None = None,
+) -> EvaluationResult:
+    """Evaluate the agent ``entry`` on ``suite``'s ``split`` seeds; records go to ``store``.
+
+    Episodes already stored for (agent name, suite, split) are skipped, so calling this again after
+    an interruption finishes the run. An agent name already used by a different entry point is
+    refused (pass ``overwrite=True`` to drop its old results first). ``max_episodes`` stops after that
+    many new episodes (useful to test resuming).
+    """
+    suite = get_suite(suite) if isinstance(suite, str) else suite
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    seeds = suite.seeds(split)  # validates split
+    load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs
+    name = agent_name or default_agent_name(entry)
+    store = store or ResultsStore()
+    known = store.get_submission(name)
+    if known is not None and known["entry"] != entry:
+        if not overwrite:
+            raise ValueError(
+                f"agent name {name!r} already holds results of entry point {known['entry']!r}; "
+                f"choose another name (--name) or pass --overwrite to replace them"
+            )
+        store.delete_run(name)
+    if known is None or known["entry"] != entry or details:
+        store.put_submission(name, entry, details or {})
+
+    done = store.done_keys(name, suite.name, split)
+    kwargs_json = json.dumps(agent_kwargs or {}, sort_keys=True)
+    jobs = [
+        EpisodeJob(name, entry, suite.name, split, env_id, seed, kwargs_json,
+                   str(base_dir) if base_dir is not None else None, suite.step_timeout,
+                   str(trajectory_dir) if trajectory_dir is not None else None)
+        for env_id in suite.env_ids for seed in seeds if (env_id, seed) not in done
+    ]
+    total = len(suite.env_ids) * len(seeds)
+    if max_episodes is not None:
+        jobs = jobs[:max_episodes]
+    result = EvaluationResult(name, suite.name, split, total=total, ran=0, skipped=len(done), failed=0)
+    bar = _Progress(total, len(done), f"{name} on {suite.name}/{split}", progress)
+    records = BACKENDS[backend](jobs, workers)
+    try:
+        for record in records:
+            store.add_episode(record)
+            result.ran += 1
+            result.failed += record.error is not None
+            result.records.append(record)
+            bar.update(record)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        records.close()
+        bar.close()
+    return result

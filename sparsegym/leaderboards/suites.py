@@ -1,0 +1,102 @@
+"""Leaderboard suites: env ids, episodes per id, and two disjoint, fixed seed sets.
+
+* ``dev`` seeds are for tuning: use them as often as you like.
+* ``test`` seeds are the leaderboard's: ``sparsegym submit`` evaluates on them.
+
+Seeds are fixed by formula so a table is reproducible from the suite name alone: for a suite with
+``n`` episodes per env, ``dev`` is ``0 .. n-1`` and ``test`` is ``TEST_SEED_BASE .. TEST_SEED_BASE+n-1``.
+Every env of a suite runs the same seeds, which is what the stratified bootstrap over (episodes x
+envs) expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sparsegym.envs.registry import get_entry, list_envs
+
+TEST_SEED_BASE = 1_000_000
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named set of env ids with its dev and test seeds.
+
+    Attributes:
+        name: the suite's name (``sparsegym suites`` lists them).
+        env_ids: registered ids it evaluates, in table order.
+        episodes: episodes per env id and split (one per seed).
+        description: one line for tables.
+        step_timeout: seconds an agent may take for one action before the episode is recorded as
+            failed (None: no limit).
+    """
+
+    name: str
+    env_ids: tuple[str, ...]
+    episodes: int
+    description: str
+    step_timeout: float | None = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.env_ids:
+            raise ValueError(f"suite {self.name!r} has no env ids")
+        if self.episodes < 1:
+            raise ValueError(f"suite {self.name!r}: episodes must be >= 1")
+        for env_id in self.env_ids:
+            get_entry(env_id)  # raises UnknownEnvError with suggestions
+        if set(self.seeds("dev")) & set(self.seeds("test")):  # pragma: no cover - guards the formula
+            raise ValueError(f"suite {self.name!r}: dev and test seeds overlap")
+
+    def seeds(self, split: str) -> list[int]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        base = 0 if split == "dev" else TEST_SEED_BASE
+        return list(range(base, base + self.episodes))
+
+    def episodes_of(self, split: str) -> list[tuple[str, int]]:
+        """Every (env id, seed) pair of a split, env-major."""
+        return [(env_id, seed) for env_id in self.env_ids for seed in self.seeds(split)]
+
+    @property
+    def extras(self) -> list[str]:
+        return sorted({get_entry(i).extra for i in self.env_ids})
+
+
+def _ids(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"sparsegym/{n}" for n in names)
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "smoke",
+            _ids(["MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0", "MiniGrid-KeyCorridorS3R1-v0",
+                  "MiniGrid-MultiRoom-N2-S4-v0", "BabyAI-GoToRedBallGrey-v0"]),
+            episodes=10,
+            description="five easy MiniGrid/BabyAI tasks, 10 episodes each (seconds for a fast agent; under a minute on 2 cores)",
+        ),
+        Suite("minigrid-easy", tuple(list_envs(suite="minigrid-easy")), episodes=30,
+              description="easy MiniGrid and BabyAI tasks"),
+        Suite("minigrid-hard", tuple(list_envs(suite="minigrid-hard")), episodes=30,
+              description="hard-exploration MiniGrid and BabyAI tasks"),
+        Suite("babyai", tuple(list_envs(suite="babyai")), episodes=30,
+              description="BabyAI language-instruction levels"),
+        Suite("minigrid-stochastic", tuple(list_envs(suite="noisy-tv") + list_envs(suite="sticky")), episodes=30,
+              description="noisy-TV and sticky-action variants"),
+    )
+}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called ``name``; a ``ValueError`` naming the known suites otherwise."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(SUITES), n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise ValueError(f"unknown suite {name!r}.{hint} Known suites: {', '.join(SUITES)}") from None
