@@ -34,6 +34,6 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     commands = _quickstart_commands()
     assert len(commands) == 2
     main_job, test_cmd = commands
-    assert "sparsegym check" in main_job
+    assert "sparsegym submit examples/random_agent.yaml" in main_job
     assert "torch==2.13.0" in test_cmd and test_cmd.rstrip().endswith("pytest")
     assert test_cmd in (ROOT / ".ci" / "run").read_text()

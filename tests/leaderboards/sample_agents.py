@@ -1,0 +1,56 @@
+"""Agents with known misbehaviour, loaded by path from the leaderboard tests (no tests in here)."""
+
+import time
+
+
+class _Base:
+    def __init__(self, env, **kwargs):
+        self.kwargs = kwargs
+        self.seed = None
+        self.t = 0
+
+    def reset(self, seed):
+        self.seed, self.t = seed, 0
+
+
+class Forward(_Base):
+    """Deterministic: always 'go forward' (2)."""
+
+    def act(self, obs, info):
+        self.t += 1
+        return 2
+
+
+class RaisesOnEvenSeeds(_Base):
+    def act(self, obs, info):
+        if self.seed % 2 == 0 and self.t == 3:
+            raise RuntimeError("boom on an even seed")
+        self.t += 1
+        return 2
+
+
+class HangsOnSeedZero(_Base):
+    def act(self, obs, info):
+        self.t += 1
+        if self.seed % 10 == 0 and self.t == 2:
+            time.sleep(30)
+        return 1
+
+
+class InvalidAction(_Base):
+    def act(self, obs, info):
+        return 99
+
+
+class Slow(_Base):
+    def act(self, obs, info):
+        time.sleep(0.002)
+        return 0
+
+
+class NoAct:
+    def __init__(self, env):
+        pass
+
+    def reset(self, seed):
+        pass
