@@ -168,8 +168,8 @@ def test_an_agent_name_cannot_silently_change_its_entry_point(store, tiny_suite)
 def test_bad_entry_points_fail_fast_with_the_fix(store, tiny_suite, entry, match):
     with pytest.raises(AgentLoadError, match=match):
         if entry.endswith(":NoAct"):
-            from sparsegym.leaderboards.agent import build_agent
             import sparsegym
+            from sparsegym.leaderboards.agent import build_agent
 
             build_agent(entry, sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
         else:
