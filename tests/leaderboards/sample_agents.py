@@ -54,3 +54,15 @@ class NoAct:
 
     def reset(self, seed):
         pass
+
+
+class DiesOnSeedOne(_Base):
+    """Kills its own process (as a segfault would) on seed 1."""
+
+    def act(self, obs, info):
+        import os
+
+        self.t += 1
+        if self.seed == 1 and self.t == 2:
+            os._exit(3)
+        return 2

@@ -184,3 +184,12 @@ def test_bad_split_backend_and_workers(store, tiny_suite):
         evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "dev", store=store, backend="slurm")
     with pytest.raises(ValueError, match="workers must be >= 1"):
         evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "dev", store=store, workers=0)
+
+
+def test_a_dying_worker_fails_only_its_own_episode(store, tiny_suite):
+    result = evaluate(f"{AGENTS}:DiesOnSeedOne", tiny_suite, "dev", store=store, progress=False, workers=2)
+    rows = store.episodes()
+    assert result.ran == 8 and len(rows) == 8
+    failed = {(r.env_id, r.seed) for r in rows if r.error}
+    assert failed == {(env_id, 1) for env_id in tiny_suite.env_ids}
+    assert all("worker process died" in r.error for r in rows if r.error)
