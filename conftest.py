@@ -1,0 +1,9 @@
+"""Doctest collection of the package needs the extras its modules import; skip what is missing."""
+
+import importlib.util
+
+collect_ignore_glob: list[str] = []
+if importlib.util.find_spec("torch") is None:
+    collect_ignore_glob += ["sparsegym/intrinsic/*.py"]
+if importlib.util.find_spec("minigrid") is None:
+    collect_ignore_glob += ["sparsegym/envs/minigrid/env.py"]

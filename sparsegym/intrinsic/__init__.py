@@ -1,0 +1,43 @@
+"""Intrinsic rewards behind one protocol (torch inside, batched, any device).
+
+Every module has:
+
+* ``compute(batch) -> np.ndarray``: one bonus per transition of ``batch``, a mapping with ``obs``,
+  ``next_obs`` (``(B, D)`` float arrays or tensors), ``action`` (``(B,)`` ints) and optionally
+  ``env_ids`` (``(B,)``; which env each row comes from, for episodic state). Episodic modules update
+  their episodic memory here, so call it once per transition, in time order.
+* ``update(batch) -> dict[str, float]``: train on a batch of transitions; returns the losses.
+* ``reset(env_ids)``: forget the episodic state of those envs (a new episode began).
+
+Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``HindsightCuriosity``, ``EpisodicCount``, and
+``GlobalEpisodic`` (a global x episodic combination). ``make_intrinsic(name, obs_dim, n_actions)``
+builds one by name. They need torch: ``pip install "sparsegym[torch]"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "IntrinsicModule": "base",
+    "RunningMeanStd": "base",
+    "RND": "rnd",
+    "ICM": "icm",
+    "E3B": "e3b",
+    "NovelD": "noveld",
+    "RDD": "rdd",
+    "HindsightCuriosity": "hindsight",
+    "EpisodicCount": "counts",
+    "GlobalEpisodic": "combined",
+    "make_intrinsic": "factory",
+    "INTRINSIC_MODULES": "factory",
+}
+
+__all__ = list(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"sparsegym.intrinsic.{_MODULES[name]}"), name)
+    raise AttributeError(f"module 'sparsegym.intrinsic' has no attribute {name!r}")

@@ -1,0 +1,37 @@
+"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|counts|rnd_x_counts``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sparsegym.intrinsic.base import IntrinsicModule
+from sparsegym.intrinsic.combined import GlobalEpisodic
+from sparsegym.intrinsic.counts import EpisodicCount
+from sparsegym.intrinsic.e3b import E3B
+from sparsegym.intrinsic.icm import ICM
+from sparsegym.intrinsic.noveld import NovelD
+from sparsegym.intrinsic.rdd import RDD
+from sparsegym.intrinsic.rnd import RND
+
+INTRINSIC_MODULES: dict[str, Callable[..., IntrinsicModule]] = {
+    "rnd": RND,
+    "icm": ICM,
+    "e3b": E3B,
+    "noveld": NovelD,
+    "rdd": RDD,
+    "counts": EpisodicCount,
+    "rnd_x_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
+        RND(obs_dim, n_actions, device=device, seed=seed, **kw), EpisodicCount(obs_dim, n_actions, device=device)),
+    "rnd_x_e3b": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
+        RND(obs_dim, n_actions, device=device, seed=seed, **kw), E3B(obs_dim, n_actions, device=device, seed=seed)),
+}
+
+
+def make_intrinsic(name: str, obs_dim: int, n_actions: int | None = None, **kwargs: Any) -> IntrinsicModule:
+    """The module called ``name``; ``ValueError`` listing the names otherwise."""
+    try:
+        builder = INTRINSIC_MODULES[name]
+    except KeyError:
+        raise ValueError(f"unknown intrinsic reward {name!r}; use one of {', '.join(INTRINSIC_MODULES)}") from None
+    return builder(obs_dim, n_actions, **kwargs)

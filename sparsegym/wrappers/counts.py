@@ -1,0 +1,127 @@
+"""Count-based exploration bonuses: ``beta / sqrt(N(s))``, global or episodic, with a pluggable key.
+
+* global (``episodic=False``): counts persist across episodes (Strehl and Littman's MBIE-EB form);
+* episodic (``episodic=True``): counts restart each episode, as in the episodic bonuses studied by
+  Henaff et al. (2023);
+* ``first_visit=True``: pay ``beta`` only the first time a key is seen in the episode (as NovelD's
+  episodic gate does), whatever the global count.
+
+State keys: ``"position"`` (MiniGrid agent position and direction), ``"grid"`` (a hash of the full
+MiniGrid state: grid, agent, carried object), ``"observation"`` (a hash of the observation's bytes),
+``"text"`` (the text observation itself), or any ``key(env, observation) -> hashable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from sparsegym.wrappers._components import add_component
+
+StateKey = Callable[[gymnasium.Env, Any], Hashable]
+
+
+def observation_key(env: gymnasium.Env, observation: Any) -> Hashable:
+    if isinstance(observation, str):
+        return observation
+    if isinstance(observation, dict):
+        return hashlib.blake2b(b"".join(np.ascontiguousarray(observation[k]).tobytes() for k in sorted(observation)),
+                               digest_size=16).digest()
+    return hashlib.blake2b(np.ascontiguousarray(observation).tobytes(), digest_size=16).digest()
+
+
+def text_key(env: gymnasium.Env, observation: Any) -> Hashable:
+    if not isinstance(observation, str):
+        raise TypeError("the 'text' state key needs text observations (wrap with TextObservation first)")
+    return observation
+
+
+def position_key(env: gymnasium.Env, observation: Any) -> Hashable:
+    from sparsegym.envs.minigrid.predicates import core_of
+
+    core = core_of(env)
+    return (int(core.agent_pos[0]), int(core.agent_pos[1]), int(core.agent_dir))
+
+
+def grid_key(env: gymnasium.Env, observation: Any) -> Hashable:
+    from sparsegym.envs.minigrid.predicates import core_of
+
+    core = core_of(env)
+    carried = (core.carrying.type, core.carrying.color) if core.carrying else None
+    return hashlib.blake2b(core.grid.encode().tobytes() + repr((tuple(int(v) for v in core.agent_pos),
+                                                                int(core.agent_dir), carried)).encode(),
+                           digest_size=16).digest()
+
+
+STATE_KEYS: dict[str, StateKey] = {"position": position_key, "grid": grid_key, "observation": observation_key,
+                                   "text": text_key}
+
+
+def resolve_key(key: str | StateKey) -> StateKey:
+    if callable(key):
+        return key
+    try:
+        return STATE_KEYS[key]
+    except KeyError:
+        raise ValueError(f"unknown state key {key!r}; use one of {', '.join(STATE_KEYS)} or a callable") from None
+
+
+class CountBonus(gymnasium.Wrapper):
+    """Add ``beta / sqrt(N(s'))`` for the state reached, after counting it.
+
+    Args:
+        env: the env.
+        beta: bonus scale.
+        key: state key (see the module docstring).
+        episodic: restart counts at every reset.
+        first_visit: pay ``beta`` on the first visit of a key in the episode and 0 otherwise.
+        name: the reward-component name (default ``"count"`` or ``"episodic_count"``).
+
+    ``info["visit_count"]`` reports ``N(s')``.
+
+    Example:
+        >>> import sparsegym
+        >>> env = CountBonus(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"), beta=0.1, key="position")
+        >>> _ = env.reset(seed=0)
+        >>> _, r1, *_ = env.step(1)  # a new (position, direction): N = 1
+        >>> _, r2, *_ = env.step(0)  # back to the start state, seen once before at reset: N = 2
+        >>> round(r1, 4), round(r2, 4)
+        (0.1, 0.0707)
+    """
+
+    def __init__(self, env: gymnasium.Env, beta: float = 0.1, key: str | StateKey = "observation",
+                 episodic: bool = False, first_visit: bool = False, name: str | None = None):
+        super().__init__(env)
+        self.beta, self.key = float(beta), resolve_key(key)
+        self.episodic, self.first_visit = bool(episodic), bool(first_visit)
+        self.name = name or ("episodic_count" if episodic or first_visit else "count")
+        self.counts: Counter = Counter()
+        self._episode: set[Hashable] = set()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self.episodic:
+            self.counts.clear()
+        self._episode.clear()
+        k = self.key(self.env, obs)
+        self.counts[k] += 1
+        self._episode.add(k)
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        k = self.key(self.env, obs)
+        self.counts[k] += 1
+        n = self.counts[k]
+        if self.first_visit:
+            bonus = self.beta if k not in self._episode else 0.0
+        else:
+            bonus = self.beta / np.sqrt(n)
+        self._episode.add(k)
+        info["visit_count"] = n
+        return obs, add_component(info, reward, self.name, bonus), terminated, truncated, info
