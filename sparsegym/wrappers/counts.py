@@ -71,7 +71,7 @@ def resolve_key(key: str | StateKey) -> StateKey:
         raise ValueError(f"unknown state key {key!r}; use one of {', '.join(STATE_KEYS)} or a callable") from None
 
 
-class CountBonus(gymnasium.Wrapper):
+class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Add ``beta / sqrt(N(s'))`` for the state reached, after counting it.
 
     Args:
@@ -96,7 +96,9 @@ class CountBonus(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, beta: float = 0.1, key: str | StateKey = "observation",
                  episodic: bool = False, first_visit: bool = False, name: str | None = None):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, beta=beta, key=key, episodic=episodic,
+                                                       first_visit=first_visit, name=name)
+        gymnasium.Wrapper.__init__(self, env)
         self.beta, self.key = float(beta), resolve_key(key)
         self.episodic, self.first_visit = bool(episodic), bool(first_visit)
         self.name = name or ("episodic_count" if episodic or first_visit else "count")

@@ -30,7 +30,7 @@ def return_outcome(info: dict[str, Any], extrinsic_return: float) -> float:
     return float(extrinsic_return)
 
 
-class GatedReward(gymnasium.Wrapper):
+class GatedReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Withhold step-level reward terms until the outcome is known; pay them only if it passes.
 
     Args:
@@ -59,7 +59,8 @@ class GatedReward(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, threshold: float = 1.0, outcome: str | Outcome = "success",
                  gated: Sequence[str] | None = None, name: str = "gate"):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, threshold=threshold, outcome=outcome, gated=gated, name=name)
+        gymnasium.Wrapper.__init__(self, env)
         if isinstance(outcome, str):
             if outcome not in ("success", "return"):
                 raise ValueError(f"outcome must be 'success', 'return' or a callable, got {outcome!r}")

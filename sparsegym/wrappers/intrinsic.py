@@ -41,7 +41,7 @@ class ReturnNormalizer:
         return rewards / (std + 1e-8)
 
 
-class IntrinsicReward(gymnasium.Wrapper):
+class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Add ``coef * bonus`` from an intrinsic module, training the module online as the env runs.
 
     Args:
@@ -71,7 +71,9 @@ class IntrinsicReward(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, module: Any, coef: float = 0.01, update_every: int = 128,
                  learn: bool = True, normalize: bool | None = None, gamma: float = 0.99, name: str | None = None):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, module=module, coef=coef, update_every=update_every,
+                                                       learn=learn, normalize=normalize, gamma=gamma, name=name)
+        gymnasium.Wrapper.__init__(self, env)
         expected = flat_dim(env.observation_space)
         if getattr(module, "obs_dim", expected) != expected:
             raise ValueError(f"the module was built for observations of size {module.obs_dim}, but this env's "

@@ -20,7 +20,7 @@ from sparsegym.wrappers._components import add_component
 Potential = Callable[[gymnasium.Env, Any], float]
 
 
-class PotentialShaping(gymnasium.Wrapper):
+class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Add ``gamma * Phi(s') - Phi(s)`` to each reward (as ``reward_components[name]``).
 
     Args:
@@ -44,7 +44,8 @@ class PotentialShaping(gymnasium.Wrapper):
     """
 
     def __init__(self, env: gymnasium.Env, potential: Potential, gamma: float = 0.99, name: str = "shaping"):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma, name=name)
+        gymnasium.Wrapper.__init__(self, env)
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         self.potential, self.gamma, self.name = potential, float(gamma), name

@@ -37,7 +37,7 @@ class Subgoal:
     bonus: float | None = None
 
 
-class SubgoalReward(gymnasium.Wrapper):
+class SubgoalReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Pay each subgoal's bonus the first time in an episode its predicate holds.
 
     Args:
@@ -64,7 +64,8 @@ class SubgoalReward(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, subgoals: Sequence[Subgoal], bonus: float = 0.1, ordered: bool = False,
                  name: str = "subgoals"):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, subgoals=subgoals, bonus=bonus, ordered=ordered, name=name)
+        gymnasium.Wrapper.__init__(self, env)
         names = [s.name for s in subgoals]
         if not subgoals:
             raise ValueError("SubgoalReward needs at least one subgoal")

@@ -28,7 +28,7 @@ def _minigrid_core(env: gymnasium.Env) -> Any:
     return core
 
 
-class TextObservation(gymnasium.Wrapper):
+class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Observe a MiniGrid env as English text and act with text commands.
 
     The observation is a string: the mission, the agent's heading, what it carries, what is directly
@@ -55,7 +55,8 @@ class TextObservation(gymnasium.Wrapper):
     """
 
     def __init__(self, env: gymnasium.Env, max_length: int = 8192):
-        super().__init__(env)
+        gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length)
+        gymnasium.Wrapper.__init__(self, env)
         self._core = _minigrid_core(env)
         if not isinstance(env.action_space, spaces.Discrete):
             raise TypeError(f"TextObservation needs a Discrete action space, got {env.action_space}")
