@@ -7,7 +7,7 @@
   episodic gate does), whatever the global count.
 
 State keys: ``"position"`` (MiniGrid agent position and direction), ``"grid"`` (a hash of the full
-MiniGrid state: grid, agent, carried object), ``"observation"`` (a hash of the observation's bytes),
+MiniGrid state: every object with its position and door state, the agent, the carried object), ``"observation"`` (a hash of the observation's bytes),
 ``"text"`` (the text observation itself), or any ``key(env, observation) -> hashable``.
 """
 
@@ -53,9 +53,10 @@ def grid_key(env: gymnasium.Env, observation: Any) -> Hashable:
 
     core = core_of(env)
     carried = (core.carrying.type, core.carrying.color) if core.carrying else None
-    return hashlib.blake2b(core.grid.encode().tobytes() + repr((tuple(int(v) for v in core.agent_pos),
-                                                                int(core.agent_dir), carried)).encode(),
-                           digest_size=16).digest()
+    # Every non-wall object with its cell and its door state: walls never change within an episode.
+    cells = tuple((i, o.type, o.color, getattr(o, "is_open", None), getattr(o, "is_locked", None))
+                  for i, o in enumerate(core.grid.grid) if o is not None and o.type != "wall")
+    return hash((cells, int(core.agent_pos[0]), int(core.agent_pos[1]), int(core.agent_dir), carried))
 
 
 STATE_KEYS: dict[str, StateKey] = {"position": position_key, "grid": grid_key, "observation": observation_key,

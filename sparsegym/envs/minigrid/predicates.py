@@ -49,13 +49,27 @@ def objects(core: Any, obj_type: str | None = None, color: str | None = None) ->
     return out
 
 
+def doors(core: Any) -> list[Any]:
+    """The grid's doors, found once per grid (doors never move; a reset builds a new grid)."""
+    grid = core.grid
+    cached = getattr(grid, "_sparsegym_doors", None)
+    if cached is None:
+        cached = [obj for _, _, obj in objects(core, "door")]
+        grid._sparsegym_doors = cached
+    return cached
+
+
 def door_open(core: Any, color: str | None = None) -> bool:
-    return any(obj.is_open for _, _, obj in objects(core, "door", color))
+    return any(d.is_open for d in doors(core) if color is None or d.color == color)
 
 
 def adjacent_to(core: Any, obj_type: str, color: str | None = None) -> bool:
     ax, ay = (int(v) for v in core.agent_pos)
-    return any(abs(x - ax) + abs(y - ay) == 1 for x, y, _ in objects(core, obj_type, color))
+    grid = core.grid
+    for x, y in ((ax + 1, ay), (ax - 1, ay), (ax, ay + 1), (ax, ay - 1)):
+        if 0 <= x < grid.width and 0 <= y < grid.height and _matches(grid.get(x, y), obj_type, color):
+            return True
+    return False
 
 
 def facing(core: Any, obj_type: str, color: str | None = None) -> bool:
