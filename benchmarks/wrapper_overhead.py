@@ -56,7 +56,7 @@ def wrapper_table(env_id: str, steps: int, rounds: int) -> None:
     envs = {"bare env": sparsegym.make(env_id)}
     envs.update({name: build(sparsegym.make(env_id)) for name, build in _stacks().items()})
     times: dict[str, list[float]] = {name: [] for name in envs}
-    for name, env in envs.items():
+    for env in envs.values():
         _time(env, actions[: steps // 10], 0)  # warm-up
     for r in range(rounds):
         order = list(envs) if r % 2 == 0 else list(envs)[::-1]
