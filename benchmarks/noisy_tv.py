@@ -10,7 +10,9 @@ transitions from training seeds; then we measure its mean bonus on
 * **seen**: ordinary transitions it trained on.
 
 A curiosity that the TV traps pays ``tv`` far above ``novel``; a noise-robust one pays the TV no more
-than genuinely new states. The table prints ``tv / novel`` and ``tv / seen`` for each module.
+than genuinely new states, while still paying new states more than seen ones (``novel / seen`` above 1:
+otherwise the bonus has stopped measuring novelty at all). The table prints ``tv / novel``,
+``tv / seen`` and ``novel / seen`` for each module.
 
     python benchmarks/noisy_tv.py [--updates 400] [--seeds 3]
 """
@@ -84,7 +86,7 @@ def main() -> int:
     }
     print(f"training transitions {len(train['action'])} ({(~ordinary).mean():.0%} watching TV); "
           f"{args.updates} updates of {args.batch}; {args.seeds} seeds")
-    print(f"{'module':<11} {'tv':>10} {'novel':>10} {'held-out':>10} {'seen':>10} {'tv/novel':>9} {'tv/seen':>9} {'seconds':>8}")
+    print(f"{'module':<11} {'tv':>10} {'novel':>10} {'held-out':>10} {'seen':>10} {'tv/novel':>9} {'tv/seen':>9} {'novel/seen':>10} {'seconds':>8}")
     for name in args.modules:
         results = []
         start = time.perf_counter()
@@ -92,7 +94,8 @@ def main() -> int:
             results.append(run(name, train, evals, args.updates, args.batch, s))
         m = {k: float(np.mean([r[k] for r in results])) for k in results[0]}
         print(f"{name:<11} {m['tv']:>10.4g} {m['novel']:>10.4g} {m['held-out']:>10.4g} {m['seen']:>10.4g} "
-              f"{m['tv'] / m['novel']:>9.2f} {m['tv'] / m['seen']:>9.2f} {time.perf_counter() - start:>8.1f}")
+              f"{m['tv'] / m['novel']:>9.2f} {m['tv'] / m['seen']:>9.2f} {m['novel'] / m['seen']:>10.2f} "
+              f"{time.perf_counter() - start:>8.1f}")
     return 0
 
 

@@ -21,6 +21,7 @@ from sparsegym.leaderboards.report import plot_png  # noqa: E402
 # name -> entry point of every baseline that exists today.
 BASELINES = {
     "random": "sparsegym.baselines:RandomAgent",
+    "oracle": "sparsegym.baselines:MiniGridOracle",
 }
 
 
