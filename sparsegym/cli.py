@@ -7,6 +7,8 @@
     sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--workers N] [--backend local|ray]
     sparsegym submit FILE.yaml [--suite S]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
+    sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
+    sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
 """
 
 from __future__ import annotations
@@ -237,6 +239,52 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from sparsegym.agents import PPO, PPOConfig
+    from sparsegym.agents.runs import plot_curves, run_dir, write_config
+    from sparsegym.envs.registry import get_entry
+
+    get_entry(args.env)
+    algo = args.algo + (f"-{args.intrinsic}" if args.intrinsic else "")
+    out = run_dir(args.out, args.env, algo, args.seed)
+    config = PPOConfig(intrinsic=args.intrinsic, seed=args.seed, device=args.device, num_envs=args.num_envs)
+    agent = PPO(args.env, config)
+    write_config(out, {"algo": algo, "env_id": args.env, "steps": args.steps, "config": asdict(config),
+                       "device": str(agent.device)})
+    print(f"training {algo} on {args.env} for {args.steps:,} frames on {agent.device}; run folder {out}")
+    history = agent.learn(args.steps, log_dir=out, progress=not args.no_progress)
+    agent.save(out)
+    plot = plot_curves(out / "progress.csv", out / "curves.png", f"{algo} on {args.env}")
+    last = history[-1] if history else {}
+    print(f"done: {last.get('frames', 0):,.0f} frames at {last.get('fps', 0):,.0f} frames/s; success rate "
+          f"{last.get('success_rate', float('nan')):.2f} over the last episodes")
+    print(f"wrote {out / 'model.pt'}, {out / 'progress.csv'}" + (f", {plot}" if plot else ""))
+    print(f"evaluate it: sparsegym evaluate --agent sparsegym.agents:load_ppo --agent-kwargs "
+          f"'{{\"path\": \"{out}\"}}' --suite smoke")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from sparsegym.agents.runs import plot_curves, run_dir, write_config
+    from sparsegym.baselines.sb3 import train_sb3
+    from sparsegym.envs.registry import get_entry
+
+    get_entry(args.env)
+    algo = args.algo.removeprefix("sb3-")
+    out = run_dir(args.out, args.env, args.algo, args.seed)
+    write_config(out, {"algo": args.algo, "env_id": args.env, "steps": args.steps, "seed": args.seed})
+    print(f"training {args.algo} on {args.env} for {args.steps:,} frames; run folder {out}")
+    _, history = train_sb3(algo, args.env, args.steps, seed=args.seed, n_envs=args.num_envs, out=out,
+                           device=args.device or "auto", progress=not args.no_progress)
+    plot = plot_curves(out / "progress.csv", out / "curves.png", f"{args.algo} on {args.env}")
+    last = history[-1] if history else {}
+    print(f"done: success rate {last.get('success_rate', float('nan')):.2f} over the last episodes; "
+          f"wrote {out / 'model.zip'}" + (f", {plot}" if plot else ""))
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="parallel episodes (processes or Ray CPUs)")
     p.add_argument("--backend", choices=("local", "ray"), default="local")
@@ -302,6 +350,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", default=None, metavar="DIR", help="also write the PNG plots to DIR")
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("train", help="train a sparsegym agent and write a run folder")
+    p.add_argument("algo", choices=("ppo",))
+    p.add_argument("--env", required=True)
+    p.add_argument("--intrinsic", default=None, help="rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-envs", type=int, default=8)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("baseline", help="train a stable-baselines3 baseline and write a run folder")
+    p.add_argument("algo", choices=("sb3-ppo", "sb3-a2c", "sb3-dqn", "sb3-recurrent-ppo"))
+    p.add_argument("--env", required=True)
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-envs", type=int, default=8)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", default="runs")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_baseline)
     return parser
 
 

@@ -160,7 +160,7 @@ def test_an_agent_name_cannot_silently_change_its_entry_point(store, tiny_suite)
     [
         ("no_such_module_sg:make", "cannot import module 'no_such_module_sg'"),
         ("sparsegym.baselines", "needs ':factory' after the module"),
-        ("sparsegym.baselines:Nope", "has no 'Nope'; callables defined there: RandomAgent"),
+        ("sparsegym.baselines:Nope", "has no 'Nope'; callables defined there: .*RandomAgent"),
         ("missing_file.py", "agent file 'missing_file.py' does not exist"),
         (f"{AGENTS}:NoAct", "lacks act\\(\\)"),
     ],

@@ -1,0 +1,375 @@
+"""Proximal Policy Optimization (Schulman et al., 2017) for sparsegym's vector envs, with optional
+intrinsic rewards (a separate intrinsic value head and return, as in Burda et al.'s RND paper).
+
+Written to be read top to bottom in the spirit of CleanRL's ``ppo.py``, but usable as a library::
+
+    from sparsegym.agents import PPO, PPOConfig
+    agent = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(intrinsic="rnd"))
+    agent.learn(100_000)
+    agent.save("runs/doorkey")
+    action = agent.act(observation, info)         # the leaderboard agent protocol
+
+Choices worth knowing:
+
+* the vector env runs in Gymnasium's ``SAME_STEP`` autoreset mode, so each rollout step's next
+  observation is the reset observation after an episode ends (CleanRL's convention); truncation is
+  treated as termination, as CleanRL does;
+* the intrinsic reward of a transition that ends an episode is computed on its real final observation
+  (``infos["final_obs"]``), and intrinsic returns are non-episodic (episode ends do not cut them), as
+  in the RND paper; they are divided by a running std of intrinsic returns;
+* advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from sparsegym.agents.advantages import gae
+from sparsegym.agents.networks import ActorCritic, torch
+from sparsegym.intrinsic.base import pick_device
+from sparsegym.wrappers.intrinsic import ReturnNormalizer
+from sparsegym.wrappers.vector.intrinsic import flatten_batch
+
+
+@dataclass
+class PPOConfig:
+    num_envs: int = 8  # parallel environments in the vector env
+    num_steps: int = 128  # steps per env per rollout (a rollout is num_envs * num_steps frames)
+    learning_rate: float = 2.5e-4  # Adam step size
+    anneal_lr: bool = True  # decay the step size linearly to 0 over training
+    gamma: float = 0.99  # discount of extrinsic returns
+    gae_lambda: float = 0.95  # GAE lambda
+    num_minibatches: int = 4  # minibatches per epoch
+    update_epochs: int = 4  # passes over each rollout
+    clip_coef: float = 0.2  # PPO ratio clip
+    clip_vloss: bool = True  # clip the value loss as in the PPO reference implementation
+    ent_coef: float = 0.01  # entropy bonus weight
+    vf_coef: float = 0.5  # value loss weight
+    max_grad_norm: float = 0.5  # gradient clipping
+    norm_adv: bool = True  # normalise advantages per minibatch
+    hidden: int = 256  # width of the encoder output and heads
+    encoder: str = "auto"  # auto (MiniGrid CNN on one-hot codes for MiniGrid views, else MLP), minigrid or flat
+    intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight, counts, ...)
+    int_coef: float = 1.0  # weight of intrinsic advantages (RND paper: 1)
+    ext_coef: float = 2.0  # weight of extrinsic advantages when an intrinsic reward is on (RND paper: 2)
+    int_gamma: float = 0.99  # discount of intrinsic returns
+    vectorization: str = "sync"  # Gymnasium vectorization mode: sync or async
+    seed: int = 0  # seeds the envs, torch and the action sampler
+    device: str | None = None  # torch device; default CUDA when available, else CPU
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # keyword arguments for gymnasium.make
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+
+def _to_tensor_obs(obs: Any, device: Any) -> Any:
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
+    return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
+
+
+def _index_obs(obs: Any, idx: Any) -> Any:
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+
+
+class PPO:
+    """PPO with optional intrinsic rewards; also a leaderboard agent (``reset``/``act``)."""
+
+    def __init__(self, env: str | gymnasium.Env, config: PPOConfig | None = None, **overrides: Any):
+        self.config = config or PPOConfig()
+        for k, v in overrides.items():
+            if not hasattr(self.config, k):
+                raise ValueError(f"unknown PPO option {k!r}; see PPOConfig")
+            setattr(self.config, k, v)
+        cfg = self.config
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        if isinstance(env, str):
+            import sparsegym  # noqa: F401  (registers the ids)
+
+            self.env_id: str | None = env
+            probe = gymnasium.make(env, **cfg.env_kwargs)
+        else:
+            self.env_id = env.spec.id if env.spec is not None else None
+            probe = env
+        self.observation_space, self.action_space = probe.observation_space, probe.action_space
+        if not isinstance(self.action_space, gymnasium.spaces.Discrete):
+            raise ValueError(f"PPO here needs a Discrete action space, got {self.action_space}")
+        self.n_actions = int(self.action_space.n)
+        self.policy = ActorCritic(self.observation_space, self.n_actions, cfg.hidden,
+                                  intrinsic=cfg.intrinsic is not None, encoder=cfg.encoder)
+        self.policy.to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.intrinsic = None
+        if cfg.intrinsic is not None:
+            from sparsegym.intrinsic import make_intrinsic
+
+            self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
+                                            self.n_actions, device=str(self.device), seed=cfg.seed)
+        self.global_step = 0
+        self._generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def _make_vec(self) -> gymnasium.vector.VectorEnv:
+        if self.env_id is None:
+            raise ValueError("learn() needs an env id (PPO('sparsegym/...')) to build its vector env")
+        return gymnasium.make_vec(self.env_id, num_envs=self.config.num_envs,
+                                  vectorization_mode=self.config.vectorization,
+                                  vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
+                                  **self.config.env_kwargs)
+
+    def learn(self, total_steps: int, callback: Callable[[dict[str, float]], Any] | None = None,
+              log_dir: str | Path | None = None, progress: bool = True) -> list[dict[str, float]]:
+        """Train for ``total_steps`` env frames. Each rollout's statistics go to ``callback`` (return
+        False from it to stop early), to ``log_dir/progress.csv`` when given, and are returned."""
+        cfg, dev = self.config, self.device
+        envs = self._make_vec()
+        single = envs.single_observation_space
+        T, N = cfg.num_steps, cfg.num_envs
+        num_updates = max(1, total_steps // cfg.batch_size)
+
+        obs_buf: Any = None
+        actions = torch.zeros((T, N), dtype=torch.long, device=dev)
+        logprobs = torch.zeros((T, N), device=dev)
+        rewards = torch.zeros((T, N), device=dev)
+        int_rewards = torch.zeros((T, N), device=dev)
+        dones = torch.zeros((T, N), device=dev)
+        values = torch.zeros((T, N), device=dev)
+        int_values = torch.zeros((T, N), device=dev)
+        int_norm = ReturnNormalizer(N, cfg.int_gamma) if (self.intrinsic and self.intrinsic.normalize_returns) else None
+
+        obs, _ = envs.reset(seed=[cfg.seed + i for i in range(N)])
+        next_done = torch.zeros(N, device=dev)
+        flat_obs = flatten_batch(single, obs, N) if self.intrinsic else None
+        recent_returns, recent_success = deque(maxlen=100), deque(maxlen=100)
+        ep_returns, ep_lengths = np.zeros(N), np.zeros(N, dtype=int)
+        history: list[dict[str, float]] = []
+        writer = None
+        if log_dir is not None:
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            log_file = open(Path(log_dir) / "progress.csv", "w", newline="")  # noqa: SIM115
+            writer = None
+        bar = None
+        if progress:
+            try:
+                from tqdm import tqdm
+
+                bar = tqdm(total=num_updates * cfg.batch_size, unit="frame", dynamic_ncols=True, desc="PPO")
+            except ImportError:
+                bar = None
+        start = time.perf_counter()
+        try:
+            for update in range(1, num_updates + 1):
+                if cfg.anneal_lr:
+                    self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - (update - 1.0) / num_updates)
+                rollout_obs, rollout_flat, rollout_next_flat = [], [], []
+                for step in range(T):
+                    self.global_step += N
+                    t_obs = _to_tensor_obs(obs, dev)
+                    rollout_obs.append(obs)
+                    dones[step] = next_done
+                    with torch.no_grad():
+                        action, logprob, _, value, int_value, _ = self.policy(t_obs, generator=None)
+                    values[step], int_values[step] = value, int_value
+                    actions[step], logprobs[step] = action, logprob
+                    a = action.cpu().numpy()
+                    obs_next, reward, term, trunc, infos = envs.step(a)
+                    done = np.logical_or(term, trunc)
+                    rewards[step] = torch.as_tensor(reward, dtype=torch.float32, device=dev)
+                    if self.intrinsic is not None:
+                        real_next = flatten_batch(single, obs_next, N)
+                        if "final_obs" in infos and done.any():
+                            for i in np.flatnonzero(done):
+                                real_next[i] = gymnasium.spaces.flatten(single, infos["final_obs"][i])
+                        batch = {"obs": flat_obs, "next_obs": real_next, "action": a, "env_ids": np.arange(N)}
+                        bonus = np.asarray(self.intrinsic.compute(batch), dtype=np.float64)
+                        if int_norm is not None:
+                            bonus = int_norm(bonus)
+                        int_rewards[step] = torch.as_tensor(bonus, dtype=torch.float32, device=dev)
+                        rollout_flat.append(flat_obs)
+                        rollout_next_flat.append(real_next)
+                        if done.any():
+                            self.intrinsic.reset(np.flatnonzero(done))
+                        flat_obs = flatten_batch(single, obs_next, N)
+                    ep_returns += reward
+                    ep_lengths += 1
+                    for i in np.flatnonzero(done):
+                        success = self._final_success(infos, i)
+                        recent_returns.append(ep_returns[i])
+                        recent_success.append(success)
+                        ep_returns[i], ep_lengths[i] = 0.0, 0
+                    obs = obs_next
+                    next_done = torch.as_tensor(done, dtype=torch.float32, device=dev)
+
+                obs_buf = {k: torch.as_tensor(np.stack([o[k] for o in rollout_obs]), device=dev)
+                           for k in rollout_obs[0]} if isinstance(rollout_obs[0], dict) else \
+                    torch.as_tensor(np.stack(rollout_obs), dtype=torch.float32, device=dev)
+                with torch.no_grad():
+                    _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev))
+                    advantages, returns = gae(rewards, values, dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
+                    if self.intrinsic is not None:
+                        zeros = torch.zeros_like(dones)  # intrinsic returns ignore episode ends
+                        int_adv, int_returns = gae(int_rewards, int_values, zeros, next_int_value,
+                                                   torch.zeros_like(next_done), cfg.int_gamma, cfg.gae_lambda)
+                        advantages = cfg.ext_coef * advantages + cfg.int_coef * int_adv
+                    else:
+                        int_returns = torch.zeros_like(returns)
+
+                stats = self._update(obs_buf, actions, logprobs, advantages, returns, values, int_returns, int_values)
+                if self.intrinsic is not None:
+                    stats.update(self.intrinsic.update({"obs": np.concatenate(rollout_flat),
+                                                        "next_obs": np.concatenate(rollout_next_flat),
+                                                        "action": actions.cpu().numpy().reshape(-1)}))
+                    stats["intrinsic_reward"] = float(int_rewards.mean())
+                elapsed = time.perf_counter() - start
+                stats.update(frames=self.global_step, fps=self.global_step / elapsed if elapsed else 0.0,
+                             episode_return=float(np.mean(recent_returns)) if recent_returns else float("nan"),
+                             success_rate=float(np.mean(recent_success)) if recent_success else float("nan"),
+                             episodes=len(recent_success))
+                history.append(stats)
+                if log_dir is not None:
+                    if writer is None:
+                        writer = csv.DictWriter(log_file, fieldnames=list(stats))
+                        writer.writeheader()
+                    writer.writerow({k: stats.get(k) for k in writer.fieldnames})
+                    log_file.flush()
+                if bar is not None:
+                    bar.update(cfg.batch_size)
+                    bar.set_postfix(fps=f"{stats['fps']:.0f}", success=f"{stats['success_rate']:.2f}",
+                                    ret=f"{stats['episode_return']:.2f}", refresh=False)
+                if callback is not None and callback(stats) is False:
+                    break
+        finally:
+            envs.close()
+            if bar is not None:
+                bar.close()
+            if log_dir is not None:
+                log_file.close()
+        return history
+
+    @staticmethod
+    def _final_success(infos: dict[str, Any], i: int) -> bool:
+        final = infos.get("final_info")
+        if isinstance(final, dict) and "success" in final:
+            return bool(final["success"][i])
+        if "success" in infos:
+            return bool(infos["success"][i])
+        return False
+
+    def _update(self, obs: Any, actions: Any, logprobs: Any, advantages: Any, returns: Any, values: Any,
+                int_returns: Any, int_values: Any) -> dict[str, float]:
+        cfg = self.config
+        B = cfg.batch_size
+        flat = lambda x: x.reshape(B, *x.shape[2:])  # noqa: E731
+        b_obs = {k: flat(v) for k, v in obs.items()} if isinstance(obs, dict) else flat(obs)
+        b_actions, b_logprobs, b_adv = flat(actions), flat(logprobs), flat(advantages)
+        b_returns, b_values = flat(returns), flat(values)
+        b_int_returns, b_int_values = flat(int_returns), flat(int_values)
+        clipfracs, pg_losses, v_losses, entropies, approx_kls = [], [], [], [], []
+        order = np.arange(B)
+        rng = np.random.default_rng(cfg.seed + self.global_step)
+        for _ in range(cfg.update_epochs):
+            rng.shuffle(order)
+            for start in range(0, B, cfg.minibatch_size):
+                mb = torch.as_tensor(order[start:start + cfg.minibatch_size], device=self.device)
+                _, newlogprob, entropy, newvalue, new_int_value, _ = self.policy(_index_obs(b_obs, mb), b_actions[mb])
+                logratio = newlogprob - b_logprobs[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kls.append(((ratio - 1) - logratio).mean().item())
+                    clipfracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
+                mb_adv = b_adv[mb]
+                if cfg.norm_adv and len(mb) > 1:
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                pg_loss = ppo_policy_loss(mb_adv, ratio, cfg.clip_coef)
+                v_loss = ppo_value_loss(newvalue, b_values[mb], b_returns[mb], cfg.clip_coef if cfg.clip_vloss else None)
+                if self.intrinsic is not None:
+                    v_loss = v_loss + ppo_value_loss(new_int_value, b_int_values[mb], b_int_returns[mb], None)
+                ent = entropy.mean()
+                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                pg_losses.append(pg_loss.item())
+                v_losses.append(v_loss.item())
+                entropies.append(ent.item())
+        return {"policy_loss": float(np.mean(pg_losses)), "value_loss": float(np.mean(v_losses)),
+                "entropy": float(np.mean(entropies)), "approx_kl": float(np.mean(approx_kls)),
+                "clipfrac": float(np.mean(clipfracs)), "learning_rate": self.optimizer.param_groups[0]["lr"]}
+
+    # -- the agent protocol and persistence ---------------------------------------------------------
+
+    def reset(self, seed: int | None = None) -> None:
+        self._generator = torch.Generator(device="cpu").manual_seed(0 if seed is None else int(seed))
+
+    @torch.no_grad()
+    def act(self, observation: Any, info: dict[str, Any] | None = None, deterministic: bool = False) -> int:
+        batch = {k: np.asarray(v)[None] for k, v in observation.items()} if isinstance(observation, dict) \
+            else np.asarray(observation, dtype=np.float32)[None]
+        _, _, _, _, _, logits = self.policy(_to_tensor_obs(batch, self.device), torch.zeros(1, dtype=torch.long, device=self.device))
+        if deterministic:
+            return int(logits.argmax(dim=-1).item())
+        probs = torch.softmax(logits, dim=-1).cpu()
+        return int(torch.multinomial(probs, 1, generator=self._generator).item())
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(json.dumps({"env_id": self.env_id, "config": asdict(self.config),
+                                                      "global_step": self.global_step}, indent=2))
+        state = {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.intrinsic is not None:
+            state["intrinsic"] = self.intrinsic.state_dict()
+        tmp = path / "model.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(path / "model.pt")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None, env: Any = None, **_: Any) -> PPO:
+        """Load a saved run folder. ``env`` is accepted (and ignored) so that ``PPO.load`` can be a
+        leaderboard factory via ``sparsegym.agents:load_ppo``."""
+        path = Path(path)
+        meta = json.loads((path / "config.json").read_text())
+        config = PPOConfig(**meta["config"])
+        if device is not None:
+            config.device = device
+        agent = cls(meta["env_id"], config)
+        state = torch.load(path / "model.pt", map_location=agent.device, weights_only=False)
+        agent.policy.load_state_dict(state["policy"])
+        agent.optimizer.load_state_dict(state["optimizer"])
+        if agent.intrinsic is not None and "intrinsic" in state:
+            agent.intrinsic.load_state_dict(state["intrinsic"])
+        agent.global_step = meta.get("global_step", 0)
+        return agent
+
+
+def ppo_policy_loss(advantages: Any, ratio: Any, clip_coef: float) -> Any:
+    """Clipped surrogate: ``mean(max(-A * r, -A * clip(r, 1 - c, 1 + c)))``."""
+    return torch.max(-advantages * ratio, -advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)).mean()
+
+
+def ppo_value_loss(new_value: Any, old_value: Any, returns: Any, clip_coef: float | None) -> Any:
+    """``0.5 * mean((V - R)^2)``, or with clipping ``0.5 * mean(max((V - R)^2, (V_clip - R)^2))``."""
+    unclipped = (new_value - returns).pow(2)
+    if clip_coef is None:
+        return 0.5 * unclipped.mean()
+    clipped = old_value + torch.clamp(new_value - old_value, -clip_coef, clip_coef)
+    return 0.5 * torch.max(unclipped, (clipped - returns).pow(2)).mean()

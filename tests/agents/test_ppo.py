@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("minigrid")
+
+import sparsegym  # noqa: E402
+from sparsegym.agents import PPO, PPOConfig, gae  # noqa: E402
+from sparsegym.agents.advantages import discounted_returns  # noqa: E402
+from sparsegym.agents.ppo import ppo_policy_loss, ppo_value_loss  # noqa: E402
+
+DOORKEY5 = "sparsegym/MiniGrid-DoorKey-5x5-v0"
+
+
+def test_gae_against_hand_computed_values():
+    # One env, three steps, an episode boundary before step 2 (dones[2] = 1: obs[2] starts an episode).
+    r = np.array([[1.0], [0.0], [2.0]])
+    v = np.array([[0.5], [0.2], [0.1]])
+    d = np.array([[0.0], [0.0], [1.0]])
+    gamma, lam = 0.9, 0.8
+    last_v, last_d = np.array([0.3]), np.array([0.0])
+    adv, ret = gae(r, v, d, last_v, last_d, gamma, lam)
+    d2 = 2.0 + 0.9 * 0.3 - 0.1
+    a2 = d2
+    d1 = 0.0 + 0.0 - 0.2  # step 1 ends the episode: no bootstrap from obs[2]
+    a1 = d1
+    d0 = 1.0 + 0.9 * 0.2 - 0.5
+    a0 = d0 + 0.9 * 0.8 * a1
+    assert adv[:, 0].tolist() == pytest.approx([a0, a1, a2])
+    assert ret[:, 0].tolist() == pytest.approx([a0 + 0.5, a1 + 0.2, a2 + 0.1])
+    t_adv, _ = gae(*(torch.as_tensor(x) for x in (r, v, d, last_v, last_d)), gamma, lam)
+    assert t_adv.numpy() == pytest.approx(adv)
+
+
+def test_gae_with_lambda_one_is_the_discounted_return_minus_value():
+    rng = np.random.default_rng(0)
+    r = rng.random((6, 1))
+    v = rng.random((6, 1))
+    adv, _ = gae(r, v, np.zeros((6, 1)), np.zeros(1), np.ones(1), 0.95, 1.0)
+    assert adv[:, 0] == pytest.approx(discounted_returns(r[:, 0], 0.95) - v[:, 0])
+
+
+def test_ppo_losses_hand_computed():
+    adv = torch.tensor([1.0, -1.0])
+    ratio = torch.tensor([1.5, 0.5])
+    # clip 0.2: sample 0 -> max(-1.5, -1.2) = -1.2; sample 1 -> max(0.5, 0.8) = 0.8; mean -0.2
+    assert ppo_policy_loss(adv, ratio, 0.2).item() == pytest.approx(-0.2)
+    new, old, ret = torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([0.5])
+    assert ppo_value_loss(new, old, ret, None).item() == pytest.approx(0.5 * 0.25)
+    # clipped value 0.2: (0.2 - 0.5)^2 = 0.09 vs unclipped 0.25: max -> 0.25
+    assert ppo_value_loss(new, old, ret, 0.2).item() == pytest.approx(0.5 * 0.25)
+
+
+def test_intrinsic_and_extrinsic_value_heads_are_separate():
+    agent = PPO(DOORKEY5, PPOConfig(intrinsic="rnd", device="cpu", num_envs=2, num_steps=16))
+    assert agent.policy.critic_int is not None
+    assert agent.policy.critic_int is not agent.policy.critic_ext
+    ext = agent.policy.critic_ext.weight.detach().clone()
+    history = agent.learn(64, progress=False)
+    assert "rnd_loss" in history[-1] and history[-1]["intrinsic_reward"] >= 0
+    assert not torch.equal(ext, agent.policy.critic_ext.weight)  # both heads trained...
+    plain = PPO(DOORKEY5, PPOConfig(device="cpu"))
+    assert plain.policy.critic_int is None  # ...and without an intrinsic reward there is only one
+
+
+def test_save_load_round_trip_gives_identical_actions(tmp_path):
+    agent = PPO(DOORKEY5, PPOConfig(device="cpu", num_envs=2, num_steps=32, seed=3))
+    agent.learn(128, progress=False)
+    agent.save(tmp_path / "run")
+    loaded = PPO.load(tmp_path / "run")
+    env = sparsegym.make(DOORKEY5)
+    obs, info = env.reset(seed=5)
+    agent.reset(7)
+    loaded.reset(7)
+    for _ in range(30):
+        a, b = agent.act(obs, info), loaded.act(obs, info)
+        assert a == b
+        assert agent.act(obs, info, deterministic=True) == loaded.act(obs, info, deterministic=True)
+        obs, *_, info = env.step(a)
+    assert loaded.global_step == agent.global_step == 128
+
+
+def test_device_is_honoured():
+    agent = PPO(DOORKEY5, device="cpu")
+    assert next(agent.policy.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match="unknown PPO option 'lr'"):
+        PPO(DOORKEY5, lr=1e-3)
+
+
+def test_ppo_learns_doorkey_5x5():
+    agent = PPO(DOORKEY5, PPOConfig(seed=1, device="cpu"))
+    agent.learn(80_000, progress=False)
+    env = sparsegym.make(DOORKEY5)
+    wins = 0
+    for seed in range(1000, 1020):  # seeds never trained on
+        agent.reset(seed)
+        obs, info = env.reset(seed=seed)
+        while True:
+            obs, _, term, trunc, info = env.step(agent.act(obs, info))
+            if term or trunc:
+                break
+        wins += info["success"]
+    assert wins >= 18
