@@ -13,15 +13,13 @@ between the two for several rounds; the median time per step of each gives the c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import io
 import statistics
-import time
 from pathlib import Path
 
 import gymnasium
 import numpy as np
+from _timing import time_steps
 
 import sparsegym
 from sparsegym.envs.registry import entries, get_entry
@@ -38,31 +36,18 @@ def _raw_id(env_id: str) -> str:
     raise ValueError(f"no raw counterpart known for family {entry.family!r}")
 
 
-def _time_steps(env: gymnasium.Env, actions: np.ndarray, seed: int) -> float:
-    # BabyAI's raw generator prints each rejected level; both envs run with stdout silenced.
-    with contextlib.redirect_stdout(io.StringIO()):
-        env.reset(seed=seed)
-        start = time.perf_counter()
-        for a in actions:
-            _, _, term, trunc, _ = env.step(int(a))
-            if term or trunc:
-                env.reset()
-        elapsed = time.perf_counter() - start
-    return elapsed / len(actions)
-
-
 def measure(env_id: str, steps: int, rounds: int, seed: int = 0) -> dict[str, float | str]:
     ours = sparsegym.make(env_id)
     raw = gymnasium.make(_raw_id(env_id))
     n = min(int(ours.action_space.n), int(raw.action_space.n))
     actions = np.random.default_rng(seed).integers(0, n, size=steps)
-    _time_steps(ours, actions[: steps // 10 + 1], seed)  # warm-up
-    _time_steps(raw, actions[: steps // 10 + 1], seed)
+    time_steps(ours, actions[: steps // 10 + 1], seed)  # warm-up
+    time_steps(raw, actions[: steps // 10 + 1], seed)
     t_ours, t_raw = [], []
     for r in range(rounds):
         pair = [(ours, t_ours), (raw, t_raw)]
         for env, sink in pair if r % 2 == 0 else pair[::-1]:
-            sink.append(_time_steps(env, actions, seed + r))
+            sink.append(time_steps(env, actions, seed + r))
     ours.close()
     raw.close()
     mo, mr = statistics.median(t_ours), statistics.median(t_raw)

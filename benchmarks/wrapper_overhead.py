@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import gymnasium
 import numpy as np
+from _timing import time_steps
 
 import sparsegym
 from sparsegym.envs.minigrid import subgoals as sg
@@ -41,27 +42,17 @@ def _stacks() -> dict[str, Callable[[gymnasium.Env], gymnasium.Env]]:
     }
 
 
-def _time(env: gymnasium.Env, actions: np.ndarray, seed: int) -> float:
-    env.reset(seed=seed)
-    start = time.perf_counter()
-    for a in actions:
-        _, _, term, trunc, _ = env.step(int(a))
-        if term or trunc:
-            env.reset()
-    return (time.perf_counter() - start) / len(actions)
-
-
 def wrapper_table(env_id: str, steps: int, rounds: int) -> None:
     actions = np.random.default_rng(0).integers(0, 7, size=steps)
     envs = {"bare env": sparsegym.make(env_id)}
     envs.update({name: build(sparsegym.make(env_id)) for name, build in _stacks().items()})
     times: dict[str, list[float]] = {name: [] for name in envs}
     for env in envs.values():
-        _time(env, actions[: steps // 10], 0)  # warm-up
+        time_steps(env, actions[: steps // 10], 0)  # warm-up
     for r in range(rounds):
         order = list(envs) if r % 2 == 0 else list(envs)[::-1]
         for name in order:
-            times[name].append(_time(envs[name], actions, r))
+            times[name].append(time_steps(envs[name], actions, r))
     base = statistics.median(times["bare env"])
     print(f"\nper-step cost on {env_id} ({steps} steps x {rounds} rounds, median)")
     print(f"{'wrapper':<40} {'us/step':>9} {'ratio':>7}")

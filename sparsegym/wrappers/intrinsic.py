@@ -22,6 +22,14 @@ def flat_dim(space: gymnasium.Space) -> int:
     return int(gymnasium.spaces.flatdim(space))
 
 
+def check_module_size(module: Any, space: gymnasium.Space) -> None:
+    """Refuse a module built for another observation size, naming the fix."""
+    expected = flat_dim(space)
+    if getattr(module, "obs_dim", expected) != expected:
+        raise ValueError(f"the module was built for observations of size {module.obs_dim}, but this env's "
+                         f"flattened observations have size {expected}: build it with flat_dim(observation_space)")
+
+
 class ReturnNormalizer:
     """Divide rewards by a running std of their discounted return (RND's intrinsic normalisation)."""
 
@@ -74,10 +82,7 @@ class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         gymnasium.utils.RecordConstructorArgs.__init__(self, module=module, coef=coef, update_every=update_every,
                                                        learn=learn, normalize=normalize, gamma=gamma, name=name)
         gymnasium.Wrapper.__init__(self, env)
-        expected = flat_dim(env.observation_space)
-        if getattr(module, "obs_dim", expected) != expected:
-            raise ValueError(f"the module was built for observations of size {module.obs_dim}, but this env's "
-                             f"flattened observations have size {expected}: build it with flat_dim(env.observation_space)")
+        check_module_size(module, env.observation_space)
         self.module, self.coef, self.update_every, self.learn = module, float(coef), int(update_every), bool(learn)
         self.name = name or module.name
         normalize = module.normalize_returns if normalize is None else normalize

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sparsegym.wrappers._components import add_vector_component
-from sparsegym.wrappers.intrinsic import ReturnNormalizer, flat_dim
+from sparsegym.wrappers.intrinsic import ReturnNormalizer, check_module_size
 
 
 def flatten_batch(space: gymnasium.Space, obs: Any, n: int) -> np.ndarray:
@@ -52,10 +52,7 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
         mode = env.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "NextStep":
             raise ValueError(f"VectorIntrinsicReward supports the NEXT_STEP autoreset mode, got {mode}")
-        expected = flat_dim(env.single_observation_space)
-        if getattr(module, "obs_dim", expected) != expected:
-            raise ValueError(f"the module was built for observations of size {module.obs_dim}, but this env's "
-                             f"flattened observations have size {expected}")
+        check_module_size(module, env.single_observation_space)
         self.module, self.coef, self.update_every, self.learn = module, float(coef), int(update_every), bool(learn)
         self.name = name or module.name
         normalize = module.normalize_returns if normalize is None else normalize
