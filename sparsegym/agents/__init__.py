@@ -1,4 +1,5 @@
-"""Torch agents (``pip install "sparsegym[torch]"``): PPO with optional intrinsic rewards.
+"""Agents: PPO with optional intrinsic rewards and imitation (torch, ``pip install "sparsegym[torch]"``),
+and Go-Explore (numpy only).
 
 Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``) and has
 ``learn(total_steps)``, ``save(path)`` and ``load(path)``.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_NAMES = {"PPO": "ppo", "PPOConfig": "ppo", "gae": "advantages", "load_ppo": "ppo"}
+_NAMES = {"PPO": "ppo", "PPOConfig": "ppo", "gae": "advantages", "load_ppo": "ppo", "GoExplore": "go_explore",
+          "GoExploreConfig": "go_explore", "behaviour_cloning": "imitation", "load_demonstrations": "imitation"}
 __all__ = list(_NAMES)
 
 

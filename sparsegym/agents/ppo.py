@@ -63,6 +63,8 @@ class PPOConfig:
     int_coef: float = 1.0  # weight of intrinsic advantages (RND paper: 1)
     ext_coef: float = 2.0  # weight of extrinsic advantages when an intrinsic reward is on (RND paper: 2)
     int_gamma: float = 0.99  # discount of intrinsic returns
+    demos: str | None = None  # demonstration file (.npz) for concurrent imitation (see sparsegym.agents.imitation)
+    bc_coef: float = 0.0  # weight of the behaviour-cloning loss on demos, added to each PPO minibatch
     vectorization: str = "sync"  # Gymnasium vectorization mode: sync or async
     seed: int = 0  # seeds the envs, torch and the action sampler
     device: str | None = None  # torch device; default CUDA when available, else CPU
@@ -121,6 +123,11 @@ class PPO:
 
             self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
                                             self.n_actions, device=str(self.device), seed=cfg.seed)
+        self.demos = None
+        if cfg.demos is not None:
+            from sparsegym.agents.imitation import DemoSampler
+
+            self.demos = DemoSampler(cfg.demos, self.observation_space, self.device, cfg.seed)
         self.global_step = 0
         self._generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
 
@@ -281,7 +288,7 @@ class PPO:
         b_actions, b_logprobs, b_adv = flat(actions), flat(logprobs), flat(advantages)
         b_returns, b_values = flat(returns), flat(values)
         b_int_returns, b_int_values = flat(int_returns), flat(int_values)
-        clipfracs, pg_losses, v_losses, entropies, approx_kls = [], [], [], [], []
+        clipfracs, pg_losses, v_losses, entropies, approx_kls, bc_losses = [], [], [], [], [], []
         order = np.arange(B)
         rng = np.random.default_rng(cfg.seed + self.global_step)
         for _ in range(cfg.update_epochs):
@@ -303,6 +310,13 @@ class PPO:
                     v_loss = v_loss + ppo_value_loss(new_int_value, b_int_values[mb], b_int_returns[mb], None)
                 ent = entropy.mean()
                 loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+                if self.demos is not None and cfg.bc_coef > 0:
+                    from sparsegym.agents.imitation import bc_loss
+
+                    demo_obs, demo_actions = self.demos.sample(len(mb))
+                    imitation = bc_loss(self.policy, demo_obs, demo_actions)
+                    loss = loss + cfg.bc_coef * imitation
+                    bc_losses.append(imitation.item())
                 self.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
@@ -310,9 +324,12 @@ class PPO:
                 pg_losses.append(pg_loss.item())
                 v_losses.append(v_loss.item())
                 entropies.append(ent.item())
-        return {"policy_loss": float(np.mean(pg_losses)), "value_loss": float(np.mean(v_losses)),
-                "entropy": float(np.mean(entropies)), "approx_kl": float(np.mean(approx_kls)),
-                "clipfrac": float(np.mean(clipfracs)), "learning_rate": self.optimizer.param_groups[0]["lr"]}
+        stats = {"policy_loss": float(np.mean(pg_losses)), "value_loss": float(np.mean(v_losses)),
+                 "entropy": float(np.mean(entropies)), "approx_kl": float(np.mean(approx_kls)),
+                 "clipfrac": float(np.mean(clipfracs)), "learning_rate": self.optimizer.param_groups[0]["lr"]}
+        if bc_losses:
+            stats["bc_loss"] = float(np.mean(bc_losses))
+        return stats
 
     # -- the agent protocol and persistence ---------------------------------------------------------
 

@@ -31,6 +31,7 @@ Episodes are truncated by MiniGrid itself at ``max_steps`` (its reward depends o
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from typing import Any
 
@@ -193,6 +194,29 @@ class MiniGridTask(gymnasium.Env):
     def close(self):
         self.core.close()
         super().close()
+
+    # -- saving and restoring the state (Go-Explore's return step) ---------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot of the whole env state (grid, agent, carried object, step count, RNGs)."""
+        core = self.core
+        return copy.deepcopy({
+            "grid": core.grid, "agent_pos": tuple(int(v) for v in core.agent_pos), "agent_dir": int(core.agent_dir),
+            "carrying": core.carrying, "step_count": core.step_count, "mission": core.mission,
+            "core_rng": core.np_random.bit_generator.state, "rng": self.np_random.bit_generator.state,
+            "prev_action": self._prev_action,
+        })
+
+    def set_state(self, state: dict[str, Any]) -> dict[str, Any] | np.ndarray:
+        """Restore a :meth:`get_state` snapshot (of this task); returns the observation there."""
+        state = copy.deepcopy(state)
+        core = self.core
+        core.grid, core.agent_pos, core.agent_dir = state["grid"], state["agent_pos"], state["agent_dir"]
+        core.carrying, core.step_count, core.mission = state["carrying"], state["step_count"], state["mission"]
+        core.np_random.bit_generator.state = state["core_rng"]
+        self.np_random.bit_generator.state = state["rng"]
+        self._prev_action = state["prev_action"]
+        return self._observation(core.gen_obs())
 
     # -- helpers ----------------------------------------------------------------------------------
 
