@@ -79,8 +79,8 @@ class GoExplore:
         >>> import sparsegym
         >>> ge = GoExplore(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
         >>> result = ge.learn(20_000)
-        >>> result["success"], len(ge.best_actions) <= 30
-        (True, True)
+        >>> result["success"], result["frames"] < 20_000, len(ge.best_actions) == result["best_length"]
+        (True, True, True)
     """
 
     def __init__(self, env: gymnasium.Env, config: GoExploreConfig | None = None, **overrides: Any):
