@@ -1,0 +1,116 @@
+"""Exploration benchmark: frames to 0.9 success, and success at a fixed budget, per method and env.
+
+Methods: PPO, PPO+RND, PPO+E3B, PPO+NovelD (sparsegym.agents.PPO with an intrinsic reward),
+Go-Explore (exploration phase, on one layout per seed), and PPO with concurrent imitation of two oracle
+demonstrations (``bc2``). Success is PPO's success rate over its last 100 training episodes; for
+Go-Explore, whether its archive reached the goal.
+
+    python benchmarks/exploration.py --envs sparsegym/MiniGrid-DoorKey-8x8-v0 --budget 3000000 --seeds 0 1 2
+
+Writes ``benchmarks/results/exploration.csv`` and ``exploration.png``. The full configuration (four envs,
+3M frames, three seeds, six methods) is days of CPU on a 2-core machine; pass smaller ``--budget`` and
+``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
+mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import sparsegym
+
+ENVS = ["sparsegym/MiniGrid-DoorKey-8x8-v0", "sparsegym/MiniGrid-KeyCorridorS3R3-v0",
+        "sparsegym/MiniGrid-MultiRoom-N4-S5-v0", "sparsegym/MiniGrid-ObstructedMaze-1Dlh-v0"]
+METHODS = ["ppo", "ppo+rnd", "ppo+e3b", "ppo+noveld", "go-explore", "ppo+bc2"]
+
+
+def run_ppo(env_id: str, method: str, budget: int, seed: int) -> dict[str, float]:
+    from sparsegym.agents import PPO, PPOConfig
+    from sparsegym.baselines import write_demonstrations
+
+    config = PPOConfig(seed=seed, device=None)
+    if method.startswith("ppo+") and method != "ppo+bc2":
+        config.intrinsic = method.split("+", 1)[1]
+    if method == "ppo+bc2":
+        demos = Path(tempfile.mkdtemp()) / "demos.npz"
+        write_demonstrations(env_id, [10_000 + seed, 20_000 + seed], demos)
+        config.demos, config.bc_coef = str(demos), 1.0
+    reached = math.nan
+    agent = PPO(env_id, config)
+
+    def watch(stats: dict[str, float]) -> None:
+        nonlocal reached
+        if math.isnan(reached) and stats["episodes"] >= 20 and stats["success_rate"] >= 0.9:
+            reached = stats["frames"]
+
+    history = agent.learn(budget, callback=watch, progress=False)
+    final = history[-1]["success_rate"] if history else math.nan
+    return {"frames_to_0.9": reached, "success_at_budget": final}
+
+
+def run_go_explore(env_id: str, budget: int, seed: int) -> dict[str, float]:
+    from sparsegym.agents import GoExplore
+
+    ge = GoExplore(sparsegym.make(env_id), seed=seed)
+    result = ge.learn(budget)
+    return {"frames_to_0.9": float(result["frames"]) if result["success"] else math.nan,
+            "success_at_budget": float(result["success"])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=ENVS)
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--budget", type=int, default=3_000_000)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    print(f"{'env':<40} {'method':<12} {'seed':>4} {'frames to 0.9':>14} {'success at budget':>18} {'minutes':>8}")
+    for env_id in args.envs:
+        for method in args.methods:
+            for seed in args.seeds:
+                start = time.perf_counter()
+                result = run_go_explore(env_id, args.budget, seed) if method == "go-explore" else \
+                    run_ppo(env_id, method, args.budget, seed)
+                row = {"env": env_id, "method": method, "seed": seed, "budget": args.budget, **result,
+                       "minutes": (time.perf_counter() - start) / 60}
+                rows.append(row)
+                print(f"{env_id:<40} {method:<12} {seed:>4} {row['frames_to_0.9']:>14,.0f} "
+                      f"{row['success_at_budget']:>18.2f} {row['minutes']:>8.1f}", flush=True)
+                with open(args.out / "exploration.csv", "w", newline="") as f:
+                    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return 0
+    fig, axes = plt.subplots(1, len(args.envs), figsize=(4.5 * len(args.envs), 3.8), squeeze=False)
+    for ax, env_id in zip(axes[0], args.envs):
+        means = []
+        for method in args.methods:
+            vals = [r["success_at_budget"] for r in rows if r["env"] == env_id and r["method"] == method]
+            means.append(sum(vals) / len(vals) if vals else 0.0)
+        ax.bar(args.methods, means)
+        ax.set_title(env_id.split("/")[-1], fontsize=9)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel(f"success at {args.budget:,} frames")
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out / "exploration.png", dpi=100)
+    print(f"wrote {args.out / 'exploration.csv'} and {args.out / 'exploration.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
