@@ -254,7 +254,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     write_config(out, {"algo": algo, "env_id": args.env, "steps": args.steps, "config": asdict(config),
                        "device": str(agent.device)})
     print(f"training {algo} on {args.env} for {args.steps:,} frames on {agent.device}; run folder {out}")
-    history = agent.learn(args.steps, log_dir=out, progress=not args.no_progress)
+    history = agent.learn(args.steps, log_dir=out, progress=not args.no_progress,
+                          checkpoint_every=args.checkpoint_every)
     agent.save(out)
     plot = plot_curves(out / "progress.csv", out / "curves.png", f"{algo} on {args.env}")
     last = history[-1] if history else {}
@@ -360,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--out", default="runs")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="FRAMES",
+                   help="also save the agent to OUT/<run>/checkpoints/<frames> this often")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

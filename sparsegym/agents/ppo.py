@@ -142,9 +142,12 @@ class PPO:
                                   **self.config.env_kwargs)
 
     def learn(self, total_steps: int, callback: Callable[[dict[str, float]], Any] | None = None,
-              log_dir: str | Path | None = None, progress: bool = True) -> list[dict[str, float]]:
+              log_dir: str | Path | None = None, progress: bool = True,
+              checkpoint_every: int | None = None) -> list[dict[str, float]]:
         """Train for ``total_steps`` env frames. Each rollout's statistics go to ``callback`` (return
-        False from it to stop early), to ``log_dir/progress.csv`` when given, and are returned."""
+        False from it to stop early), to ``log_dir/progress.csv`` and, when the ``tensorboard`` package is
+        installed, to TensorBoard event files in ``log_dir``; they are also returned. With ``log_dir``
+        and ``checkpoint_every``, the agent is saved to ``log_dir/checkpoints/<frames>`` that often."""
         cfg, dev = self.config, self.device
         envs = self._make_vec()
         single = envs.single_observation_space
@@ -168,10 +171,17 @@ class PPO:
         ep_returns, ep_lengths = np.zeros(N), np.zeros(N, dtype=int)
         history: list[dict[str, float]] = []
         writer = None
+        tensorboard = None
+        next_checkpoint = checkpoint_every
         if log_dir is not None:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             log_file = open(Path(log_dir) / "progress.csv", "w", newline="")  # noqa: SIM115
-            writer = None
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                tensorboard = SummaryWriter(str(log_dir))
+            except ImportError:  # the tensorboard package is optional
+                tensorboard = None
         bar = None
         if progress:
             try:
@@ -256,6 +266,13 @@ class PPO:
                         writer.writeheader()
                     writer.writerow({k: stats.get(k) for k in writer.fieldnames})
                     log_file.flush()
+                    if tensorboard is not None:
+                        for k, v in stats.items():
+                            if isinstance(v, float) and not np.isnan(v):
+                                tensorboard.add_scalar(k, v, self.global_step)
+                    if next_checkpoint is not None and self.global_step >= next_checkpoint:
+                        self.save(Path(log_dir) / "checkpoints" / str(self.global_step))
+                        next_checkpoint += checkpoint_every
                 if bar is not None:
                     bar.update(cfg.batch_size)
                     bar.set_postfix(fps=f"{stats['fps']:.0f}", success=f"{stats['success_rate']:.2f}",
@@ -268,6 +285,8 @@ class PPO:
                 bar.close()
             if log_dir is not None:
                 log_file.close()
+            if tensorboard is not None:
+                tensorboard.close()
         return history
 
     @staticmethod

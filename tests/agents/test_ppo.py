@@ -101,3 +101,12 @@ def test_ppo_learns_doorkey_5x5():
                 break
         wins += info["success"]
     assert wins >= 18
+
+
+def test_log_dir_gets_a_csv_and_checkpoints(tmp_path):
+    agent = PPO(DOORKEY5, PPOConfig(device="cpu", num_envs=2, num_steps=32))
+    history = agent.learn(256, progress=False, log_dir=tmp_path, checkpoint_every=128)
+    lines = (tmp_path / "progress.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(history) == 5 and lines[0].startswith("policy_loss,")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["128", "256"]
+    assert PPO.load(tmp_path / "checkpoints" / "128").global_step == 128
