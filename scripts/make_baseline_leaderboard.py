@@ -18,16 +18,16 @@ sys.path.insert(0, str(ROOT))
 from sparsegym.leaderboards import ResultsStore, evaluate, get_suite, leaderboard, render  # noqa: E402
 from sparsegym.leaderboards.report import plot_png  # noqa: E402
 
-# name -> entry point of every baseline that exists today.
+# name -> entry point of every baseline that exists today, by the family it plays.
 BASELINES = {
-    "random": "sparsegym.baselines:RandomAgent",
-    "oracle": "sparsegym.baselines:MiniGridOracle",
+    "minigrid": {"random": "sparsegym.baselines:RandomAgent", "oracle": "sparsegym.baselines:MiniGridOracle"},
+    "bandits": {"random": "sparsegym.baselines:RandomAgent", "bandit-learner": "sparsegym.agents.bandits:make_bandit_agent"},
 }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suites", nargs="+", default=["smoke", "minigrid-easy", "minigrid-hard"])
+    parser.add_argument("--suites", nargs="+", default=["smoke", "minigrid-easy", "minigrid-hard", "bandits"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "leaderboards")
     parser.add_argument("--db", type=Path, default=None, help="default: OUT/results.db (not committed)")
@@ -36,7 +36,8 @@ def main() -> int:
     with ResultsStore(args.db or args.out / "results.db") as store:
         for suite_name in args.suites:
             suite = get_suite(suite_name)
-            for name, entry in BASELINES.items():
+            family = "bandits" if suite.name == "bandits" else "minigrid"
+            for name, entry in BASELINES[family].items():
                 evaluate(entry, suite, "test", agent_name=name, store=store, workers=args.workers)
             stats = leaderboard(store, suite, "test")
             for fmt, ext in (("markdown", "md"), ("json", "json"), ("html", "html")):

@@ -37,7 +37,7 @@ def test_ids_follow_the_naming_contract():
         ns, name = entry.id.split("/", 1)
         assert ns == "sparsegym"
         assert name.rsplit("-", 1)[1].startswith("v"), entry.id
-        assert entry.extra in {"minigrid", "nethack", "text", "webshop", "swe", "llm", "sb3", "ray"}
+        assert entry.extra in {"core", "minigrid", "nethack", "text", "webshop", "swe", "llm", "sb3", "ray"}
 
 
 def test_issue_suite_is_registered():

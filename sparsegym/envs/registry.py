@@ -34,7 +34,8 @@ class EnvEntry:
         limit_in_env: True when the env itself truncates at ``max_episode_steps`` (MiniGrid does,
             and its reward depends on the limit), so no Gymnasium ``TimeLimit`` is stacked on top.
         suites: tags that ``list_envs(suite=...)`` and ``sparsegym check --suite`` select by.
-        extra: the ``pip install "sparsegym[extra]"`` that provides the env's dependencies.
+        extra: the ``pip install "sparsegym[extra]"`` that provides the env's dependencies (``core``:
+            none beyond ``pip install sparsegym``).
         description: one line for tables.
     """
 
@@ -136,8 +137,37 @@ for _name, (_up, _limit) in _VARIANT_BASES.items():
     )
 
 # --------------------------------------------------------------------------------------------------
+# Bandits (numpy only: extra "core"). Instance seeds are fixed per id, so an id names one instance;
+# the reset seed drives only the noise. For the DynLin ids the instance seed is the one among 0-11 whose
+# immediate-best action (argmax theta^T a) loses the most steady-state value against the best action:
+# the instances where ignoring the dynamics costs the most.
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS)
+
+def _bandit(name: str, entry_point: str, horizon: int, description: str, **kwargs: object) -> EnvEntry:
+    return EnvEntry(id=f"{NAMESPACE}/{name}", family="bandits", entry_point=entry_point,
+                    kwargs=MappingProxyType({"horizon": horizon, **kwargs}), max_episode_steps=horizon,
+                    suites=("bandits",), extra="core", description=description)
+
+
+_DL = "sparsegym.envs.bandits.dynlin:make_dynlin"
+_LSD = "sparsegym.envs.bandits.lsd:make_lsd"
+_BANDIT_ROWS = [
+    _bandit("DynLinBandit-v0", _DL, 1000, "dynamical linear bandit, rho 0.7, 6 arms in R^2, hidden state in R^3",
+            rho=0.7, instance_seed=3),
+    _bandit("DynLinBandit-Rho03-v0", _DL, 1000, "dynamical linear bandit, fast dynamics (rho 0.3)", rho=0.3, instance_seed=1),
+    _bandit("DynLinBandit-Rho07-v0", _DL, 1000, "dynamical linear bandit, rho 0.7", rho=0.7, instance_seed=3),
+    _bandit("DynLinBandit-Rho09-v0", _DL, 1000, "dynamical linear bandit, slow dynamics (rho 0.9)", rho=0.9, instance_seed=3),
+    _bandit("DynLinBandit-Continuous-Rho07-v0", _DL, 1000, "dynamical linear bandit, actions in [0, 1]^2, rho 0.7",
+            rho=0.7, instance_seed=3, continuous=True),
+    _bandit("LSDBandit-Satiating-v0", _LSD, 1000, "last-switch-dependent bandit, 3 arms that tire when repeated",
+            family="satiating", instance_seed=0),
+    _bandit("LSDBandit-Recharging-v0", _LSD, 1000, "last-switch-dependent bandit, 3 arms that recharge when rested",
+            family="recharging", instance_seed=0),
+    _bandit("LSDBandit-Monotone-v0", _LSD, 1000, "last-switch-dependent bandit, 3 arms that tire and recharge",
+            family="monotone", instance_seed=0),
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

@@ -86,6 +86,8 @@ SUITES: dict[str, Suite] = {
               description="BabyAI language-instruction levels"),
         Suite("minigrid-stochastic", tuple(list_envs(suite="noisy-tv") + list_envs(suite="sticky")), episodes=30,
               description="noisy-TV and sticky-action variants"),
+        Suite("bandits", tuple(i for i in list_envs(suite="bandits") if i != "sparsegym/DynLinBandit-v0"), episodes=10,
+              description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
     )
 }
 

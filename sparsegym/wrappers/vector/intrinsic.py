@@ -38,6 +38,7 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
     Example:
         >>> import gymnasium, sparsegym
         >>> from sparsegym.intrinsic import RND
+        >>> from sparsegym.wrappers.intrinsic import flat_dim
         >>> envs = gymnasium.make_vec("sparsegym/MiniGrid-DoorKey-5x5-v0", num_envs=4)
         >>> envs = VectorIntrinsicReward(envs, RND(flat_dim(envs.single_observation_space)), coef=0.01)
         >>> _ = envs.reset(seed=0)
