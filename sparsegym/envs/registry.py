@@ -157,6 +157,8 @@ _BANDIT_ROWS = [
     _bandit("DynLinBandit-Rho03-v0", _DL, 1000, "dynamical linear bandit, fast dynamics (rho 0.3)", rho=0.3, instance_seed=1),
     _bandit("DynLinBandit-Rho07-v0", _DL, 1000, "dynamical linear bandit, rho 0.7", rho=0.7, instance_seed=3),
     _bandit("DynLinBandit-Rho09-v0", _DL, 1000, "dynamical linear bandit, slow dynamics (rho 0.9)", rho=0.9, instance_seed=3),
+    _bandit("DynLinBandit-Rho07-D4-v0", _DL, 1000, "dynamical linear bandit, 10 arms in R^4, hidden state in R^5, rho 0.7",
+            n=5, d=4, k=10, rho=0.7, instance_seed=11),
     _bandit("DynLinBandit-Continuous-Rho07-v0", _DL, 1000, "dynamical linear bandit, actions in [0, 1]^2, rho 0.7",
             rho=0.7, instance_seed=3, continuous=True),
     _bandit("LSDBandit-Satiating-v0", _LSD, 1000, "last-switch-dependent bandit, 3 arms that tire when repeated",
