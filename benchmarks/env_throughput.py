@@ -33,25 +33,45 @@ def _raw_id(env_id: str) -> str:
         import minigrid  # noqa: F401  (registers the upstream ids)
 
         return str(entry.kwargs["task"])
+    if entry.family == "nethack":
+        import minihack  # noqa: F401
+        import nle  # noqa: F401
+
+        return str(entry.kwargs["task"])
     raise ValueError(f"no raw counterpart known for family {entry.family!r}")
 
 
+def _raw_envs(env_id: str) -> dict[str, gymnasium.Env]:
+    """The raw env(s) to compare with: for NetHack ids, with our default keys and with upstream's."""
+    raw = _raw_id(env_id)
+    if get_entry(env_id).family == "nethack":
+        from sparsegym.envs.nethack.env import DEFAULT_KEYS
+
+        return {"raw, same keys": gymnasium.make(raw, observation_keys=DEFAULT_KEYS),
+                "raw, upstream default keys": gymnasium.make(raw)}
+    return {"raw": gymnasium.make(raw)}
+
+
 def measure(env_id: str, steps: int, rounds: int, seed: int = 0) -> dict[str, float | str]:
-    ours = sparsegym.make(env_id)
-    raw = gymnasium.make(_raw_id(env_id))
-    n = min(int(ours.action_space.n), int(raw.action_space.n))
+    envs = {"ours": sparsegym.make(env_id), **_raw_envs(env_id)}
+    n = min(int(e.action_space.n) for e in envs.values())
     actions = np.random.default_rng(seed).integers(0, n, size=steps)
-    time_steps(ours, actions[: steps // 10 + 1], seed)  # warm-up
-    time_steps(raw, actions[: steps // 10 + 1], seed)
-    t_ours, t_raw = [], []
+    for env in envs.values():
+        time_steps(env, actions[: steps // 10 + 1], seed)  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in envs}
     for r in range(rounds):
-        pair = [(ours, t_ours), (raw, t_raw)]
-        for env, sink in pair if r % 2 == 0 else pair[::-1]:
-            sink.append(time_steps(env, actions, seed + r))
-    ours.close()
-    raw.close()
-    mo, mr = statistics.median(t_ours), statistics.median(t_raw)
-    return {"id": env_id, "raw_id": _raw_id(env_id), "ours_steps_per_s": 1 / mo, "raw_steps_per_s": 1 / mr, "ratio": mo / mr}
+        order = list(envs) if r % 2 == 0 else list(envs)[::-1]
+        for name in order:
+            times[name].append(time_steps(envs[name], actions, seed + r))
+    for env in envs.values():
+        env.close()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    raw_name = next(k for k in envs if k != "ours")
+    row = {"id": env_id, "raw_id": _raw_id(env_id), "ours_steps_per_s": 1 / med["ours"],
+           "raw_steps_per_s": 1 / med[raw_name], "ratio": med["ours"] / med[raw_name]}
+    if "raw, upstream default keys" in med:
+        row["upstream_default_keys_steps_per_s"] = 1 / med["raw, upstream default keys"]
+    return row
 
 
 def main() -> int:
@@ -59,9 +79,13 @@ def main() -> int:
     parser.add_argument("ids", nargs="*", help="ids to measure (default: every MiniGrid id)")
     parser.add_argument("--steps", type=int, default=3000, help="steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per env (median taken)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "env_throughput.csv")
+    parser.add_argument("--family", choices=("minigrid", "nethack"), default=None, help="every id of a family")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="CSV path (default: benchmarks/results/env_throughput[_FAMILY].csv)")
     args = parser.parse_args()
     ids = args.ids or [e.id for e in entries(family="minigrid")]
+    if args.family:
+        ids = [e.id for e in entries(family=args.family)]
 
     rows = []
     print(f"{'id':<46} {'ours steps/s':>12} {'raw steps/s':>12} {'cost ratio':>10}")
@@ -69,14 +93,20 @@ def main() -> int:
         row = measure(env_id, args.steps, args.rounds)
         rows.append(row)
         flag = "" if row["ratio"] <= TARGET else "  (over target)"
-        print(f"{env_id:<46} {row['ours_steps_per_s']:>12,.0f} {row['raw_steps_per_s']:>12,.0f} {row['ratio']:>9.3f}x{flag}")
+        extra = ""
+        if "upstream_default_keys_steps_per_s" in row:
+            extra = f"  (upstream default keys: {row['upstream_default_keys_steps_per_s']:,.0f} steps/s)"
+        print(f"{env_id:<46} {row['ours_steps_per_s']:>12,.0f} {row['raw_steps_per_s']:>12,.0f} {row['ratio']:>9.3f}x{flag}{extra}")
     ratios = [r["ratio"] for r in rows]
     print(f"\nmedian cost ratio {statistics.median(ratios):.3f}x, worst {max(ratios):.3f}x (target <= {TARGET:.2f}x)")
 
+    if args.out is None:
+        suffix = f"_{args.family}" if args.family else ""
+        args.out = Path(__file__).parent / "results" / f"env_throughput{suffix}.csv"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(args.out)

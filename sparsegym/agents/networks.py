@@ -57,6 +57,41 @@ class FlatEncoder(nn.Module):
         return self.net(x.float())
 
 
+class NetHackEncoder(nn.Module):
+    """Glyph embeddings of a ``crop x crop`` window around the agent, a small CNN over them, and the
+    (log-scaled) bottom-line statistics: the usual NetHack encoder, scaled down for CPU training."""
+
+    def __init__(self, observation_space: gymnasium.Space, out_dim: int = 256, crop: int = 9, embed: int = 16):
+        super().__init__()
+        self.crop, self.max_glyph = crop, int(observation_space["glyphs"].high.max()) + 1
+        self.embedding = nn.Embedding(self.max_glyph, embed)
+        self.conv = nn.Sequential(layer_init(nn.Conv2d(embed, 32, 3, padding=1)), nn.ReLU(),
+                                  layer_init(nn.Conv2d(32, 32, 3, padding=1)), nn.ReLU(), nn.Flatten())
+        n_stats = int(observation_space["blstats"].shape[0])
+        self.stats = nn.Sequential(layer_init(nn.Linear(n_stats, 64)), nn.ReLU())
+        self.head = nn.Sequential(layer_init(nn.Linear(32 * crop * crop + 64, out_dim)), nn.ReLU())
+        self.out_dim = out_dim
+
+    def forward(self, glyphs: Any, blstats: Any) -> Any:
+        glyphs, blstats = glyphs.long(), blstats.float()
+        b, h, w = glyphs.shape
+        r = self.crop // 2
+        padded = nn.functional.pad(glyphs, (r, r, r, r), value=0)
+        x = blstats[:, 0].long().clamp(0, w - 1)
+        y = blstats[:, 1].long().clamp(0, h - 1)
+        offsets = torch.arange(self.crop, device=glyphs.device)
+        rows = (y[:, None] + offsets[None, :])[:, :, None].expand(b, self.crop, self.crop)
+        cols = (x[:, None] + offsets[None, :])[:, None, :].expand(b, self.crop, self.crop)
+        crop = padded[torch.arange(b, device=glyphs.device)[:, None, None], rows, cols]
+        emb = self.embedding(crop.clamp(0, self.max_glyph - 1)).permute(0, 3, 1, 2)
+        stats = torch.sign(blstats) * torch.log1p(blstats.abs())
+        return self.head(torch.cat([self.conv(emb), self.stats(stats)], dim=1))
+
+
+def is_nethack_space(space: gymnasium.Space) -> bool:
+    return isinstance(space, gymnasium.spaces.Dict) and "glyphs" in space.spaces and "blstats" in space.spaces
+
+
 def is_minigrid_space(space: gymnasium.Space) -> bool:
     return (isinstance(space, gymnasium.spaces.Dict) and set(space.spaces) == {"image", "direction"}
             and space["image"].shape[-1] == 3)
@@ -69,14 +104,20 @@ class ActorCritic(nn.Module):
     def __init__(self, observation_space: gymnasium.Space, n_actions: int, hidden: int = 256, intrinsic: bool = False,
                  encoder: str = "auto"):
         super().__init__()
-        if encoder not in ("auto", "minigrid", "flat"):
-            raise ValueError(f"encoder must be 'auto', 'minigrid' or 'flat', got {encoder!r}")
-        self.minigrid = is_minigrid_space(observation_space) and encoder != "flat"
+        if encoder not in ("auto", "minigrid", "nethack", "flat"):
+            raise ValueError(f"encoder must be 'auto', 'minigrid', 'nethack' or 'flat', got {encoder!r}")
+        self.nethack = is_nethack_space(observation_space) and encoder in ("auto", "nethack")
+        self.minigrid = is_minigrid_space(observation_space) and encoder in ("auto", "minigrid")
         if encoder == "minigrid" and not self.minigrid:
             raise ValueError("the 'minigrid' encoder needs a MiniGrid Dict observation (image, direction)")
-        self.flat_space = None if self.minigrid else observation_space
-        if self.minigrid:
-            self.encoder: Any = MiniGridEncoder(observation_space["image"].shape, hidden)
+        if encoder == "nethack" and not self.nethack:
+            raise ValueError("the 'nethack' encoder needs a NetHack Dict observation with glyphs and blstats")
+        self.encoder: Any
+        self.flat_space = None if (self.minigrid or self.nethack) else observation_space
+        if self.nethack:
+            self.encoder = NetHackEncoder(observation_space, hidden)
+        elif self.minigrid:
+            self.encoder = MiniGridEncoder(observation_space["image"].shape, hidden)
         else:
             self.encoder = FlatEncoder(gymnasium.spaces.flatdim(observation_space), hidden)
         self.actor = layer_init(nn.Linear(hidden, n_actions), std=0.01)
@@ -84,6 +125,8 @@ class ActorCritic(nn.Module):
         self.critic_int = layer_init(nn.Linear(hidden, 1), std=1.0) if intrinsic else None
 
     def features(self, obs: dict[str, Any] | Any) -> Any:
+        if self.nethack:
+            return self.encoder(obs["glyphs"], obs["blstats"])
         if self.minigrid:
             return self.encoder(obs["image"], obs["direction"])
         if isinstance(obs, dict):  # a Dict space read through the flat encoder

@@ -169,7 +169,62 @@ _BANDIT_ROWS = [
             family="monotone", instance_seed=0),
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS)
+# --------------------------------------------------------------------------------------------------
+# NetHack and MiniHack (extra "nethack"). Step limits are the upstream ones (a test checks them).
+# Left out: MiniHack's Boxoban tasks (they need a level download); its LavaCrossing/SimpleCrossing
+# ports (they do not build with minigrid 3.x); NetHackChallenge, which refuses chosen seeds inside the
+# game itself (by design, against seed hacking), so it cannot meet the seeded-determinism contract:
+# use nle's own "NetHackChallenge-v0" for it.
+
+_NH = "sparsegym.envs.nethack.env:make_nethack"
+
+
+def _nethack(name: str, upstream: str, limit: int, suites: Iterable[str], description: str) -> EnvEntry:
+    return EnvEntry(id=f"{NAMESPACE}/{name}", family="nethack", entry_point=_NH,
+                    kwargs=MappingProxyType({"task": upstream}), max_episode_steps=limit,
+                    suites=("nethack", *suites), extra="nethack", description=description)
+
+
+_NLE, _NAV, _SKILL, _E3B = "nle", "minihack-navigation", "minihack-skills", "minihack-e3b"
+_NETHACK_ROWS = [
+    _nethack("NetHack-Score-v0", "NetHackScore-v0", 5000, [_NLE], "full NetHack, reward: in-game score"),
+    _nethack("NetHack-Staircase-v0", "NetHackStaircase-v0", 5000, [_NLE], "full NetHack, reach the stairs down"),
+    _nethack("NetHack-StaircasePet-v0", "NetHackStaircasePet-v0", 5000, [_NLE], "reach the stairs down with the pet next to you"),
+    _nethack("NetHack-Oracle-v0", "NetHackOracle-v0", 5000, [_NLE], "find the Oracle"),
+    _nethack("NetHack-Gold-v0", "NetHackGold-v0", 5000, [_NLE], "collect gold"),
+    _nethack("NetHack-Eat-v0", "NetHackEat-v0", 5000, [_NLE], "eat (reward: nutrition)"),
+    _nethack("NetHack-Scout-v0", "NetHackScout-v0", 5000, [_NLE], "explore (reward: newly seen squares)"),
+    _nethack("MiniHack-Room-5x5-v0", "MiniHack-Room-5x5-v0", 100, [_NAV], "reach the stairs in a 5x5 room"),
+    _nethack("MiniHack-Room-15x15-v0", "MiniHack-Room-15x15-v0", 300, [_NAV], "reach the stairs in a 15x15 room"),
+    _nethack("MiniHack-Room-Ultimate-15x15-v0", "MiniHack-Room-Ultimate-15x15-v0", 300, [_NAV], "dark room with monsters and traps"),
+    _nethack("MiniHack-KeyRoom-S5-v0", "MiniHack-KeyRoom-S5-v0", 200, [_NAV], "fetch a key, unlock a room, reach the stairs"),
+    _nethack("MiniHack-KeyRoom-S15-v0", "MiniHack-KeyRoom-S15-v0", 400, [_NAV, _E3B], "KeyRoom in a 15x15 layout"),
+    _nethack("MiniHack-Corridor-R3-v0", "MiniHack-Corridor-R3-v0", 1000, [_NAV], "rooms joined by corridors (3 rooms)"),
+    _nethack("MiniHack-Corridor-R5-v0", "MiniHack-Corridor-R5-v0", 1000, [_NAV], "rooms joined by corridors (5 rooms)"),
+    _nethack("MiniHack-River-Narrow-v0", "MiniHack-River-Narrow-v0", 350, [_NAV], "push a boulder into a river to cross it"),
+    _nethack("MiniHack-River-v0", "MiniHack-River-v0", 350, [_NAV], "push two boulders into a river to cross it"),
+    _nethack("MiniHack-MazeWalk-9x9-v0", "MiniHack-MazeWalk-9x9-v0", 200, [_NAV], "find the stairs in a 9x9 maze"),
+    _nethack("MiniHack-MazeWalk-15x15-v0", "MiniHack-MazeWalk-15x15-v0", 1000, [_NAV], "find the stairs in a 15x15 maze"),
+    _nethack("MiniHack-Quest-Easy-v0", "MiniHack-Quest-Easy-v0", 500, [_SKILL], "cross lava with an item, fight, reach the goal"),
+    _nethack("MiniHack-Quest-Medium-v0", "MiniHack-Quest-Medium-v0", 1000, [_SKILL], "Quest with a maze and monsters"),
+    _nethack("MiniHack-Quest-Hard-v0", "MiniHack-Quest-Hard-v0", 1000, [_SKILL], "Quest with a maze, lava and a Minotaur"),
+    _nethack("MiniHack-MultiRoom-N4-v0", "MiniHack-MultiRoom-N4-v0", 120, [_NAV, _E3B], "cross 4 rooms"),
+    _nethack("MiniHack-MultiRoom-N6-v0", "MiniHack-MultiRoom-N6-v0", 240, [_NAV, _E3B], "cross 6 rooms"),
+    _nethack("MiniHack-MultiRoom-N6-Locked-v0", "MiniHack-MultiRoom-N6-Locked-v0", 240, [_NAV, _E3B], "6 rooms, locked doors (kick them)"),
+    _nethack("MiniHack-MultiRoom-N6-Lava-v0", "MiniHack-MultiRoom-N6-Lava-v0", 240, [_NAV, _E3B], "6 rooms with lava walls"),
+    _nethack("MiniHack-MultiRoom-N4-Extreme-v0", "MiniHack-MultiRoom-N4-Extreme-v0", 120, [_NAV, _E3B], "4 rooms, locked doors, lava, monsters"),
+    _nethack("MiniHack-MultiRoom-N10-OpenDoor-v0", "MiniHack-MultiRoom-N10-OpenDoor-v0", 360, [_NAV, _E3B], "10 rooms, open doors"),
+    _nethack("MiniHack-Freeze-Horn-Restricted-v0", "MiniHack-Freeze-Horn-Restricted-v0", 250, [_SKILL, _E3B], "freeze a lava river with a horn of frost"),
+    _nethack("MiniHack-Freeze-Wand-Restricted-v0", "MiniHack-Freeze-Wand-Restricted-v0", 250, [_SKILL, _E3B], "freeze a lava river with a wand of cold"),
+    _nethack("MiniHack-Levitate-Potion-Restricted-v0", "MiniHack-Levitate-Potion-Restricted-v0", 250, [_SKILL, _E3B], "drink a potion of levitation to cross lava"),
+    _nethack("MiniHack-Levitate-Boots-Restricted-v0", "MiniHack-Levitate-Boots-Restricted-v0", 250, [_SKILL, _E3B], "wear levitation boots to cross lava"),
+    _nethack("MiniHack-WoD-Medium-Restricted-v0", "MiniHack-WoD-Medium-Restricted-v0", 150, [_SKILL, _E3B], "pick up a wand of death, kill a monster, reach the goal"),
+    _nethack("MiniHack-LavaCross-Levitate-Potion-Inv-Restricted-v0", "MiniHack-LavaCross-Levitate-Potion-Inv-Restricted-v0", 400, [_SKILL, _E3B], "cross lava with a potion in the inventory"),
+    _nethack("MiniHack-Eat-v0", "MiniHack-Eat-v0", 250, [_SKILL], "eat an apple"),
+    _nethack("MiniHack-Wield-v0", "MiniHack-Wield-v0", 250, [_SKILL], "wield a dagger"),
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

@@ -16,6 +16,10 @@ TEXT_CHARSET = string.printable
 _ACTION_CHARSET = string.ascii_letters + string.digits + " _-.!"
 
 
+def _is_nethack(env: gymnasium.Env) -> bool:
+    return type(env.unwrapped).__name__ == "NetHackTask"
+
+
 def _minigrid_core(env: gymnasium.Env) -> Any:
     """The MiniGridEnv inside ``env``: sparsegym's ``MiniGridTask.core`` or a raw minigrid env."""
     inner = env.unwrapped
@@ -29,7 +33,11 @@ def _minigrid_core(env: gymnasium.Env) -> Any:
 
 
 class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
-    """Observe a MiniGrid env as English text and act with text commands.
+    """Observe a MiniGrid or NetHack env as English text and act with text commands.
+
+    NetHack/MiniHack ids get the view of :mod:`sparsegym.envs.nethack.text` (message, status line, what
+    is around the agent, inventory when the observation has ``inv_strs``/``inv_letters``) and action names
+    such as "north", "far east", "eat", "pickup". The rest of this docstring is about MiniGrid.
 
     The observation is a string: the mission, the agent's heading, what it carries, what is directly
     in front of it, every visible object with its offset ("a yellow key 2 steps ahead and 1 step to
@@ -57,10 +65,17 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def __init__(self, env: gymnasium.Env, max_length: int = 8192):
         gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length)
         gymnasium.Wrapper.__init__(self, env)
-        self._core = _minigrid_core(env)
         if not isinstance(env.action_space, spaces.Discrete):
             raise TypeError(f"TextObservation needs a Discrete action space, got {env.action_space}")
-        names = tuple(getattr(env.unwrapped, "action_names", ACTION_NAMES))
+        self._nethack = _is_nethack(env)
+        if self._nethack:
+            from sparsegym.envs.nethack.text import action_names
+
+            self._core = None
+            names = tuple(action_names(env.unwrapped.actions))
+        else:
+            self._core = _minigrid_core(env)
+            names = tuple(getattr(env.unwrapped, "action_names", ACTION_NAMES))
         self.action_names: tuple[str, ...] = names[: int(env.action_space.n)]
         self.observation_space = spaces.Text(max_length=max_length, charset=TEXT_CHARSET)
         self.action_space = spaces.Text(min_length=1, max_length=64, charset=_ACTION_CHARSET)
@@ -78,6 +93,10 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def parse(self, action: str | int) -> int:
         """The action index that ``action`` (text or index) names; raises on anything else."""
         if isinstance(action, str):
+            if self._nethack:
+                from sparsegym.envs.nethack.text import parse_action as parse_nethack
+
+                return parse_nethack(action, self.action_names)
             return parse_action(action, self.action_names)
         try:
             index = int(action)
@@ -91,6 +110,10 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         return index
 
     def _text(self, obs: Any) -> str:
+        if self._nethack:
+            from sparsegym.envs.nethack.text import describe as describe_nethack
+
+            return describe_nethack(obs)[: self._max_length]
         image = obs["image"] if isinstance(obs, dict) else obs
         text = describe(image, int(self._core.agent_dir), self._core.mission, carried_phrase(self._core.carrying))
         return text[: self._max_length]
@@ -98,7 +121,8 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def _info(self, info: dict[str, Any], index: int | None) -> dict[str, Any]:
         info = dict(info)
         info["admissible_actions"] = list(self.action_names)
-        info.setdefault("mission", self._core.mission)
+        if self._core is not None:
+            info.setdefault("mission", self._core.mission)
         if index is not None:
             info["action_index"] = index
         return info

@@ -1,0 +1,151 @@
+"""NetHack Learning Environment and MiniHack tasks in the sparsegym contract.
+
+* **Observations**: by default only ``glyphs``, ``chars``, ``colors``, ``blstats`` and ``message`` (the
+  keys agents use, and the fastest to produce); ``observation_keys="all"`` gives the upstream env's full
+  set, or pass any tuple of upstream keys. Keys the text view and subgoals need are added on request.
+* **Seeding**: every reset seeds NetHack's own core and display RNGs from the env's RNG (with
+  NetHack's re-seeding turned off), so ``reset(seed=s)`` and the unseeded resets after it replay
+  exactly; Gymnasium's seed alone does not reach the game. (NetHackChallenge refuses chosen seeds inside the game, by design, so it is not
+  registered here.)
+* **Success** (``info["success"]`` at the episode's end): the task's own "task successful" end status.
+  MiniHack tasks and NetHack's Staircase, StaircasePet and Oracle tasks have one (reach the goal, the
+  stairs, the Oracle); NetHack's Score, Gold, Eat, Scout and Challenge are open-ended (maximise a score)
+  and never report success: read their return instead. Death is never a success.
+* **Episode limits** are the upstream ones (``max_episode_steps``, 5,000 for NetHack tasks and per task
+  for MiniHack). NLE reports running out of steps as a *terminated* "aborted" episode; here it is a
+  truncation, as Gymnasium defines it.
+* At the last step of a finished game NetHack returns a blank map and status line; subgoal events
+  that need the agent's position then use its previous position and its move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from sparsegym._deps import require
+
+require("nle", "nethack", "The NetHack family")
+with contextlib.redirect_stderr(io.StringIO()):  # minihack imports pkg_resources, which warns
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        require("minihack", "nethack", "The MiniHack tasks")
+
+DEFAULT_KEYS = ("glyphs", "chars", "colors", "blstats", "message")
+TASK_SUCCESSFUL = 2  # the StepStatus values shared by nle's tasks and MiniHack
+ABORTED = -1
+
+
+def _build_core(task: str, observation_keys: tuple[str, ...] | None, **kwargs: Any) -> Any:
+    try:
+        spec = gymnasium.spec(task)
+    except gymnasium.error.Error as exc:
+        raise ValueError(f"{task!r} is not a NetHack or MiniHack task id registered by nle/minihack") from exc
+    creator = gymnasium.envs.registration.load_env_creator(spec.entry_point)
+    if observation_keys is not None:
+        kwargs["observation_keys"] = observation_keys
+    return creator(**{**spec.kwargs, **kwargs})
+
+
+class NetHackTask(gymnasium.Env):
+    """One NetHack or MiniHack task (see the module docstring).
+
+    Example:
+        >>> import sparsegym
+        >>> env = sparsegym.make("sparsegym/MiniHack-Room-5x5-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> sorted(obs), obs["glyphs"].shape
+        (['blstats', 'chars', 'colors', 'glyphs', 'message'], (21, 79))
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, task: str, observation_keys: tuple[str, ...] | str = DEFAULT_KEYS,
+                 extra_keys: tuple[str, ...] = (), render_mode: str | None = None, **task_kwargs: Any):
+        if render_mode is not None and render_mode != "ansi":
+            raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+        keys = None if observation_keys == "all" else tuple(dict.fromkeys((*observation_keys, *extra_keys)))
+        self.task, self.render_mode = task, render_mode
+        self.core = _build_core(task, keys, **task_kwargs)
+        upstream = self.core.observation_space
+        self.observation_space = spaces.Dict({k: upstream[k] for k in (keys or upstream.spaces)})
+        self.action_space = spaces.Discrete(self.core.action_space.n)
+        self.actions = tuple(self.core.actions)
+        self.max_steps = int(getattr(self.core, "_max_episode_steps", 0)) or None
+        self._keys = tuple(self.observation_space.spaces)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        # Every episode's NetHack seeds are drawn from the env's own RNG: a seeded reset, and the
+        # unseeded resets after it, replay exactly. NLE's seeding is called directly: MiniHack's
+        # MiniGrid ports (MultiRoom, ...) override it with a call Gymnasium 1.x removed, so their
+        # layout generator's RNG is seeded here too.
+        from nle.env.base import NLE
+
+        core_seed, disp_seed = (int(v) for v in self.np_random.integers(0, 2**62, size=2))
+        NLE.seed(self.core, core=core_seed, disp=disp_seed, reseed=False)
+        grid = getattr(self.core, "minigrid_env", None)
+        if grid is not None:
+            grid.unwrapped._np_random = np.random.Generator(np.random.PCG64(core_seed))
+        obs, core_info = self.core.reset(seed=None, options=options or None)  # nle reads keys of any dict
+        info = dict(core_info)
+        info["success"] = False
+        info["reward_components"] = {"extrinsic": 0.0}
+        return self._select(obs), info
+
+    def step(self, action: Any):
+        try:
+            a = int(action)
+            valid = 0 <= a < self.action_space.n and a == action
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            from sparsegym.envs.nethack.text import action_names
+            from sparsegym.errors import InvalidActionError
+
+            names = action_names(self.actions)
+            raise InvalidActionError(
+                f"invalid action {action!r} for {self.task}: expected an int in [0, {self.action_space.n - 1}] "
+                f"({', '.join(f'{i}={n}' for i, n in enumerate(names))})"
+            )
+        obs, reward, terminated, truncated, core_info = self.core.step(a)
+        reward = float(reward)
+        if terminated and int(core_info.get("end_status", 0)) == ABORTED:
+            # NLE ends an episode that ran out of steps as "aborted" and terminated; in Gymnasium's
+            # terms that is a truncation (the state was not terminal), so learners may bootstrap.
+            terminated, truncated = False, True
+        info = dict(core_info)
+        info["success"] = bool(terminated and int(core_info.get("end_status", 0)) == TASK_SUCCESSFUL)
+        info["reward_components"] = {"extrinsic": reward}
+        return self._select(obs), reward, terminated, truncated, info
+
+    def _select(self, obs: dict[str, Any]) -> dict[str, Any]:
+        # NLE hands out views of buffers it overwrites on the next step: copy, so an observation an
+        # agent or wrapper keeps stays what it was.
+        return {k: obs[k].copy() for k in self._keys}
+
+    def render(self):
+        if self.render_mode == "ansi":
+            last = getattr(self.core, "last_observation", None)
+            index = getattr(self.core, "_observation_keys", [])
+            if last is not None and "tty_chars" in index:
+                chars = last[index.index("tty_chars")]
+                return "\n".join(bytes(row).decode("latin-1").rstrip() for row in chars)
+            return "(render needs the tty_chars key)"
+        return None
+
+    def close(self):
+        self.core.close()
+        super().close()
+
+
+def make_nethack(task: str, **kwargs: Any) -> NetHackTask:
+    """Factory registered for every ``sparsegym/NetHack-*`` and ``sparsegym/MiniHack-*`` id."""
+    return NetHackTask(task, **kwargs)

@@ -1,0 +1,142 @@
+"""NetHack/MiniHack family: seeding, success, the text view, text actions, subgoal events, PPO's encoder."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nle")
+pytest.importorskip("minihack")
+
+import sparsegym  # noqa: E402
+from sparsegym.envs.nethack import subgoals as nh  # noqa: E402
+from sparsegym.envs.nethack.text import action_names, parse_action  # noqa: E402
+from sparsegym.errors import InvalidActionError  # noqa: E402
+from sparsegym.wrappers import SubgoalReward, TextObservation  # noqa: E402
+
+ROOM = "sparsegym/MiniHack-Room-5x5-v0"
+MOVES = {(0, -1): "north", (1, 0): "east", (0, 1): "south", (-1, 0): "west", (1, -1): "northeast",
+         (1, 1): "southeast", (-1, 1): "southwest", (-1, -1): "northwest"}
+
+
+def _stairs_policy(env, obs):
+    """Step towards the '>' on the map (a scripted solver for open rooms)."""
+    chars, bl = obs["chars"], obs["blstats"]
+    ys, xs = np.nonzero(chars == ord(">"))
+    dx, dy = int(np.sign(xs[0] - bl[0])), int(np.sign(ys[0] - bl[1]))
+    names = action_names(env.unwrapped.actions)
+    return names.index(MOVES[dx, dy])
+
+
+def test_default_keys_and_full_keys():
+    env = sparsegym.make(ROOM)
+    assert set(env.observation_space.spaces) == {"glyphs", "chars", "colors", "blstats", "message"}
+    full = sparsegym.make(ROOM, observation_keys="all")
+    assert {"glyphs_crop", "specials", "chars_crop"} <= set(full.observation_space.spaces)
+    more = sparsegym.make(ROOM, extra_keys=("inv_strs", "inv_letters"))
+    assert {"inv_strs", "inv_letters", "glyphs"} <= set(more.observation_space.spaces)
+
+
+def test_scripted_policy_solves_the_room_with_success():
+    env = sparsegym.make(ROOM)
+    for seed in (0, 1, 2):
+        obs, info = env.reset(seed=seed)
+        for _ in range(20):
+            obs, reward, terminated, truncated, info = env.step(_stairs_policy(env, obs))
+            if terminated or truncated:
+                break
+        assert terminated and info["success"] and reward > 0
+        assert info["reward_components"]["extrinsic"] == reward
+
+
+def test_death_or_timeout_is_not_success():
+    env = sparsegym.make(ROOM)
+    env.reset(seed=0)
+    names = action_names(env.unwrapped.actions)
+    for _ in range(100):
+        *_, terminated, truncated, info = env.step(names.index("north"))  # into the wall, until time is up
+        if terminated or truncated:
+            break
+    assert truncated and not info["success"]
+
+
+def test_text_view_of_a_known_position():
+    env = TextObservation(sparsegym.make(ROOM))
+    text, info = env.reset(seed=0)
+    assert text.splitlines()[0].startswith("Message: Hello Agent, welcome to NetHack!")
+    assert "Status: HP 12/12, dungeon level 1" in text
+    assert "- stairs down 4 steps south and 4 steps east" in text
+    text, *_ = env.step("move east")
+    assert "- stairs up 1 step west" in text
+    assert "- stairs down 4 steps south and 3 steps east" in text
+    assert info["admissible_actions"] == ["north", "east", "south", "west", "northeast", "southeast", "southwest",
+                                          "northwest"]
+
+
+def test_inventory_in_the_text_view():
+    env = TextObservation(sparsegym.make("sparsegym/MiniHack-Eat-v0", extra_keys=("inv_strs", "inv_letters")))
+    text, _ = env.reset(seed=0)
+    assert "Inventory: a: " in text
+    assert "- food " in text
+
+
+@pytest.mark.parametrize("env_id", ["sparsegym/MiniHack-Room-5x5-v0", "sparsegym/MiniHack-Eat-v0",
+                                    "sparsegym/NetHack-Score-v0", "sparsegym/MiniHack-Freeze-Horn-Restricted-v0"])
+def test_every_text_action_parses(env_id):
+    env = sparsegym.make(env_id)
+    names = action_names(env.unwrapped.actions)
+    assert len(set(names)) == len(names)
+    for i, name in enumerate(names):
+        assert parse_action(name, names) == i
+        assert parse_action(name.upper() + ".", names) == i
+    if "north" in names:
+        assert parse_action("go north", names) == names.index("north")
+    if "pickup" in names:
+        assert parse_action("pick up", names) == names.index("pickup")
+    with pytest.raises(InvalidActionError, match="Valid actions: (more, )?north, east"):
+        parse_action("fly to the moon", names)
+
+
+def test_invalid_action_index():
+    env = sparsegym.make(ROOM)
+    env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match="0=north, 1=east"):
+        env.unwrapped.step(8)
+
+
+def test_subgoal_events():
+    env = SubgoalReward(sparsegym.make(ROOM), [nh.reached_feature(">"), nh.reached_depth(1, name="on level 1")],
+                        bonus=0.5)
+    obs, _ = env.reset(seed=0)
+    achieved = []
+    for _ in range(20):
+        obs, reward, terminated, truncated, info = env.step(_stairs_policy(env, obs))
+        achieved += info["subgoals_new"]
+        if terminated or truncated:
+            break
+    assert achieved == ["on level 1", "reached '>'"]  # level 1 at once; the stairs on the last step
+    assert info["reward_components"]["subgoals"] == 0.5 and terminated and info["success"]
+
+
+def test_message_and_kill_patterns():
+    from sparsegym.wrappers.subgoals import Transition
+
+    def obs_with(msg):
+        m = np.zeros(256, dtype=np.uint8)
+        m[: len(msg)] = np.frombuffer(msg.encode(), dtype=np.uint8)
+        return {"message": m}
+
+    t = Transition(None, 0, obs_with("You kill the newt!"), {}, None)
+    assert nh.killed_monster().predicate(t) and nh.killed_monster("newt").predicate(t)
+    assert not nh.killed_monster("dragon").predicate(t)
+    assert nh.picked_up("apple").predicate(Transition(None, 0, obs_with("f - an apple."), {}, None))
+    assert nh.message_seen("welcome").predicate(Transition(None, 0, obs_with("Welcome to NetHack"), {}, None))
+
+
+def test_ppo_runs_on_minihack_with_the_glyph_encoder():
+    pytest.importorskip("torch")
+    from sparsegym.agents import PPO, PPOConfig
+    from sparsegym.agents.networks import NetHackEncoder
+
+    agent = PPO(ROOM, PPOConfig(num_envs=2, num_steps=32, device="cpu"))
+    assert isinstance(agent.policy.encoder, NetHackEncoder)
+    history = agent.learn(64, progress=False)
+    assert np.isfinite(history[-1]["policy_loss"])
