@@ -89,8 +89,11 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
     from sparsegym.wrappers import TextObservation
 
     stdin = stdin or sys.stdin
-    kwargs = {"render_mode": "ansi"}
-    if args.view:
+    kwargs: dict = {"render_mode": "ansi"}
+    family = registry.get_entry(args.id).family
+    if family == "nethack":  # the screen and the inventory, for a person
+        kwargs["extra_keys"] = ("tty_chars", "inv_strs", "inv_letters")
+    elif args.view:
         kwargs["view"] = args.view
     env = TextObservation(sparsegym.make(args.id, **kwargs))
     keys = {k: v for k, v in _KEYS.items() if v in env.action_names}

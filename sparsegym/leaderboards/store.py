@@ -118,6 +118,14 @@ class ResultsStore:
         cur.execute(self._sql(sql), tuple(params))
         return cur
 
+    @staticmethod
+    def _where(**filters: Any) -> tuple[str, list[Any]]:
+        """`` WHERE a = ? AND b = ?`` for the filters that are not None (or ``""``), and their values."""
+        given = {k: v for k, v in filters.items() if v is not None}
+        if not given:
+            return "", []
+        return " WHERE " + " AND ".join(f"{k} = ?" for k in given), list(given.values())
+
     def close(self) -> None:
         self._conn.close()
 
@@ -155,15 +163,8 @@ class ResultsStore:
         return {(row[0], int(row[1])) for row in cur.fetchall()}
 
     def episodes(self, suite: str | None = None, split: str | None = None, agent: str | None = None) -> list[EpisodeRecord]:
-        where, params = [], []
-        for column, value in (("suite", suite), ("split", split), ("agent", agent)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM episodes"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY agent, env_id, seed"
+        where, params = self._where(suite=suite, split=split, agent=agent)
+        sql = f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM episodes{where} ORDER BY agent, env_id, seed"
         out = []
         for row in self._execute(sql, params).fetchall():
             d = dict(zip(_EPISODE_COLUMNS, row))
@@ -174,12 +175,8 @@ class ResultsStore:
         return out
 
     def delete_run(self, agent: str, suite: str | None = None, split: str | None = None) -> int:
-        where, params = ["agent = ?"], [agent]
-        for column, value in (("suite", suite), ("split", split)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        cur = self._execute("DELETE FROM episodes WHERE " + " AND ".join(where), params)
+        where, params = self._where(agent=agent, suite=suite, split=split)
+        cur = self._execute("DELETE FROM episodes" + where, params)
         self._conn.commit()
         return cur.rowcount
 
@@ -203,5 +200,5 @@ class ResultsStore:
             raise
 
     def agents(self, suite: str | None = None, split: str | None = None) -> list[str]:
-        rows = self.episodes(suite=suite, split=split)
-        return sorted({r.agent for r in rows})
+        where, params = self._where(suite=suite, split=split)
+        return sorted(row[0] for row in self._execute("SELECT DISTINCT agent FROM episodes" + where, params).fetchall())

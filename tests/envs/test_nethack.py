@@ -140,3 +140,16 @@ def test_ppo_runs_on_minihack_with_the_glyph_encoder():
     assert isinstance(agent.policy.encoder, NetHackEncoder)
     history = agent.learn(64, progress=False)
     assert np.isfinite(history[-1]["policy_loss"])
+
+
+def test_play_minihack_in_the_terminal(capsys):
+    import io
+    from types import SimpleNamespace
+
+    from sparsegym import cli
+
+    args = SimpleNamespace(id=ROOM, seed=0, view=None)
+    assert cli.cmd_play(args, stdin=io.StringIO("southeast\nsoutheast\nsoutheast\nsoutheast\nq\n")) == 0
+    out = capsys.readouterr().out
+    assert "Episode over after 4 steps: SUCCESS" in out
+    assert "Inventory: a: " in out and "@" in out  # the text view with inventory, and the screen

@@ -52,6 +52,9 @@ def test_store_round_trip_and_idempotent_inserts(tmp_path):
         assert store.done_keys("a", "smoke", "test") == set()
     with ResultsStore(tmp_path / "r.db") as again:  # persisted
         assert len(again.episodes()) == 2
+        again.add_episode(_record(0, agent="b", split="test"))
+        assert again.agents() == ["a", "b"] and again.agents(split="test") == ["b"]
+        assert again.delete_run("a", split="dev") == 2 and again.agents() == ["b"]
 
 
 def test_default_location_follows_environment(monkeypatch, tmp_path):
