@@ -9,7 +9,7 @@ from sparsegym.baselines import MiniGridOracle, OracleError, write_demonstration
 SOLVED = [
     "MiniGrid-DoorKey-8x8-v0", "MiniGrid-Unlock-v0", "MiniGrid-UnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0",
     "MiniGrid-KeyCorridorS4R3-v0", "MiniGrid-MultiRoom-N6-v0", "MiniGrid-FourRooms-v0", "MiniGrid-LockedRoom-v0",
-    "MiniGrid-ObstructedMaze-2Dlh-v0", "MiniGrid-MemoryS13-v0", "BabyAI-PickupLoc-v0", "BabyAI-KeyInBox-v0",
+    "MiniGrid-ObstructedMaze-2Dlh-v0", "MiniGrid-ObstructedMaze-Full-v0", "MiniGrid-MemoryS13-v0", "BabyAI-PickupLoc-v0", "BabyAI-KeyInBox-v0",
     "BabyAI-PutNextLocal-v0",
 ]
 
