@@ -121,7 +121,7 @@ class NetHackTask(gymnasium.Env):
             # NLE ends an episode that ran out of steps as "aborted" and terminated; in Gymnasium's
             # terms that is a truncation (the state was not terminal), so learners may bootstrap.
             terminated, truncated = False, True
-        info = dict(core_info)
+        info = core_info  # NLE builds a new dict every step: extend it rather than copy it
         info["success"] = bool(terminated and int(core_info.get("end_status", 0)) == TASK_SUCCESSFUL)
         info["reward_components"] = {"extrinsic": reward}
         return self._select(obs), reward, terminated, truncated, info
