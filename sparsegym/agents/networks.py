@@ -98,12 +98,15 @@ def is_minigrid_space(space: gymnasium.Space) -> bool:
 
 
 class ActorCritic(nn.Module):
-    """Shared encoder; a policy head; an extrinsic value head and, with intrinsic rewards, a separate
-    intrinsic value head (as in the RND paper, the two returns are estimated apart)."""
+    """Shared encoder; an optional LSTM core (``recurrent=True``); a policy head; an extrinsic value head
+    and, with intrinsic rewards, a separate intrinsic value head (as in the RND paper, the two returns are
+    estimated apart)."""
 
     def __init__(self, observation_space: gymnasium.Space, n_actions: int, hidden: int = 256, intrinsic: bool = False,
-                 encoder: str = "auto"):
+                 encoder: str = "auto", recurrent: bool = False):
         super().__init__()
+        self.lstm = nn.LSTM(hidden, hidden) if recurrent else None
+        self.hidden = hidden
         if encoder not in ("auto", "minigrid", "nethack", "flat"):
             raise ValueError(f"encoder must be 'auto', 'minigrid', 'nethack' or 'flat', got {encoder!r}")
         self.nethack = is_nethack_space(observation_space) and encoder in ("auto", "nethack")
@@ -140,8 +143,40 @@ class ActorCritic(nn.Module):
             obs = torch.cat(parts, dim=1)
         return self.encoder(obs)
 
-    def forward(self, obs: Any, action: Any = None, generator: Any = None) -> tuple[Any, ...]:
+    def initial_state(self, n: int, device: Any) -> tuple[Any, Any] | None:
+        if self.lstm is None:
+            return None
+        return (torch.zeros(1, n, self.hidden, device=device), torch.zeros(1, n, self.hidden, device=device))
+
+    def forward_sequence(self, obs: Any, state: Any, dones: Any, action: Any = None,
+                         generator: Any = None) -> tuple[tuple[Any, ...], Any]:
+        """Run ``T`` steps of ``N`` envs (observations flattened time-major, ``dones`` of shape
+        ``(T, N)``: 1 where that step's observation starts a new episode, which clears the LSTM state)."""
         h = self.features(obs)
+        if self.lstm is None:
+            return self.heads(h, action, generator), state
+        T = dones.shape[0]
+        h = h.reshape(T, -1, h.shape[-1])
+        outputs = []
+        # One LSTM call per stretch of steps in which no episode starts (states are cleared only there).
+        starts = [t for t in range(1, T) if bool(dones[t].any())]
+        for a, b in zip([0, *starts], [*starts, T]):
+            keep = (1.0 - dones[a]).view(1, -1, 1)
+            state = (state[0] * keep, state[1] * keep)
+            out, state = self.lstm(h[a:b], state)
+            outputs.append(out)
+        h = torch.cat(outputs).reshape(-1, self.hidden)
+        return self.heads(h, action, generator), state
+
+    def forward(self, obs: Any, action: Any = None, generator: Any = None) -> tuple[Any, ...]:
+        """One step per observation (a recurrent core starts from a zero state for each)."""
+        h = self.features(obs)
+        if self.lstm is not None:
+            h, _ = self.lstm(h[None], self.initial_state(h.shape[0], h.device))
+            h = h[0]
+        return self.heads(h, action, generator)
+
+    def heads(self, h: Any, action: Any = None, generator: Any = None) -> tuple[Any, ...]:
         logits = self.actor(h)
         dist = torch.distributions.Categorical(logits=logits)
         if action is None:

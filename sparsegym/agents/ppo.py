@@ -58,7 +58,8 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # gradient clipping
     norm_adv: bool = True  # normalise advantages per minibatch
     hidden: int = 256  # width of the encoder output and heads
-    encoder: str = "auto"  # auto (MiniGrid CNN on one-hot codes for MiniGrid views, else MLP), minigrid or flat
+    encoder: str = "auto"  # auto (MiniGrid CNN / NetHack glyph encoder by observation, else MLP), minigrid, nethack or flat
+    recurrent: bool = False  # an LSTM core after the encoder; minibatches then hold whole env sequences
     intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight, counts, ...)
     int_coef: float = 1.0  # weight of intrinsic advantages (RND paper: 1)
     ext_coef: float = 2.0  # weight of extrinsic advantages when an intrinsic reward is on (RND paper: 2)
@@ -114,7 +115,10 @@ class PPO:
             raise ValueError(f"PPO here needs a Discrete action space, got {self.action_space}")
         self.n_actions = int(self.action_space.n)
         self.policy = ActorCritic(self.observation_space, self.n_actions, cfg.hidden,
-                                  intrinsic=cfg.intrinsic is not None, encoder=cfg.encoder)
+                                  intrinsic=cfg.intrinsic is not None, encoder=cfg.encoder, recurrent=cfg.recurrent)
+        if cfg.recurrent and cfg.num_envs < cfg.num_minibatches:
+            raise ValueError(f"a recurrent PPO splits minibatches by env: num_envs ({cfg.num_envs}) must be at least "
+                             f"num_minibatches ({cfg.num_minibatches})")
         self.policy.to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.intrinsic = None
@@ -166,6 +170,7 @@ class PPO:
 
         obs, _ = envs.reset(seed=[cfg.seed + i for i in range(N)])
         next_done = torch.zeros(N, device=dev)
+        lstm_state = self.policy.initial_state(N, dev)
         flat_obs = flatten_batch(single, obs, N) if self.intrinsic else None
         recent_returns, recent_success = deque(maxlen=100), deque(maxlen=100)
         ep_returns, ep_lengths = np.zeros(N), np.zeros(N, dtype=int)
@@ -196,13 +201,18 @@ class PPO:
                 if cfg.anneal_lr:
                     self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - (update - 1.0) / num_updates)
                 rollout_obs, rollout_flat, rollout_next_flat = [], [], []
+                start_state = None if lstm_state is None else (lstm_state[0].clone(), lstm_state[1].clone())
                 for step in range(T):
                     self.global_step += N
                     t_obs = _to_tensor_obs(obs, dev)
                     rollout_obs.append(obs)
                     dones[step] = next_done
                     with torch.no_grad():
-                        action, logprob, _, value, int_value, _ = self.policy(t_obs, generator=None)
+                        if lstm_state is None:
+                            action, logprob, _, value, int_value, _ = self.policy(t_obs, generator=None)
+                        else:
+                            (action, logprob, _, value, int_value, _), lstm_state = self.policy.forward_sequence(
+                                t_obs, lstm_state, next_done[None])
                     values[step], int_values[step] = value, int_value
                     actions[step], logprobs[step] = action, logprob
                     a = action.cpu().numpy()
@@ -238,7 +248,11 @@ class PPO:
                            for k in rollout_obs[0]} if isinstance(rollout_obs[0], dict) else \
                     torch.as_tensor(np.stack(rollout_obs), dtype=torch.float32, device=dev)
                 with torch.no_grad():
-                    _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev))
+                    if lstm_state is None:
+                        _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev))
+                    else:
+                        (_, _, _, next_value, next_int_value, _), _ = self.policy.forward_sequence(
+                            _to_tensor_obs(obs, dev), lstm_state, next_done[None])
                     advantages, returns = gae(rewards, values, dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
                     if self.intrinsic is not None:
                         zeros = torch.zeros_like(dones)  # intrinsic returns ignore episode ends
@@ -248,7 +262,8 @@ class PPO:
                     else:
                         int_returns = torch.zeros_like(returns)
 
-                stats = self._update(obs_buf, actions, logprobs, advantages, returns, values, int_returns, int_values)
+                stats = self._update(obs_buf, actions, logprobs, advantages, returns, values, int_returns, int_values,
+                                     dones, start_state)
                 if self.intrinsic is not None:
                     stats.update(self.intrinsic.update({"obs": np.concatenate(rollout_flat),
                                                         "next_obs": np.concatenate(rollout_next_flat),
@@ -298,8 +313,20 @@ class PPO:
             return bool(infos["success"][i])
         return False
 
+    def _minibatches(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """Indices into the flattened (time-major) rollout. A recurrent policy needs whole sequences,
+        so its minibatches are sets of envs, each with all its steps in time order."""
+        cfg = self.config
+        if not cfg.recurrent:
+            order = rng.permutation(cfg.batch_size)
+            return [order[i:i + cfg.minibatch_size] for i in range(0, cfg.batch_size, cfg.minibatch_size)]
+        envs = rng.permutation(cfg.num_envs)
+        per = cfg.num_envs // cfg.num_minibatches
+        steps = np.arange(cfg.num_steps)[:, None] * cfg.num_envs
+        return [(steps + envs[i:i + per][None, :]).reshape(-1) for i in range(0, per * cfg.num_minibatches, per)]
+
     def _update(self, obs: Any, actions: Any, logprobs: Any, advantages: Any, returns: Any, values: Any,
-                int_returns: Any, int_values: Any) -> dict[str, float]:
+                int_returns: Any, int_values: Any, dones: Any = None, start_state: Any = None) -> dict[str, float]:
         cfg = self.config
         B = cfg.batch_size
         flat = lambda x: x.reshape(B, *x.shape[2:])  # noqa: E731
@@ -308,13 +335,17 @@ class PPO:
         b_returns, b_values = flat(returns), flat(values)
         b_int_returns, b_int_values = flat(int_returns), flat(int_values)
         clipfracs, pg_losses, v_losses, entropies, approx_kls, bc_losses = [], [], [], [], [], []
-        order = np.arange(B)
         rng = np.random.default_rng(cfg.seed + self.global_step)
         for _ in range(cfg.update_epochs):
-            rng.shuffle(order)
-            for start in range(0, B, cfg.minibatch_size):
-                mb = torch.as_tensor(order[start:start + cfg.minibatch_size], device=self.device)
-                _, newlogprob, entropy, newvalue, new_int_value, _ = self.policy(_index_obs(b_obs, mb), b_actions[mb])
+            for indices in self._minibatches(rng):
+                mb = torch.as_tensor(indices, device=self.device)
+                if start_state is None:
+                    _, newlogprob, entropy, newvalue, new_int_value, _ = self.policy(_index_obs(b_obs, mb), b_actions[mb])
+                else:
+                    envs = torch.as_tensor(indices[: len(indices) // cfg.num_steps] % cfg.num_envs, device=self.device)
+                    state = (start_state[0][:, envs], start_state[1][:, envs])
+                    (_, newlogprob, entropy, newvalue, new_int_value, _), _ = self.policy.forward_sequence(
+                        _index_obs(b_obs, mb), state, dones[:, envs], b_actions[mb])
                 logratio = newlogprob - b_logprobs[mb]
                 ratio = logratio.exp()
                 with torch.no_grad():
@@ -354,12 +385,20 @@ class PPO:
 
     def reset(self, seed: int | None = None) -> None:
         self._generator = torch.Generator(device="cpu").manual_seed(0 if seed is None else int(seed))
+        self._act_state = self.policy.initial_state(1, self.device)
 
     @torch.no_grad()
     def act(self, observation: Any, info: dict[str, Any] | None = None, deterministic: bool = False) -> int:
         batch = {k: np.asarray(v)[None] for k, v in observation.items()} if isinstance(observation, dict) \
             else np.asarray(observation, dtype=np.float32)[None]
-        _, _, _, _, _, logits = self.policy(_to_tensor_obs(batch, self.device), torch.zeros(1, dtype=torch.long, device=self.device))
+        t_obs, dummy = _to_tensor_obs(batch, self.device), torch.zeros(1, dtype=torch.long, device=self.device)
+        if self.policy.lstm is None:
+            _, _, _, _, _, logits = self.policy(t_obs, dummy)
+        else:
+            if getattr(self, "_act_state", None) is None:
+                self._act_state = self.policy.initial_state(1, self.device)
+            (_, _, _, _, _, logits), self._act_state = self.policy.forward_sequence(
+                t_obs, self._act_state, torch.zeros(1, 1, device=self.device), dummy)
         if deterministic:
             return int(logits.argmax(dim=-1).item())
         probs = torch.softmax(logits, dim=-1).cpu()
