@@ -158,7 +158,6 @@ class PPO:
         T, N = cfg.num_steps, cfg.num_envs
         num_updates = max(1, total_steps // cfg.batch_size)
 
-        obs_buf: Any = None
         actions = torch.zeros((T, N), dtype=torch.long, device=dev)
         logprobs = torch.zeros((T, N), device=dev)
         rewards = torch.zeros((T, N), device=dev)

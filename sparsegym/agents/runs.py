@@ -32,7 +32,8 @@ def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "") -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    rows = list(csv.DictReader(open(csv_path)))
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
     if not rows:
         return None
     frames = [float(r["frames"]) for r in rows]

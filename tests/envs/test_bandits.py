@@ -133,6 +133,6 @@ def test_lsd_learner_and_planners(env_id):
     assert play(env_id, LSDPlanner)["regret"] == pytest.approx(0.0, abs=1e-6)
     cyclic = play(env_id, lambda e: LSDPlanner(e, "cyclic"))["regret"]
     greedy = play(env_id, lambda e: LSDPlanner(e, "greedy"))["regret"]
-    assert 0 <= cyclic <= greedy + 1e-6 or cyclic < 1.0
+    assert -1e-6 <= cyclic <= greedy + 1e-6  # never better than the optimum, never worse than greedy
     with pytest.raises(ValueError, match="kind must be"):
         LSDPlanner(sparsegym.make(env_id), kind="magic")
