@@ -1,0 +1,167 @@
+"""The text-env contract shared by every text-native family (TextWorld, ALFWorld, WebShop, SWE).
+
+A text env observes and acts in plain strings, as an LLM agent does:
+
+* ``observation_space`` and ``action_space`` are :class:`gymnasium.spaces.Text` over printable ASCII
+  (:data:`TEXT_CHARSET`). Observations are normalised to that charset (accents folded, other
+  characters replaced by ``?``) and cut to ``max_observation_length`` with a visible marker, so every
+  observation lies in the space and ``check_env`` passes.
+* ``info["admissible_actions"]``: the commands the env accepts now (``[]`` where the family cannot
+  enumerate them, e.g. free shell commands). ``info["success"]`` is False until the episode ends and
+  then says whether the task was solved. ``info["reward_components"]["extrinsic"]`` equals the reward.
+* An action the game cannot parse is *not* an exception: the episode goes on, the observation says what
+  was wrong and how to fix it, and ``info["action_error"]`` holds the same message (``None`` after a
+  valid action). This is what TextWorld and WebShop do, and an LLM agent's malformed reply must not
+  crash a leaderboard run. An action that is not a string at all (an int, ``None``) is a programming
+  error and raises :class:`~sparsegym.errors.InvalidActionError`.
+* ``render()`` (``render_mode="ansi"``) returns the last observation; ``"human"`` prints it.
+
+A family subclasses :class:`TextEnv` and implements :meth:`TextEnv._reset` and :meth:`TextEnv._step`;
+the base class does the normalising, the info keys and the type checks.
+"""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from sparsegym.errors import InvalidActionError
+
+#: Characters a text observation or action may contain: printable ASCII, with tab and newline.
+TEXT_CHARSET = string.printable
+_CHARSET = frozenset(TEXT_CHARSET)
+_TRUNCATION = "\n...[{n} more characters cut]"
+
+
+def to_charset(text: str) -> str:
+    """Fold ``text`` into :data:`TEXT_CHARSET`: accents dropped, other characters become ``?``.
+
+    >>> to_charset("Café — “crème”")
+    'Cafe ? ?creme?'
+    """
+    if all(c in _CHARSET for c in text):
+        return text
+    folded = unicodedata.normalize("NFKD", text)
+    out = []
+    for c in folded:
+        if c in _CHARSET:
+            out.append(c)
+        elif unicodedata.combining(c):
+            continue
+        else:
+            out.append("?")
+    return "".join(out)
+
+
+def clip_text(text: str, max_length: int) -> str:
+    """Cut ``text`` to ``max_length`` characters, ending with a marker that says how much was cut.
+
+    >>> clip_text("abcdefghij" * 10, 40)
+    'abcdefghija\\n...[89 more characters cut]'
+    """
+    if len(text) <= max_length:
+        return text
+    for _ in range(3):  # the marker's length depends on the number it prints; settles in <= 2 rounds
+        marker_len = len(_TRUNCATION.format(n=len(text) - max(0, max_length - 40)))
+        keep = max(0, max_length - marker_len)
+        marker = _TRUNCATION.format(n=len(text) - keep)
+        if keep + len(marker) <= max_length:
+            return text[:keep] + marker
+    return text[:max_length]
+
+
+def as_text_action(action: Any) -> str:
+    """The action as a stripped ``str``; raises :class:`InvalidActionError` when it is not text."""
+    if isinstance(action, bytes):
+        action = action.decode("utf-8", errors="replace")
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "US":
+        action = str(action)
+    if not isinstance(action, str):
+        raise InvalidActionError(
+            f"text envs take string actions (commands such as 'go north'), got {type(action).__name__} "
+            f"{action!r}. Pass the command as a str; info['admissible_actions'] lists the valid ones."
+        )
+    return " ".join(action.split())
+
+
+class TextEnv(gymnasium.Env[str, str]):
+    """Base class of text-native envs (see the module docstring for the contract).
+
+    Subclasses implement :meth:`_reset` and :meth:`_step`. Both return raw text and an info dict that
+    may omit the contract keys; the base class fills ``success`` (False), ``admissible_actions`` ([])
+    and ``action_error`` (None) when absent, and always sets ``reward_components``.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        *,
+        max_observation_length: int = 16384,
+        max_action_length: int = 1024,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        if max_observation_length < 64:
+            raise ValueError(f"max_observation_length must be at least 64, got {max_observation_length}")
+        self.render_mode = render_mode
+        self.max_observation_length = int(max_observation_length)
+        self.observation_space = spaces.Text(max_length=self.max_observation_length, charset=TEXT_CHARSET)
+        self.action_space = spaces.Text(min_length=1, max_length=int(max_action_length), charset=TEXT_CHARSET)
+        self._last_obs = ""
+
+    # -- what a family implements ------------------------------------------------------------------
+    def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """Start an episode from ``self.np_random`` (already seeded); return ``(text, info)``."""
+        raise NotImplementedError
+
+    def _step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply a stripped text command; return ``(text, reward, terminated, truncated, info)``."""
+        raise NotImplementedError
+
+    # -- the Gymnasium API -------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        text, info = self._reset(options)
+        obs = self._observe(text)
+        info = self._contract(info, 0.0)
+        if self.render_mode == "human":
+            print(obs)
+        return obs, info
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        command = as_text_action(action)
+        text, reward, terminated, truncated, info = self._step(command)
+        obs = self._observe(text)
+        reward = float(reward)
+        info = self._contract(info, reward)
+        if self.render_mode == "human":
+            print(obs)
+        return obs, reward, bool(terminated), bool(truncated), info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._last_obs
+        if self.render_mode == "human":
+            print(self._last_obs)
+        return None
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _observe(self, text: str) -> str:
+        self._last_obs = clip_text(to_charset(str(text)), self.max_observation_length)
+        return self._last_obs
+
+    @staticmethod
+    def _contract(info: dict[str, Any], reward: float) -> dict[str, Any]:
+        info = dict(info)
+        info["success"] = bool(info.get("success", False))
+        info["admissible_actions"] = [to_charset(a) for a in info.get("admissible_actions", [])]
+        info.setdefault("action_error", None)
+        info["reward_components"] = {"extrinsic": reward}
+        return info
