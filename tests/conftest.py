@@ -10,3 +10,18 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "minigrid" in item.nodeid or "wrappers/text.py" in item.nodeid:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Games and indexes the tests make go to a cache of this test session, not the user's
+    (set SPARSEGYM_TEST_CACHE to reuse one between sessions)."""
+    import os
+
+    old = os.environ.get("SPARSEGYM_CACHE")
+    os.environ["SPARSEGYM_CACHE"] = os.environ.get("SPARSEGYM_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("SPARSEGYM_CACHE", None)
+    else:
+        os.environ["SPARSEGYM_CACHE"] = old

@@ -224,7 +224,40 @@ _NETHACK_ROWS = [
     _nethack("MiniHack-Wield-v0", "MiniHack-Wield-v0", 250, [_SKILL], "wield a dagger"),
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS)
+# --------------------------------------------------------------------------------------------------
+# TextWorld (extra "text"). Games are made with TextWorld's generator on first use and cached
+# (sparsegym/envs/textworld/games.py); the reset seed picks the game. Each challenge has a train id
+# and a "-Test" id over disjoint game seeds (and TextWorld's held-out object sets where it has them);
+# the leaderboard runs the Test ids. W2-O3-Q4 and W4-O6-Q8 are the custom-game settings of "A
+# Practitioner's Guide to Multi-turn Agentic RL" (rooms, objects, quest length).
+
+_TW = "sparsegym.envs.textworld.env:make_textworld"
+
+
+def _textworld(name: str, limit: int, description: str, challenge: str, **settings: object) -> list[EnvEntry]:
+    rows = []
+    for split, suffix in (("train", ""), ("test", "-Test")):
+        rows.append(EnvEntry(
+            id=f"{NAMESPACE}/TextWorld-{name}{suffix}-v0", family="textworld", entry_point=_TW,
+            kwargs=MappingProxyType({"challenge": challenge, "settings": dict(settings), "split": split}),
+            max_episode_steps=limit, suites=("textworld", f"textworld-{split}"), extra="text",
+            description=description + (" (held-out test games)" if split == "test" else ""),
+            limit_in_env=False,
+        ))
+    return rows
+
+
+_TEXTWORLD_ROWS = [
+    *_textworld("W2-O3-Q4", 50, "2 rooms, 3 objects, a 4-step quest", "custom", world_size=2, nb_objects=3, quest_length=4),
+    *_textworld("W4-O6-Q8", 100, "4 rooms, 6 objects, an 8-step quest", "custom", world_size=4, nb_objects=6, quest_length=8),
+    *_textworld("Simple", 100, "tw-simple: 6 rooms, dense score for each step of the quest", "simple", rewards="dense", goal="detailed"),
+    *_textworld("CoinCollector-L5", 50, "find the coin along a chain of rooms (level 5)", "coin_collector", level=5),
+    *_textworld("TreasureHunter-L10", 100, "find and take the named object among distractors (level 10)", "treasure_hunter", level=10),
+    *_textworld("Cooking", 100, "read the recipe, fetch, cut and cook 2 ingredients, eat the meal (6 rooms)",
+                "cooking", recipe=2, take=1, go=6, open=True, cook=True, cut=True),
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

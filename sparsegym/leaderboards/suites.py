@@ -88,6 +88,8 @@ SUITES: dict[str, Suite] = {
               description="noisy-TV and sticky-action variants"),
         Suite("bandits", tuple(i for i in list_envs(suite="bandits") if i != "sparsegym/DynLinBandit-v0"), episodes=10,
               description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
+        Suite("textworld", tuple(list_envs(suite="textworld-test")), episodes=10, step_timeout=120.0,
+              description="TextWorld challenges on held-out test games (games made on first use, ~1-3 s each)"),
     )
 }
 
