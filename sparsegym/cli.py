@@ -84,6 +84,8 @@ _KEYS = {"a": "turn left", "d": "turn right", "w": "go forward", "p": "pick up",
 
 
 def cmd_play(args: argparse.Namespace, stdin=None) -> int:
+    import gymnasium
+
     import sparsegym
     from sparsegym.errors import InvalidActionError
     from sparsegym.wrappers import TextObservation
@@ -95,18 +97,25 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
         kwargs["extra_keys"] = ("tty_chars", "inv_strs", "inv_letters")
     elif args.view:
         kwargs["view"] = args.view
-    env = TextObservation(sparsegym.make(args.id, **kwargs))
-    keys = {k: v for k, v in _KEYS.items() if v in env.action_names}
-    help_text = (
-        "Type an action (" + ", ".join(env.action_names) + ") or a key: "
-        + ", ".join(f"{k}={v}" for k, v in keys.items()) + "; r=reset, q=quit, ?=help"
-    )
+    env = sparsegym.make(args.id, **kwargs)
+    native_text = isinstance(env.observation_space, gymnasium.spaces.Text)  # TextWorld, ALFWorld, ...
+    if native_text:
+        keys: dict[str, str] = {}
+        help_text = "Type a command for the game; ? lists the commands it accepts now; r=reset, q=quit"
+    else:
+        env = TextObservation(env)
+        keys = {k: v for k, v in _KEYS.items() if v in env.action_names}
+        help_text = (
+            "Type an action (" + ", ".join(env.action_names) + ") or a key: "
+            + ", ".join(f"{k}={v}" for k, v in keys.items()) + "; r=reset, q=quit, ?=help"
+        )
     print(help_text)
     seed = args.seed
     text, info = env.reset(seed=seed)
     episode_return, steps = 0.0, 0
     while True:
-        print("\n" + env.render())
+        if not native_text:
+            print("\n" + env.render())
         print(text)
         print("action> ", end="", flush=True)
         line = stdin.readline()
@@ -118,6 +127,8 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
             return 0
         if cmd in ("?", "h", "help"):
             print(help_text)
+            if native_text and info.get("admissible_actions"):
+                print("commands: " + "; ".join(info["admissible_actions"]))
             continue
         if cmd == "r":
             seed += 1
@@ -134,6 +145,7 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
         if reward:
             print(f"reward {reward:+.3f}")
         if terminated or truncated:
+            print(text)
             outcome = "SUCCESS" if info.get("success") else ("time is up" if truncated else "failed")
             print(f"\nEpisode over after {steps} steps: {outcome}, return {episode_return:.3f}. New episode (seed {seed + 1}).")
             seed += 1

@@ -156,3 +156,19 @@ def test_oracle_and_random_on_the_leaderboard_suite(tmp_path):
     assert len(oracle) == 4 and all(r.success and r.error is None for r in oracle)
     assert all(r.error is None for r in rand)
     assert sum(r.episode_return for r in rand) < sum(r.episode_return for r in oracle)
+
+
+def test_cli_play_wins_a_game_from_typed_commands(capsys):
+    import io
+    from types import SimpleNamespace
+
+    from sparsegym import cli
+
+    env = gymnasium.make("sparsegym/TextWorld-W2-O3-Q4-v0")
+    env.reset(seed=4)
+    typed = "?\n" + "\n".join(env.unwrapped.walkthrough) + "\nq\n"
+    args = SimpleNamespace(id="sparsegym/TextWorld-W2-O3-Q4-v0", seed=4, view=None)
+    assert cli.cmd_play(args, stdin=io.StringIO(typed)) == 0
+    out = capsys.readouterr().out
+    assert "commands: " in out and "look" in out
+    assert "SUCCESS, return 1.000" in out
