@@ -22,7 +22,13 @@ from sparsegym.leaderboards.report import plot_png  # noqa: E402
 BASELINES = {
     "minigrid": {"random": "sparsegym.baselines:RandomAgent", "oracle": "sparsegym.baselines:MiniGridOracle"},
     "bandits": {"random": "sparsegym.baselines:RandomAgent", "bandit-learner": "sparsegym.agents.bandits:make_bandit_agent"},
+    "textworld": {"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"},
 }
+
+
+def family_of(suite_name: str) -> str:
+    """Which BASELINES row plays a suite (suites named after a family use that row)."""
+    return suite_name if suite_name in BASELINES else "minigrid"
 
 
 def main() -> int:
@@ -36,8 +42,7 @@ def main() -> int:
     with ResultsStore(args.db or args.out / "results.db") as store:
         for suite_name in args.suites:
             suite = get_suite(suite_name)
-            family = "bandits" if suite.name == "bandits" else "minigrid"
-            for name, entry in BASELINES[family].items():
+            for name, entry in BASELINES[family_of(suite.name)].items():
                 evaluate(entry, suite, "test", agent_name=name, store=store, workers=args.workers)
             stats = leaderboard(store, suite, "test")
             for fmt, ext in (("markdown", "md"), ("json", "json"), ("html", "html")):
