@@ -88,6 +88,9 @@ SUITES: dict[str, Suite] = {
               description="noisy-TV and sticky-action variants"),
         Suite("bandits", tuple(i for i in list_envs(suite="bandits") if i != "sparsegym/DynLinBandit-v0"), episodes=10,
               description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
+        Suite("alfworld", tuple(i for i in list_envs(suite="alfworld-unseen") if i != "sparsegym/ALFWorld-Unseen-v0"),
+              episodes=20, step_timeout=60.0,
+              description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
     )
 }
 
