@@ -213,7 +213,7 @@ class ALFWorldEnv(TextEnv):
         if self._loaded != game_file:
             try:
                 with engine_memo():
-                    self._engine.load(game_file)
+                    self._engine.load(game)  # the parsed JSON: PddlEnv would leave the file open
             except Exception as exc:
                 self._loaded = None
                 raise GameFileError(f"ALFWorld game file {game_file!r} could not be loaded by the text engine: "

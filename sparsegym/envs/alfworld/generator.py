@@ -416,7 +416,10 @@ def _expert_wrapper() -> type:
 
     class _Expert(AlfredExpert):
         def load(self, gamefile):  # noqa: ANN001, ANN201
-            super().load(gamefile)
+            with open(gamefile) as f:  # PddlEnv.load(path) would leave the file open
+                data = json.load(f)
+            super().load(data)
+            self.gamefile = gamefile  # the expert reads traj_data.json next to it
             self._handcoded_expert = _Agent(max_steps=200)
 
     return _Expert
