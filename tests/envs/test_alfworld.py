@@ -69,7 +69,7 @@ def test_generated_game_of_each_type_is_won_by_the_expert(games, task_type):
     env = ALFWorldEnv(task=task_type)
     obs, info = env.reset(options={"game_dir": folder})
     assert obs.startswith("-= Welcome to TextWorld, ALFRED! =-") and info["task"]
-    for i, command in enumerate(game["walkthrough"]):
+    for command in game["walkthrough"]:
         assert not info["success"]
         obs, reward, terminated, truncated, info = env.step(command)
         assert info["action_error"] is None, (command, obs)
