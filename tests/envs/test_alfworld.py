@@ -244,3 +244,33 @@ def test_expert_wins_many_games_per_type(task_type):
     for index in range(10):
         folder = gen.generate_game(task_type, "unseen", index)
         assert read_game(folder)[1]["solvable"]
+
+
+def test_engine_memo_changes_nothing(games):
+    """The scoped memoisation of the engine's parsing gives the same text and commands as without it."""
+    import textworld
+    from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+    from textworld.envs import PddlEnv
+
+    from sparsegym.envs.alfworld._speedups import engine_memo
+
+    folder = games["pick_two_obj_and_place"]
+    game = read_game(folder)[1]
+    commands = game["walkthrough"] + ["look", "inventory", "not a command"]
+
+    def run(memo):
+        env = AlfredInfos(AlfredDemangler(PddlEnv(textworld.EnvInfos(admissible_commands=True, won=True)),
+                                          shuffle=False))
+        with engine_memo(memo):
+            env.load(game)
+            out = []
+            for _ in range(2):  # the second reset hits the translation cache
+                state = env.reset()
+                out.append((state.feedback, state["admissible_commands"]))
+                for command in commands:
+                    state, _, _ = env.step(command)
+                    out.append((state.feedback, state["admissible_commands"], state["won"]))
+        env.close()
+        return out
+
+    assert run(True) == run(False)
