@@ -7,3 +7,5 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += ["sparsegym/intrinsic/*.py"]
 if importlib.util.find_spec("minigrid") is None:
     collect_ignore_glob += ["sparsegym/envs/minigrid/env.py"]
+if importlib.util.find_spec("textworld") is None or importlib.util.find_spec("alfworld") is None:
+    collect_ignore_glob += ["sparsegym/envs/alfworld/*.py", "sparsegym/baselines/alfworld_expert.py"]

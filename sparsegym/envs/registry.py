@@ -257,7 +257,40 @@ _TEXTWORLD_ROWS = [
                 "cooking", recipe=2, take=1, go=6, open=True, cook=True, cut=True),
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS)
+# --------------------------------------------------------------------------------------------------
+# ALFWorld (extra "text"): ALFWorld's text engine on games generated offline in ALFWorld's format (or the
+# real dataset when $ALFWORLD_DATA holds json_2.1.1; see sparsegym/envs/alfworld/env.py). One id per
+# task type plus the mixed one, all tagged "alfworld"; the -Unseen ids (also tagged "alfworld-unseen")
+# play held-out floor plans (ALFWorld's valid_unseen idea) and make the "alfworld" leaderboard suite. split="seen" gives held-in floor plans with unseen games.
+# 50 steps is ALFWorld's evaluation limit; the env truncates itself.
+
+_AW = "sparsegym.envs.alfworld.env:make_alfworld"
+_ALFWORLD_TASKS = [
+    ("", "mixed", "ALFWorld household tasks, all six types mixed"),
+    ("PickAndPlace-", "PickAndPlace", "ALFWorld: find an object and put it in/on a receptacle"),
+    ("LookAtInLight-", "LookAtInLight", "ALFWorld: pick up an object and look at it under a lamp"),
+    ("Clean-", "Clean", "ALFWorld: clean an object in the sink, then put it in/on a receptacle"),
+    ("Heat-", "Heat", "ALFWorld: heat an object in the microwave, then put it in/on a receptacle"),
+    ("Cool-", "Cool", "ALFWorld: cool an object in the fridge, then put it in/on a receptacle"),
+    ("PickTwo-", "PickTwo", "ALFWorld: put two objects of one type in/on a receptacle"),
+]
+
+
+def _alfworld(name: str, task: str, split: str, suites: Iterable[str], description: str) -> EnvEntry:
+    return EnvEntry(id=f"{NAMESPACE}/{name}", family="alfworld", entry_point=_AW,
+                    kwargs=MappingProxyType({"task": task, "split": split}), max_episode_steps=50,
+                    suites=tuple(suites), extra="text", description=description)
+
+
+_ALFWORLD_ROWS = [
+    _alfworld(f"ALFWorld-{tag}v0", task, "train", ["alfworld"], desc) for tag, task, desc in _ALFWORLD_TASKS
+] + [
+    _alfworld(f"ALFWorld-{tag}Unseen-v0", task, "unseen", ["alfworld", "alfworld-unseen"],
+              desc + " (held-out floor plans)")
+    for tag, task, desc in _ALFWORLD_TASKS
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

@@ -90,6 +90,9 @@ SUITES: dict[str, Suite] = {
               description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
         Suite("textworld", tuple(list_envs(suite="textworld-test")), episodes=10, step_timeout=120.0,
               description="TextWorld challenges on held-out test games (games made on first use, ~1-3 s each)"),
+        Suite("alfworld", tuple(i for i in list_envs(suite="alfworld-unseen") if i != "sparsegym/ALFWorld-Unseen-v0"),
+              episodes=20, step_timeout=60.0,
+              description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
     )
 }
 
