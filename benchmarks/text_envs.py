@@ -7,8 +7,12 @@ admissible commands, score, won/lost, moves) play the same game with the same co
 each gives the ratio ours / raw. Results are printed and written to
 ``benchmarks/results/text_envs.csv``.
 
-    python benchmarks/text_envs.py                          # a TextWorld id per challenge
-    python benchmarks/text_envs.py --steps 500 --rounds 5 sparsegym/TextWorld-W2-O3-Q4-v0
+    python benchmarks/text_envs.py                          # TextWorld (an id per challenge), then ALFWorld
+    python benchmarks/text_envs.py --family textworld --steps 500 sparsegym/TextWorld-W2-O3-Q4-v0
+
+ALFWorld's part is ``benchmarks/alfworld_env.py`` (generation and expert check per task type, the
+expert oracle's success, reset/step latency ours against the raw engine stack and ALFWorld's own
+``AlfredTWEnv`` on the same games); this script runs it after TextWorld's, in the same run.
 
 Games go to a temporary cache unless ``SPARSEGYM_CACHE`` is set, so generation is measured cold.
 """
@@ -19,6 +23,8 @@ import argparse
 import csv
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -116,10 +122,20 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=3, help="fresh games made per id (generation time)")
     parser.add_argument("--steps", type=int, default=300, help="commands per timing round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds (median taken)")
+    parser.add_argument("--family", choices=("textworld", "alfworld", "all"), default="all")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "text_envs.csv"))
     args = parser.parse_args()
     if not os.environ.get("SPARSEGYM_CACHE"):
         os.environ["SPARSEGYM_CACHE"] = tempfile.mkdtemp(prefix="sparsegym-bench-")
+    if args.family in ("textworld", "all"):
+        textworld_table(args)
+    if args.family in ("alfworld", "all"):
+        print("\n# ALFWorld (benchmarks/alfworld_env.py)", flush=True)
+        script = Path(__file__).parent / "alfworld_env.py"
+        subprocess.run([sys.executable, str(script), "--games", str(args.games), "--steps", str(args.steps)], check=True)
+
+
+def textworld_table(args: argparse.Namespace) -> None:
     rows = []
     header = f"{'env id':44s} {'gen s/game':>10s} {'reset ms':>9s} {'step ms':>8s} {'raw ms':>7s} {'ours/s':>7s} {'raw/s':>7s} {'ratio':>6s}"
     print(header)

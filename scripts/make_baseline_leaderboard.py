@@ -23,6 +23,8 @@ BASELINES = {
     "minigrid": {"random": "sparsegym.baselines:RandomAgent", "oracle": "sparsegym.baselines:MiniGridOracle"},
     "bandits": {"random": "sparsegym.baselines:RandomAgent", "bandit-learner": "sparsegym.agents.bandits:make_bandit_agent"},
     "textworld": {"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"},
+    "alfworld": {"random": "sparsegym.baselines:RandomAgent",
+                 "expert": "sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent"},
 }
 
 
