@@ -25,10 +25,10 @@ SMALL = {"num_games": 2}  # a pool of two games per task type keeps generation i
 
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory):
-    """Every test of this module generates into one temporary cache ($SPARSEGYM_HOME)."""
-    home = tmp_path_factory.mktemp("sparsegym_home")
+    """Every test of this module generates into one temporary cache ($SPARSEGYM_CACHE)."""
+    home = tmp_path_factory.mktemp("sparsegym_cache")
     mp = pytest.MonkeyPatch()
-    mp.setenv("SPARSEGYM_HOME", str(home))
+    mp.setenv("SPARSEGYM_CACHE", str(home))
     yield home
     mp.undo()
 

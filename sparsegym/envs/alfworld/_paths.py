@@ -11,15 +11,14 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+from sparsegym._cache import cache_root
 from sparsegym._deps import require
 
 
 def sparsegym_cache() -> Path:
-    """``$SPARSEGYM_HOME`` if set, else ``$XDG_CACHE_HOME/sparsegym``, else ``~/.cache/sparsegym``."""
-    if os.environ.get("SPARSEGYM_HOME"):
-        return Path(os.environ["SPARSEGYM_HOME"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sparsegym"
+    """sparsegym's cache folder (:func:`sparsegym._cache.cache_root`: ``$SPARSEGYM_CACHE``, else
+    ``$SPARSEGYM_HOME/cache``, else ``$XDG_CACHE_HOME/sparsegym``, else ``~/.cache/sparsegym``)."""
+    return cache_root()
 
 
 def games_cache() -> Path:

@@ -130,7 +130,7 @@ class ALFWorldEnv(TextEnv):
         data_dir: a folder holding ALFWorld's ``json_2.1.1`` (or that folder itself); default
             ``$ALFWORLD_DATA`` when it holds one; ``"generated"`` always uses generated games.
         max_steps: steps before truncation (ALFWorld evaluates with 50).
-        cache_dir: where generated games are kept (default ``$SPARSEGYM_HOME/alfworld/games``).
+        cache_dir: where generated games are kept (default ``<sparsegym cache>/alfworld/games``, see :mod:`sparsegym._cache`).
         num_games: use only the first ``num_games`` games of the pool (a small fixed set, e.g. for tests).
 
     Example:
