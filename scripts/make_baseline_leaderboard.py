@@ -25,6 +25,8 @@ BASELINES = {
     "textworld": {"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"},
     "alfworld": {"random": "sparsegym.baselines:RandomAgent",
                  "expert": "sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent"},
+    "webshop": {"random": "sparsegym.baselines:RandomAgent",
+                "scripted": "sparsegym.baselines.webshop_agent:WebShopScriptedAgent"},
 }
 
 

@@ -290,7 +290,30 @@ _ALFWORLD_ROWS = [
     for tag, task, desc in _ALFWORLD_TASKS
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS)
+# --------------------------------------------------------------------------------------------------
+# WebShop (extra "webshop"): sparsegym's own WebShop on a shipped, generated catalog (5,000 products,
+# synthetic goals made as the original makes them), or on the original's data files (-Real ids, from
+# $WEBSHOP_DATA). Splits as the original's: test goals 0-499, dev 500-1499, train 1500 on. The original
+# has no step limit; 15 is ReAct's and verl-agent's budget.
+
+_WS = "sparsegym.envs.webshop.env:make_webshop"
+
+
+def _webshop(name: str, split: str, source: str, suites: Iterable[str], description: str) -> EnvEntry:
+    return EnvEntry(id=f"{NAMESPACE}/{name}", family="webshop", entry_point=_WS,
+                    kwargs=MappingProxyType({"split": split, "source": source}), max_episode_steps=15,
+                    suites=tuple(suites), extra="webshop", description=description, limit_in_env=False)
+
+
+_WEBSHOP_ROWS = [
+    _webshop("WebShop-v0", "test", "catalog", ["webshop"], "buy the product an instruction asks for (shipped catalog, test goals)"),
+    _webshop("WebShop-Dev-v0", "dev", "catalog", ["webshop"], "WebShop on the shipped catalog, dev goals (500-1499)"),
+    _webshop("WebShop-Train-v0", "train", "catalog", ["webshop"], "WebShop on the shipped catalog, training goals (1500 on)"),
+    _webshop("WebShop-Real-v0", "test", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), test goals 0-499"),
+    _webshop("WebShop-Real-Train-v0", "train", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), training goals"),
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS + _WEBSHOP_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

@@ -75,7 +75,7 @@ def _versions(env_id: str) -> dict[str, str]:
 
     out = {"sparsegym": sparsegym.__version__, "gymnasium": gymnasium.__version__, "numpy": np.__version__,
            "python": sys.version.split()[0]}
-    family_pkg = {"minigrid": "minigrid", "nethack": "nle", "text": "textworld"}.get(get_entry(env_id).extra)
+    family_pkg = {"minigrid": "minigrid", "nethack": "nle", "text": "textworld", "webshop": "bm25s"}.get(get_entry(env_id).extra)
     if family_pkg:
         try:
             out[family_pkg] = version(family_pkg)

@@ -93,6 +93,8 @@ SUITES: dict[str, Suite] = {
         Suite("alfworld", tuple(i for i in list_envs(suite="alfworld-unseen") if i != "sparsegym/ALFWorld-Unseen-v0"),
               episodes=20, step_timeout=60.0,
               description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
+        Suite("webshop", ("sparsegym/WebShop-v0",), episodes=100, step_timeout=60.0,
+              description="WebShop on the shipped catalog: 100 test goals (score = 100 x mean reward)"),
     )
 }
 
