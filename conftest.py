@@ -2,7 +2,8 @@
 
 import importlib.util
 
-collect_ignore_glob: list[str] = []
+# The vendored projects of the software-repair tasks carry their own test suites: not ours to collect.
+collect_ignore_glob: list[str] = ["sparsegym/envs/swe/data/*"]
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += ["sparsegym/intrinsic/*.py"]
 if importlib.util.find_spec("minigrid") is None:

@@ -27,6 +27,8 @@ BASELINES = {
                  "expert": "sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent"},
     "webshop": {"random": "sparsegym.baselines:RandomAgent",
                 "scripted": "sparsegym.baselines.webshop_agent:WebShopScriptedAgent"},
+    "swe": {"submit-at-once": "sparsegym.baselines.swe_agents:SubmitAtOnceAgent",
+            "gold-patch": "sparsegym.baselines.swe_agents:GoldPatchAgent"},
 }
 
 

@@ -9,6 +9,7 @@
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
+    sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
 """
 
 from __future__ import annotations
@@ -391,7 +392,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("swe", help="software-repair tools")
+    swe = p.add_subparsers(dest="swe_command", required=True)
+    q = swe.add_parser("make-tasks", help="inject bugs into a local Python repository and keep those its tests catch")
+    q.add_argument("repo", help="a folder with the project and its tests")
+    q.add_argument("--test-cmd", required=True, help='e.g. "python -m pytest -rA -p no:cacheprovider -q --tb=no"')
+    q.add_argument("--out", required=True, help="the JSONL file to write (SWE-bench format)")
+    q.add_argument("--name", default=None, help="the repository's name in the tasks (default: the folder's)")
+    q.add_argument("--max-tasks", type=int, default=20)
+    q.add_argument("--max-tries", type=int, default=200)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--timeout", type=float, default=120.0, help="seconds per test run")
+    q.set_defaults(func=cmd_swe_make_tasks)
     return parser
+
+
+def cmd_swe_make_tasks(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from sparsegym.envs.swe.maker import make_tasks, write_jsonl
+
+    out = Path(args.out).resolve()
+    repo = Path(args.repo).resolve()
+    if not repo.is_dir():
+        raise ValueError(f"repository folder {args.repo!r} does not exist")
+    report = make_tasks(repo, args.test_cmd, repo_name=args.name, max_tasks=args.max_tasks, max_tries=args.max_tries,
+                        seed=args.seed, timeout=args.timeout, repo_field=os.path.relpath(repo, out.parent))
+    write_jsonl(report.tasks, out)
+    print(f"{report.repo}: {report.sites} mutation sites, {report.tried} tried, {report.kept} kept "
+          f"({report.seconds:.1f} s); wrote {out}")
+    print(f'play them: gymnasium.make("sparsegym/SWE-Mutation-v0", tasks="{out}")')
+    return 0 if report.kept else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

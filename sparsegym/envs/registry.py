@@ -313,7 +313,22 @@ _WEBSHOP_ROWS = [
     _webshop("WebShop-Real-Train-v0", "train", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), training goals"),
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS + _WEBSHOP_ROWS)
+# --------------------------------------------------------------------------------------------------
+# Software repair (extra "swe" for Docker; the local sandbox needs only Linux namespaces). The shipped
+# tasks are bugs injected by AST mutation into vendored projects and validated by their tests
+# (sparsegym/envs/swe/maker.py); SWE-Gym-Files takes a user's SWE-bench/SWE-Gym file (tasks=...).
+
+_SWE = "sparsegym.envs.swe.env:make_swe"
+_SWE_ROWS = [
+    EnvEntry(id=f"{NAMESPACE}/SWE-Mutation-v0", family="swe", entry_point=_SWE, kwargs=MappingProxyType({"tasks": "shipped"}),
+             max_episode_steps=50, suites=("swe",), extra="core", limit_in_env=False,
+             description="fix a bug injected into a real Python project until its tests pass (24 shipped tasks)"),
+    EnvEntry(id=f"{NAMESPACE}/SWE-Gym-v0", family="swe", entry_point=_SWE, kwargs=MappingProxyType({"runtime": "docker"}),
+             max_episode_steps=50, suites=("swe-docker",), extra="swe", limit_in_env=False,
+             description="SWE-bench/SWE-Gym instances from a file (tasks=...), in SWE-Gym's Docker images"),
+]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS + _WEBSHOP_ROWS + _SWE_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")

@@ -75,8 +75,9 @@ def clip_text(text: str, max_length: int) -> str:
     return text[:max_length]
 
 
-def as_text_action(action: Any) -> str:
-    """The action as a stripped ``str``; raises :class:`InvalidActionError` when it is not text."""
+def as_text_action(action: Any, collapse: bool = True) -> str:
+    """The action as a ``str`` (whitespace runs collapsed to one space, or with ``collapse=False`` only
+    the ends stripped); raises :class:`InvalidActionError` when it is not text."""
     if isinstance(action, bytes):
         action = action.decode("utf-8", errors="replace")
     if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "US":
@@ -86,7 +87,7 @@ def as_text_action(action: Any) -> str:
             f"text envs take string actions (commands such as 'go north'), got {type(action).__name__} "
             f"{action!r}. Pass the command as a str; info['admissible_actions'] lists the valid ones."
         )
-    return " ".join(action.split())
+    return " ".join(action.split()) if collapse else action.strip()
 
 
 class TextEnv(gymnasium.Env[str, str]):
@@ -98,6 +99,9 @@ class TextEnv(gymnasium.Env[str, str]):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    #: Collapse whitespace in actions (one-line commands); envs whose actions carry file contents
+    #: (the software-repair env) turn it off.
+    collapse_whitespace = True
 
     def __init__(
         self,
@@ -128,6 +132,7 @@ class TextEnv(gymnasium.Env[str, str]):
     # -- the Gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
+        self.reset_seed = seed  # families that map seeds to fixed items (tasks) read it
         text, info = self._reset(options)
         obs = self._observe(text)
         info = self._contract(info, 0.0)
@@ -136,7 +141,7 @@ class TextEnv(gymnasium.Env[str, str]):
         return obs, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        command = as_text_action(action)
+        command = as_text_action(action, self.collapse_whitespace)
         text, reward, terminated, truncated, info = self._step(command)
         obs = self._observe(text)
         reward = float(reward)

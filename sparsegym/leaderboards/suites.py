@@ -95,6 +95,8 @@ SUITES: dict[str, Suite] = {
               description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
         Suite("webshop", ("sparsegym/WebShop-v0",), episodes=100, step_timeout=60.0,
               description="WebShop on the shipped catalog: 100 test goals (score = 100 x mean reward)"),
+        Suite("swe", ("sparsegym/SWE-Mutation-v0",), episodes=24, step_timeout=300.0,
+              description="software repair: bugs injected into vendored Python projects (success = resolved)"),
     )
 }
 

@@ -22,6 +22,8 @@ def _params():
         module = _EXTRA_MODULE.get(e.extra)
         if module and importlib.util.find_spec(module) is None:
             marks.append(pytest.mark.skip(reason=f'needs pip install "sparsegym[{e.extra}]"'))
+        if "swe-docker" in e.suites:  # needs a Docker engine and a task file
+            marks.append(pytest.mark.skip(reason="needs a Docker engine: tested in test_swe.py"))
         if "webshop-real" in e.suites:  # needs the original's data files
             marks.append(pytest.mark.skip(reason="needs WEBSHOP_DATA: tested on a real-format fixture in test_webshop.py"))
         if e.family == "alfworld":  # games are generated on first use (seconds each): see test_alfworld.py
