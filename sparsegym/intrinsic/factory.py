@@ -1,4 +1,4 @@
-"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight|counts|rnd_x_counts``)."""
+"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight|disagreement|counts|rnd_x_counts``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sparsegym.intrinsic.base import IntrinsicModule
 from sparsegym.intrinsic.combined import GlobalEpisodic
 from sparsegym.intrinsic.counts import EpisodicCount
+from sparsegym.intrinsic.disagreement import Disagreement
 from sparsegym.intrinsic.e3b import E3B
 from sparsegym.intrinsic.hindsight import HindsightCuriosity
 from sparsegym.intrinsic.icm import ICM
@@ -22,6 +23,7 @@ INTRINSIC_MODULES: dict[str, Callable[..., IntrinsicModule]] = {
     "noveld": NovelD,
     "rdd": RDD,
     "hindsight": HindsightCuriosity,
+    "disagreement": Disagreement,
     "counts": EpisodicCount,
     "rnd_x_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
         RND(obs_dim, n_actions, device=device, seed=seed, **kw), EpisodicCount(obs_dim, n_actions, device=device)),
