@@ -113,6 +113,15 @@ class IntrinsicModule(ABC):
             getattr(self, k).load_state_dict(v)
 
 
+def normalize_obs(module: IntrinsicModule, obs: Any, rms: RunningMeanStd, clip: float) -> Any:
+    """``obs`` standardised with running statistics and clipped to ``[-clip, clip]`` (RND's recipe),
+    as a tensor on the module's device."""
+    x = module.tensor(obs)
+    mean = torch.as_tensor(rms.mean, dtype=torch.float32, device=module.device)
+    std = torch.as_tensor(rms.std, dtype=torch.float32, device=module.device)
+    return ((x - mean) / std).clamp(-clip, clip)
+
+
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterable[np.ndarray]:
     order = rng.permutation(n)
     for start in range(0, n, batch_size):

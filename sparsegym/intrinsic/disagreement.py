@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, mlp, torch
+from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
 
 
 class Disagreement(IntrinsicModule):
@@ -53,10 +53,7 @@ class Disagreement(IntrinsicModule):
         self._rng = np.random.default_rng(seed)
 
     def normalize(self, obs: Any) -> Any:
-        x = self.tensor(obs)
-        mean = torch.as_tensor(self.obs_rms.mean, dtype=torch.float32, device=self.device)
-        std = torch.as_tensor(self.obs_rms.std, dtype=torch.float32, device=self.device)
-        return ((x - mean) / std).clamp(-self.obs_clip, self.obs_clip)
+        return normalize_obs(self, obs, self.obs_rms, self.obs_clip)
 
     def predictions(self, obs: Any, actions: Any) -> Any:
         """``(n_models, batch, embed_dim)`` predictions of ``psi(s')``."""

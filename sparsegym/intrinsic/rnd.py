@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, minibatches, mlp, torch
+from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, minibatches, mlp, normalize_obs, torch
 
 
 class RND(IntrinsicModule):
@@ -36,10 +36,7 @@ class RND(IntrinsicModule):
         self._rng = np.random.default_rng(seed)
 
     def normalize(self, obs: Any) -> Any:
-        x = self.tensor(obs)
-        mean = torch.as_tensor(self.obs_rms.mean, dtype=torch.float32, device=self.device)
-        std = torch.as_tensor(self.obs_rms.std, dtype=torch.float32, device=self.device)
-        return ((x - mean) / std).clamp(-self.obs_clip, self.obs_clip)
+        return normalize_obs(self, obs, self.obs_rms, self.obs_clip)
 
     def errors(self, obs: Any) -> Any:
         """Per-row prediction error (a tensor), the novelty of ``obs``."""
