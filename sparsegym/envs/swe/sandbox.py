@@ -16,7 +16,8 @@ Both have one interface (:class:`Runtime`): ``start(repo_dir)``, ``run(command, 
   namespace maps the caller to root inside it;
 * resource limits (``setrlimit``): CPU seconds, address space, file size; processes through a cgroup
   ``pids.max`` when running as root (``RLIMIT_NPROC`` does not bind root) and through
-  ``RLIMIT_NPROC`` otherwise (it counts all of the calling user's processes); and a wall-clock
+  ``RLIMIT_NPROC`` otherwise (it counts all of the calling user's processes, so the limit is set to
+  the number running at the command's start plus ``max_processes``); and a wall-clock
   timeout that kills the whole process group;
 * ``HOME`` and ``TMPDIR`` inside the workspace.
 
@@ -177,12 +178,25 @@ class LocalSandbox(Runtime):
             return "cgroup" if self._cgroup is not None else "none"
         return "rlimit"
 
+    def _nproc_limit(self) -> int:
+        """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``max_processes``."""
+        if self.as_root:
+            return self.max_processes  # not enforced for root; the cgroup caps the sandbox instead
+        uid, count = os.getuid(), 0
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    count += os.stat(f"/proc/{pid}").st_uid == uid
+                except OSError:
+                    continue
+        return count + self.max_processes
+
     def _limits(self) -> None:  # runs in the child before exec
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_seconds, self.cpu_seconds))
         resource.setrlimit(resource.RLIMIT_AS, (self.memory_mb * mb, self.memory_mb * mb))
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_mb * mb, self.max_file_mb * mb))
-        resource.setrlimit(resource.RLIMIT_NPROC, (self.max_processes, self.max_processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (self._nproc, self._nproc))
         if self._cgroup is not None:
             with open(self._cgroup / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
@@ -202,6 +216,7 @@ class LocalSandbox(Runtime):
             cwd = "/"
         else:
             argv, cwd = inner, str(self.root / "repo")
+        self._nproc = self._nproc_limit()
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
