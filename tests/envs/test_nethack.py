@@ -153,3 +153,30 @@ def test_play_minihack_in_the_terminal(capsys):
     out = capsys.readouterr().out
     assert "Episode over after 4 steps: SUCCESS" in out
     assert "Inventory: a: " in out and "@" in out  # the text view with inventory, and the screen
+
+
+@pytest.mark.parametrize("task", ["NetHackScore-v0", "NetHackScout-v0", "NetHackStaircasePet-v0"])
+def test_single_copy_step_matches_nles_own_step(task):
+    """The NetHack tasks step through NetHackTask._fast_step (one copy of the arrays per step); whole
+    random episodes must match NLE's own step: observations, rewards, ends, end statuses."""
+    from sparsegym.envs.nethack.env import NetHackTask
+
+    fast, ref = NetHackTask(task), NetHackTask(task)
+    ref._fast = False
+    assert fast._fast
+    rng = np.random.default_rng(0)
+    a_obs, _ = fast.reset(seed=11)
+    b_obs, _ = ref.reset(seed=11)
+    for t in range(1500):
+        action = int(rng.integers(fast.action_space.n))
+        a, b = fast.step(action), ref.step(action)
+        assert all(np.array_equal(a[0][k], b[0][k]) for k in a[0]), (task, t)
+        assert a[1:4] == b[1:4] and a[4]["end_status"] == b[4]["end_status"], (task, t)
+        if t == 0:  # the arrays handed out must not change under the agent's feet later
+            kept = [a[0], {k: v.copy() for k, v in a[0].items()}]
+        if a[2] or a[3]:
+            fast.reset()
+            ref.reset()
+    assert all(np.array_equal(kept[0][k], kept[1][k]) for k in kept[1])
+    fast.close()
+    ref.close()

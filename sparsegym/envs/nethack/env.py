@@ -80,6 +80,17 @@ class NetHackTask(gymnasium.Env):
         self.actions = tuple(self.core.actions)
         self.max_steps = int(getattr(self.core, "_max_episode_steps", 0)) or None
         self._keys = tuple(self.observation_space.spaces)
+        from nle.env.base import NLE
+
+        # NLE's own step copies every internal observation array before stepping (its reward needs the
+        # previous state), and we copy the arrays we return after it: the same data twice. For tasks
+        # that use NLE's step unchanged (the NetHack tasks; MiniHack overrides it), `_fast_step` plays
+        # NLE's step with one copy serving both (see its docstring).
+        index = dict(zip(self.core._original_observation_keys, self.core._original_indices))
+        self._fast = type(self.core).step is NLE.step and all(k in index for k in self._keys)
+        self._key_index = tuple((k, index[k]) for k in self._keys if k in index)
+        self._prev: tuple | None = None
+        self._n = int(self.action_space.n)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -95,15 +106,36 @@ class NetHackTask(gymnasium.Env):
         if grid is not None:
             grid.unwrapped._np_random = np.random.Generator(np.random.PCG64(core_seed))
         obs, core_info = self.core.reset(seed=None, options=options or None)  # nle reads keys of any dict
+        if self._fast:
+            self._prev = tuple(a.copy() for a in self.core.last_observation)
+            obs = {k: self._prev[i] for k, i in self._key_index}
         info = dict(core_info)
         info["success"] = False
         info["reward_components"] = {"extrinsic": 0.0}
         return self._select(obs), info
 
     def step(self, action: Any):
+        # The common case first (a plain int in range); anything else goes through the full check.
+        a = action if type(action) is int and 0 <= action < self._n else self._checked(action)
+        if self._fast:
+            obs, reward, terminated, truncated, info = self._fast_step(a)
+        else:
+            obs, reward, terminated, truncated, info = self.core.step(a)
+            obs = self._select(obs)
+        reward = float(reward)
+        status = info["end_status"]  # NLE builds a new info dict every step: extend it, no copy
+        if terminated and status == ABORTED:
+            # NLE ends an episode that ran out of steps as "aborted" and terminated; in Gymnasium's
+            # terms that is a truncation (the state was not terminal), so learners may bootstrap.
+            terminated, truncated = False, True
+        info["success"] = terminated and status == TASK_SUCCESSFUL
+        info["reward_components"] = {"extrinsic": reward}
+        return obs, reward, terminated, truncated, info
+
+    def _checked(self, action: Any) -> int:
         try:
             a = int(action)
-            valid = 0 <= a < self.action_space.n and a == action
+            valid = 0 <= a < self._n and a == action
         except (TypeError, ValueError):
             valid = False
         if not valid:
@@ -112,19 +144,35 @@ class NetHackTask(gymnasium.Env):
 
             names = action_names(self.actions)
             raise InvalidActionError(
-                f"invalid action {action!r} for {self.task}: expected an int in [0, {self.action_space.n - 1}] "
+                f"invalid action {action!r} for {self.task}: expected an int in [0, {self._n - 1}] "
                 f"({', '.join(f'{i}={n}' for i, n in enumerate(names))})"
             )
-        obs, reward, terminated, truncated, core_info = self.core.step(a)
-        reward = float(reward)
-        if terminated and int(core_info.get("end_status", 0)) == ABORTED:
-            # NLE ends an episode that ran out of steps as "aborted" and terminated; in Gymnasium's
-            # terms that is a truncation (the state was not terminal), so learners may bootstrap.
-            terminated, truncated = False, True
-        info = core_info  # NLE builds a new dict every step: extend it rather than copy it
-        info["success"] = bool(terminated and int(core_info.get("end_status", 0)) == TASK_SUCCESSFUL)
-        info["reward_components"] = {"extrinsic": reward}
-        return self._select(obs), reward, terminated, truncated, info
+        return a
+
+    def _fast_step(self, a: int) -> tuple:
+        """NLE's ``step`` (nle 1.3, ``nle/env/base.py``), in the same order, with one copy per step.
+
+        NLE copies the arrays of the state *before* the action to hand them to the reward function;
+        those are exactly the copies this env made at the end of the previous step (nothing moves the
+        game in between), so they are reused, and the copies made now are both the observation
+        returned and the next step's "before" state. Rewards, ends and the game itself are unchanged
+        (tests compare whole episodes against NLE's own step).
+        """
+        core = self.core
+        observation, done = core.nethack.step(core.actions[a])
+        truncated = core._check_abort(observation)
+        if observation[core._program_state_index][0] == 1 or not core._allow_all_modes:
+            observation, done = core._perform_known_steps(observation, done, exceptions=True)
+        core._steps += 1
+        core.last_observation = observation
+        end_status = core._get_end_status(observation, done)
+        reward = core._reward_fn(self._prev, a, observation, end_status)
+        if end_status and not done:
+            core._quit_game(observation, done)
+            done = True
+        self._prev = tuple(x.copy() for x in observation)
+        obs = {k: self._prev[i] for k, i in self._key_index}
+        return obs, reward, done, truncated, core._get_information(end_status)
 
     def _select(self, obs: dict[str, Any]) -> dict[str, Any]:
         # NLE hands out views of buffers it overwrites on the next step: copy, so an observation an
