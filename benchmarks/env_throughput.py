@@ -52,12 +52,13 @@ def _raw_envs(env_id: str) -> dict[str, gymnasium.Env]:
     return {"raw": gymnasium.make(raw)}
 
 
-def measure(env_id: str, steps: int, rounds: int, seed: int = 0) -> dict[str, float | str]:
+def measure(env_id: str, steps: int, rounds: int, seed: int = 0, min_seconds: float = 0.0) -> dict[str, float | str]:
     envs = {"ours": sparsegym.make(env_id), **_raw_envs(env_id)}
     n = min(int(e.action_space.n) for e in envs.values())
     actions = np.random.default_rng(seed).integers(0, n, size=steps)
-    for env in envs.values():
-        time_steps(env, actions[: steps // 10 + 1], seed)  # warm-up
+    per_step = max(time_steps(env, actions[: steps // 10 + 1], seed) for env in envs.values())  # warm-up
+    if min_seconds and steps * per_step < min_seconds:  # fast envs: longer rounds, less timer noise
+        actions = np.random.default_rng(seed).integers(0, n, size=int(min_seconds / per_step) + 1)
     times: dict[str, list[float]] = {k: [] for k in envs}
     for r in range(rounds):
         order = list(envs) if r % 2 == 0 else list(envs)[::-1]
@@ -79,6 +80,8 @@ def main() -> int:
     parser.add_argument("ids", nargs="*", help="ids to measure (default: every MiniGrid id)")
     parser.add_argument("--steps", type=int, default=3000, help="steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per env (median taken)")
+    parser.add_argument("--min-seconds", type=float, default=0.5,
+                        help="stretch a round to at least this long for fast envs (0: exactly --steps)")
     parser.add_argument("--family", choices=("minigrid", "nethack"), default=None, help="every id of a family")
     parser.add_argument("--out", type=Path, default=None,
                         help="CSV path (default: benchmarks/results/env_throughput[_FAMILY].csv)")
@@ -90,7 +93,7 @@ def main() -> int:
     rows = []
     print(f"{'id':<46} {'ours steps/s':>12} {'raw steps/s':>12} {'cost ratio':>10}")
     for env_id in ids:
-        row = measure(env_id, args.steps, args.rounds)
+        row = measure(env_id, args.steps, args.rounds, min_seconds=args.min_seconds)
         rows.append(row)
         flag = "" if row["ratio"] <= TARGET else "  (over target)"
         extra = ""

@@ -155,10 +155,11 @@ def test_play_minihack_in_the_terminal(capsys):
     assert "Inventory: a: " in out and "@" in out  # the text view with inventory, and the screen
 
 
-@pytest.mark.parametrize("task", ["NetHackScore-v0", "NetHackScout-v0", "NetHackStaircasePet-v0"])
+@pytest.mark.parametrize("task", ["NetHackScore-v0", "NetHackScout-v0", "NetHackStaircasePet-v0", "MiniHack-Room-5x5-v0",
+                                  "MiniHack-Eat-v0", "MiniHack-Freeze-Wand-Restricted-v0"])
 def test_single_copy_step_matches_nles_own_step(task):
-    """The NetHack tasks step through NetHackTask._fast_step (one copy of the arrays per step); whole
-    random episodes must match NLE's own step: observations, rewards, ends, end statuses."""
+    """NetHack and MiniHack tasks step through NetHackTask._fast_step (one copy of the arrays per step); whole
+    random episodes must match NLE's (MiniHack's) own step: observations, rewards, ends, end statuses."""
     from sparsegym.envs.nethack.env import NetHackTask
 
     fast, ref = NetHackTask(task), NetHackTask(task)

@@ -80,14 +80,19 @@ class NetHackTask(gymnasium.Env):
         self.actions = tuple(self.core.actions)
         self.max_steps = int(getattr(self.core, "_max_episode_steps", 0)) or None
         self._keys = tuple(self.observation_space.spaces)
+        # NLE's own step copies every internal observation array before stepping (its reward needs the
+        # previous state), MiniHack's step copies them once more for its reward manager, and we copy
+        # the arrays we return after it: the same data two or three times. For tasks that use NLE's
+        # or MiniHack's step unchanged (all but KeyRoom, which adds its own), `_fast_step` plays that
+        # step with one copy serving all (see its docstring).
+        from minihack.base import MiniHack
         from nle.env.base import NLE
 
-        # NLE's own step copies every internal observation array before stepping (its reward needs the
-        # previous state), and we copy the arrays we return after it: the same data twice. For tasks
-        # that use NLE's step unchanged (the NetHack tasks; MiniHack overrides it), `_fast_step` plays
-        # NLE's step with one copy serving both (see its docstring).
+        step_impl = type(self.core).step
+        self._minihack_step = step_impl is MiniHack.step
+        fast_step = step_impl is NLE.step or self._minihack_step
         index = dict(zip(self.core._original_observation_keys, self.core._original_indices))
-        self._fast = type(self.core).step is NLE.step and all(k in index for k in self._keys)
+        self._fast = fast_step and all(k in index for k in self._keys)
         self._key_index = tuple((k, index[k]) for k in self._keys if k in index)
         self._prev: tuple | None = None
         self._n = int(self.action_space.n)
@@ -150,7 +155,8 @@ class NetHackTask(gymnasium.Env):
         return a
 
     def _fast_step(self, a: int) -> tuple:
-        """NLE's ``step`` (nle 1.3, ``nle/env/base.py``), in the same order, with one copy per step.
+        """NLE's ``step`` (nle 1.3, ``nle/env/base.py``; MiniHack 1.0's adds only the previous state and
+        action for its reward manager), in the same order, with one copy per step.
 
         NLE copies the arrays of the state *before* the action to hand them to the reward function;
         those are exactly the copies this env made at the end of the previous step (nothing moves the
@@ -159,6 +165,9 @@ class NetHackTask(gymnasium.Env):
         (tests compare whole episodes against NLE's own step).
         """
         core = self.core
+        if self._minihack_step:  # what MiniHack.step adds before NLE's: the state its reward manager reads
+            core._previous_obs = self._prev
+            core._previous_action = a
         observation, done = core.nethack.step(core.actions[a])
         truncated = core._check_abort(observation)
         if observation[core._program_state_index][0] == 1 or not core._allow_all_modes:
