@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=400)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seeds", type=int, default=3, help="repetitions with different module seeds")
-    parser.add_argument("--modules", nargs="+", default=["rnd", "rdd", "icm", "hindsight", "disagreement"])
+    parser.add_argument("--modules", nargs="+", default=["rnd", "rdd", "icm", "hindsight", "disagreement", "aleatoric"])
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     train = collect(range(0, 40), 400, tv_prob=0.25, rng=rng)

@@ -9,7 +9,7 @@ Every module has:
 * ``update(batch) -> dict[str, float]``: train on a batch of transitions; returns the losses.
 * ``reset(env_ids)``: forget the episodic state of those envs (a new episode began).
 
-Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``HindsightCuriosity``, ``EpisodicCount``, and
+Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``HindsightCuriosity``, ``AleatoricCuriosity``, ``EpisodicCount``, and
 ``GlobalEpisodic`` (a global x episodic combination). ``make_intrinsic(name, obs_dim, n_actions)``
 builds one by name. They need torch: ``pip install "sparsegym[torch]"``.
 """
@@ -28,6 +28,7 @@ _MODULES = {
     "NovelD": "noveld",
     "RDD": "rdd",
     "HindsightCuriosity": "hindsight",
+    "AleatoricCuriosity": "aleatoric",
     "EpisodicCount": "counts",
     "GlobalEpisodic": "combined",
     "make_intrinsic": "factory",

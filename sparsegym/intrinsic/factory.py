@@ -1,10 +1,11 @@
-"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight|disagreement|counts|rnd_x_counts``)."""
+"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight|disagreement|aleatoric|counts|rnd_x_counts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from sparsegym.intrinsic.aleatoric import AleatoricCuriosity
 from sparsegym.intrinsic.base import IntrinsicModule
 from sparsegym.intrinsic.combined import GlobalEpisodic
 from sparsegym.intrinsic.counts import EpisodicCount
@@ -24,6 +25,7 @@ INTRINSIC_MODULES: dict[str, Callable[..., IntrinsicModule]] = {
     "rdd": RDD,
     "hindsight": HindsightCuriosity,
     "disagreement": Disagreement,
+    "aleatoric": AleatoricCuriosity,
     "counts": EpisodicCount,
     "rnd_x_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
         RND(obs_dim, n_actions, device=device, seed=seed, **kw), EpisodicCount(obs_dim, n_actions, device=device)),
