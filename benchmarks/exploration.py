@@ -7,7 +7,10 @@ Go-Explore, whether its archive reached the goal.
 
     python benchmarks/exploration.py --envs sparsegym/MiniGrid-DoorKey-8x8-v0 --budget 3000000 --seeds 0 1 2
 
-Writes ``benchmarks/results/exploration.csv`` and ``exploration.png``. The full configuration (four envs,
+Results accumulate in ``benchmarks/results/exploration.csv`` (one row per env, method, seed and budget,
+written atomically after each run); a run already in the file is not repeated, so an interrupted or
+partial benchmark resumes where it stopped and the table fills up across invocations (``--rerun``
+repeats them). ``exploration.png`` plots every row of the chosen budget. The full configuration (four envs,
 3M frames, three seeds, six methods) is days of CPU on a 2-core machine; pass smaller ``--budget`` and
 ``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
 mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
@@ -62,6 +65,30 @@ def run_go_explore(env_id: str, budget: int, seed: int) -> dict[str, float]:
             "success_at_budget": float(result["success"])}
 
 
+FIELDS = ["env", "method", "seed", "budget", "frames_to_0.9", "success_at_budget", "minutes"]
+
+
+def _load(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("frames_to_0.9", "success_at_budget", "minutes"):
+            r[k] = float(r[k])
+        r["seed"], r["budget"] = int(r["seed"]), int(r["budget"])
+    return rows
+
+
+def _save(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: (r["env"], r["budget"], r["method"], r["seed"])))
+    tmp.replace(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=ENVS)
@@ -69,13 +96,23 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=3_000_000)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--rerun", action="store_true", help="repeat runs already in the results file")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    path = args.out / "exploration.csv"
+    rows = _load(path)
+    key = lambda r: (r["env"], r["method"], int(r["seed"]), int(r["budget"]))  # noqa: E731
     print(f"{'env':<40} {'method':<12} {'seed':>4} {'frames to 0.9':>14} {'success at budget':>18} {'minutes':>8}")
     for env_id in args.envs:
         for method in args.methods:
             for seed in args.seeds:
+                done = [r for r in rows if key(r) == (env_id, method, seed, args.budget)]
+                if done and not args.rerun:
+                    r = done[-1]
+                    print(f"{env_id:<40} {method:<12} {seed:>4} {r['frames_to_0.9']:>14,.0f} "
+                          f"{r['success_at_budget']:>18.2f} {'(kept)':>8}", flush=True)
+                    continue
+                rows = [r for r in rows if key(r) != (env_id, method, seed, args.budget)]
                 start = time.perf_counter()
                 result = run_go_explore(env_id, args.budget, seed) if method == "go-explore" else \
                     run_ppo(env_id, method, args.budget, seed)
@@ -84,10 +121,7 @@ def main() -> int:
                 rows.append(row)
                 print(f"{env_id:<40} {method:<12} {seed:>4} {row['frames_to_0.9']:>14,.0f} "
                       f"{row['success_at_budget']:>18.2f} {row['minutes']:>8.1f}", flush=True)
-                with open(args.out / "exploration.csv", "w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
+                _save(path, rows)
     try:
         import matplotlib
 
@@ -99,7 +133,8 @@ def main() -> int:
     for ax, env_id in zip(axes[0], args.envs):
         means = []
         for method in args.methods:
-            vals = [r["success_at_budget"] for r in rows if r["env"] == env_id and r["method"] == method]
+            vals = [r["success_at_budget"] for r in rows
+                    if r["env"] == env_id and r["method"] == method and int(r["budget"]) == args.budget]
             means.append(sum(vals) / len(vals) if vals else 0.0)
         ax.bar(args.methods, means)
         ax.set_title(env_id.split("/")[-1], fontsize=9)

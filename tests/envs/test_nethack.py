@@ -156,15 +156,15 @@ def test_play_minihack_in_the_terminal(capsys):
 
 
 @pytest.mark.parametrize("task", ["NetHackScore-v0", "NetHackScout-v0", "NetHackStaircasePet-v0", "MiniHack-Room-5x5-v0",
-                                  "MiniHack-Eat-v0", "MiniHack-Freeze-Wand-Restricted-v0"])
+                                  "MiniHack-Eat-v0", "MiniHack-Freeze-Wand-Restricted-v0", "MiniHack-KeyRoom-S5-v0"])
 def test_single_copy_step_matches_nles_own_step(task):
     """NetHack and MiniHack tasks step through NetHackTask._fast_step (one copy of the arrays per step); whole
     random episodes must match NLE's (MiniHack's) own step: observations, rewards, ends, end statuses."""
     from sparsegym.envs.nethack.env import NetHackTask
 
     fast, ref = NetHackTask(task), NetHackTask(task)
-    ref._fast = False
-    assert fast._fast
+    ref._fast, ref._fast_for = False, (False,) * ref.action_space.n
+    assert fast._fast and any(fast._fast_for)
     rng = np.random.default_rng(0)
     a_obs, _ = fast.reset(seed=11)
     b_obs, _ = ref.reset(seed=11)
@@ -181,3 +181,15 @@ def test_single_copy_step_matches_nles_own_step(task):
     assert all(np.array_equal(kept[0][k], kept[1][k]) for k in kept[1])
     fast.close()
     ref.close()
+
+
+def test_step_before_reset_is_refused():
+    """NetHack ids are registered without Gymnasium's OrderEnforcing layer; the env refuses itself."""
+    import gymnasium
+
+    env = sparsegym.make(ROOM)
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        env.step(0)
+    env.reset(seed=0)
+    env.step(0)
+    env.close()

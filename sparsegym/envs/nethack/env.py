@@ -83,19 +83,28 @@ class NetHackTask(gymnasium.Env):
         # NLE's own step copies every internal observation array before stepping (its reward needs the
         # previous state), MiniHack's step copies them once more for its reward manager, and we copy
         # the arrays we return after it: the same data two or three times. For tasks that use NLE's
-        # or MiniHack's step unchanged (all but KeyRoom, which adds its own), `_fast_step` plays that
-        # step with one copy serving all (see its docstring).
+        # or MiniHack's step unchanged, `_fast_step` plays that step with one copy serving all (see
+        # its docstring). KeyRoom's step (MiniHackKeyDoor) only adds a door-opening macro before
+        # MiniHack's when the action is APPLY; those actions take the full step, every other action
+        # the fast one.
         from minihack.base import MiniHack
+        from minihack.envs.keyroom import MiniHackKeyDoor
         from nle.env.base import NLE
+        from nle.nethack import Command
 
         step_impl = type(self.core).step
-        self._minihack_step = step_impl is MiniHack.step
-        fast_step = step_impl is NLE.step or self._minihack_step
+        keydoor = step_impl is MiniHackKeyDoor.step
+        self._minihack_step = step_impl is MiniHack.step or keydoor
         index = dict(zip(self.core._original_observation_keys, self.core._original_indices))
-        self._fast = fast_step and all(k in index for k in self._keys)
+        fast = (step_impl is NLE.step or self._minihack_step) and all(k in index for k in self._keys)
+        self._fast = fast
+        self._fast_for = tuple(fast and not (keydoor and act == Command.APPLY) for act in self.actions)
         self._key_index = tuple((k, index[k]) for k in self._keys if k in index)
         self._prev: tuple | None = None
-        self._n = int(self.action_space.n)
+        # Registered without Gymnasium's OrderEnforcing wrapper (one call layer per step, about 3% of
+        # a NetHack step): until the first reset no action is in range, so `step` falls through to
+        # `_checked`, which raises ResetNeeded. The common path pays nothing for the check.
+        self._n = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -111,6 +120,7 @@ class NetHackTask(gymnasium.Env):
         if grid is not None:
             grid.unwrapped._np_random = np.random.Generator(np.random.PCG64(core_seed))
         obs, core_info = self.core.reset(seed=None, options=options or None)  # nle reads keys of any dict
+        self._n = int(self.action_space.n)
         if self._fast:
             self._prev = tuple(a.copy() for a in self.core.last_observation)
             obs = {k: self._prev[i] for k, i in self._key_index}
@@ -122,11 +132,15 @@ class NetHackTask(gymnasium.Env):
     def step(self, action: Any):
         # The common case first (a plain int in range); anything else goes through the full check.
         a = action if type(action) is int and 0 <= action < self._n else self._checked(action)
-        if self._fast:
+        if self._fast_for[a]:
             obs, reward, terminated, truncated, info = self._fast_step(a)
         else:
             obs, reward, terminated, truncated, info = self.core.step(a)
-            obs = self._select(obs)
+            if self._fast:  # a full step inside a fast-stepping env: the next step's "before" state
+                self._prev = tuple(x.copy() for x in self.core.last_observation)
+                obs = {k: self._prev[i] for k, i in self._key_index}
+            else:
+                obs = self._select(obs)
         reward = float(reward)
         status = info["end_status"]  # NLE builds a new info dict every step: extend it, no copy
         if terminated and status == ABORTED:
@@ -138,6 +152,10 @@ class NetHackTask(gymnasium.Env):
         return obs, reward, terminated, truncated, info
 
     def _checked(self, action: Any) -> int:
+        if self._n == 0:
+            from gymnasium.error import ResetNeeded
+
+            raise ResetNeeded(f"{self.task}: call reset() before step() (the game has not started)")
         try:
             a = int(action)
             valid = 0 <= a < self._n and a == action
