@@ -89,6 +89,38 @@ def _save(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+def _plot(rows: list[dict], path: Path) -> None:
+    """One panel per env in the file: each method's mean success at the largest budget it was run at,
+    labelled with that budget and the number of seeds."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    envs = sorted({r["env"] for r in rows})
+    if not envs:
+        return
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.5 * len(envs), 4.2), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        methods = [m for m in METHODS if any(r["env"] == env_id and r["method"] == m for r in rows)]
+        means, labels = [], []
+        for m in methods:
+            budget = max(r["budget"] for r in rows if r["env"] == env_id and r["method"] == m)
+            vals = [r["success_at_budget"] for r in rows if r["env"] == env_id and r["method"] == m and r["budget"] == budget]
+            means.append(sum(vals) / len(vals))
+            labels.append(f"{m}\n{budget / 1e6:g}M, {len(vals)} seed{'s' if len(vals) > 1 else ''}")
+        ax.bar(range(len(methods)), means)
+        ax.set_xticks(range(len(methods)), labels, rotation=45, ha="right", fontsize=7)
+        ax.set_title(env_id.split("/")[-1], fontsize=9)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("success at budget")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=ENVS)
@@ -122,27 +154,7 @@ def main() -> int:
                 print(f"{env_id:<40} {method:<12} {seed:>4} {row['frames_to_0.9']:>14,.0f} "
                       f"{row['success_at_budget']:>18.2f} {row['minutes']:>8.1f}", flush=True)
                 _save(path, rows)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return 0
-    fig, axes = plt.subplots(1, len(args.envs), figsize=(4.5 * len(args.envs), 3.8), squeeze=False)
-    for ax, env_id in zip(axes[0], args.envs):
-        means = []
-        for method in args.methods:
-            vals = [r["success_at_budget"] for r in rows
-                    if r["env"] == env_id and r["method"] == method and int(r["budget"]) == args.budget]
-            means.append(sum(vals) / len(vals) if vals else 0.0)
-        ax.bar(args.methods, means)
-        ax.set_title(env_id.split("/")[-1], fontsize=9)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel(f"success at {args.budget:,} frames")
-        ax.tick_params(axis="x", rotation=45, labelsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out / "exploration.png", dpi=100)
+    _plot(rows, args.out / "exploration.png")
     print(f"wrote {args.out / 'exploration.csv'} and {args.out / 'exploration.png'}")
     return 0
 
