@@ -149,12 +149,12 @@ class ActorCritic(nn.Module):
         return (torch.zeros(1, n, self.hidden, device=device), torch.zeros(1, n, self.hidden, device=device))
 
     def forward_sequence(self, obs: Any, state: Any, dones: Any, action: Any = None,
-                         generator: Any = None) -> tuple[tuple[Any, ...], Any]:
+                         generator: Any = None, entropy: bool = True) -> tuple[tuple[Any, ...], Any]:
         """Run ``T`` steps of ``N`` envs (observations flattened time-major, ``dones`` of shape
         ``(T, N)``: 1 where that step's observation starts a new episode, which clears the LSTM state)."""
         h = self.features(obs)
         if self.lstm is None:
-            return self.heads(h, action, generator), state
+            return self.heads(h, action, generator, entropy), state
         T = dones.shape[0]
         h = h.reshape(T, -1, h.shape[-1])
         outputs = []
@@ -166,21 +166,32 @@ class ActorCritic(nn.Module):
             out, state = self.lstm(h[a:b], state)
             outputs.append(out)
         h = torch.cat(outputs).reshape(-1, self.hidden)
-        return self.heads(h, action, generator), state
+        return self.heads(h, action, generator, entropy), state
 
-    def forward(self, obs: Any, action: Any = None, generator: Any = None) -> tuple[Any, ...]:
+    def forward(self, obs: Any, action: Any = None, generator: Any = None, entropy: bool = True) -> tuple[Any, ...]:
         """One step per observation (a recurrent core starts from a zero state for each)."""
         h = self.features(obs)
         if self.lstm is not None:
             h, _ = self.lstm(h[None], self.initial_state(h.shape[0], h.device))
             h = h[0]
-        return self.heads(h, action, generator)
+        return self.heads(h, action, generator, entropy)
 
-    def heads(self, h: Any, action: Any = None, generator: Any = None) -> tuple[Any, ...]:
+    def heads(self, h: Any, action: Any = None, generator: Any = None, entropy: bool = True) -> tuple[Any, ...]:
+        """Sampled (or given) action, its log-probability, the policy's entropy (None with
+        ``entropy=False``, as in rollouts), extrinsic and intrinsic values, and the logits.
+
+        The categorical log-probabilities are computed directly (log-softmax) rather than through
+        ``torch.distributions.Categorical``, whose construction and argument checks cost more than the
+        arithmetic at rollout batch sizes; the values are the same (entropy clamps ``-inf`` log-probs
+        to the dtype's minimum as ``Categorical`` does, so zero-probability actions add 0, not NaN)."""
         logits = self.actor(h)
-        dist = torch.distributions.Categorical(logits=logits)
+        logp = torch.log_softmax(logits, dim=-1)
         if action is None:
-            probs = dist.probs
-            action = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            action = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
+        logprob = logp.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        ent = None
+        if entropy:
+            clamped = logp.clamp(min=torch.finfo(logp.dtype).min)
+            ent = -(clamped * logp.exp()).sum(-1)
         v_int = self.critic_int(h).squeeze(-1) if self.critic_int is not None else torch.zeros(h.shape[0], device=h.device)
-        return action, dist.log_prob(action), dist.entropy(), self.critic_ext(h).squeeze(-1), v_int, logits
+        return action, logprob, ent, self.critic_ext(h).squeeze(-1), v_int, logits

@@ -158,17 +158,15 @@ class PPO:
         T, N = cfg.num_steps, cfg.num_envs
         num_updates = max(1, total_steps // cfg.batch_size)
 
-        actions = torch.zeros((T, N), dtype=torch.long, device=dev)
-        logprobs = torch.zeros((T, N), device=dev)
-        rewards = torch.zeros((T, N), device=dev)
-        int_rewards = torch.zeros((T, N), device=dev)
-        dones = torch.zeros((T, N), device=dev)
-        values = torch.zeros((T, N), device=dev)
-        int_values = torch.zeros((T, N), device=dev)
+        # Rollout buffers live in numpy while stepping (a numpy row write costs a fraction of a torch
+        # index assignment, and there are several per step) and go to the device once per rollout.
+        np_actions = np.zeros((T, N), dtype=np.int64)
+        np_logprobs, np_rewards, np_int_rewards, np_dones, np_values, np_int_values = (
+            np.zeros((T, N), dtype=np.float32) for _ in range(6))
         int_norm = ReturnNormalizer(N, cfg.int_gamma) if (self.intrinsic and self.intrinsic.normalize_returns) else None
 
         obs, _ = envs.reset(seed=[cfg.seed + i for i in range(N)])
-        next_done = torch.zeros(N, device=dev)
+        next_done = np.zeros(N, dtype=np.float32)
         lstm_state = self.policy.initial_state(N, dev)
         flat_obs = flatten_batch(single, obs, N) if self.intrinsic else None
         recent_returns, recent_success = deque(maxlen=100), deque(maxlen=100)
@@ -205,19 +203,20 @@ class PPO:
                     self.global_step += N
                     t_obs = _to_tensor_obs(obs, dev)
                     rollout_obs.append(obs)
-                    dones[step] = next_done
-                    with torch.no_grad():
-                        if lstm_state is None:
-                            action, logprob, _, value, int_value, _ = self.policy(t_obs, generator=None)
-                        else:
+                    np_dones[step] = next_done
+                    if lstm_state is None:
+                        with torch.inference_mode():
+                            action, logprob, _, value, int_value, _ = self.policy(t_obs, entropy=False)
+                    else:  # the LSTM state is reused by the update, so no inference-mode tensors here
+                        with torch.no_grad():
                             (action, logprob, _, value, int_value, _), lstm_state = self.policy.forward_sequence(
-                                t_obs, lstm_state, next_done[None])
-                    values[step], int_values[step] = value, int_value
-                    actions[step], logprobs[step] = action, logprob
+                                t_obs, lstm_state, torch.as_tensor(next_done, device=dev)[None], entropy=False)
                     a = action.cpu().numpy()
+                    np_actions[step], np_logprobs[step] = a, logprob.cpu().numpy()
+                    np_values[step], np_int_values[step] = value.cpu().numpy(), int_value.cpu().numpy()
                     obs_next, reward, term, trunc, infos = envs.step(a)
                     done = np.logical_or(term, trunc)
-                    rewards[step] = torch.as_tensor(reward, dtype=torch.float32, device=dev)
+                    np_rewards[step] = reward
                     if self.intrinsic is not None:
                         real_next = flatten_batch(single, obs_next, N)
                         if "final_obs" in infos and done.any():
@@ -227,7 +226,7 @@ class PPO:
                         bonus = np.asarray(self.intrinsic.compute(batch), dtype=np.float64)
                         if int_norm is not None:
                             bonus = int_norm(bonus)
-                        int_rewards[step] = torch.as_tensor(bonus, dtype=torch.float32, device=dev)
+                        np_int_rewards[step] = bonus
                         rollout_flat.append(flat_obs)
                         rollout_next_flat.append(real_next)
                         if done.any():
@@ -241,22 +240,26 @@ class PPO:
                         recent_success.append(success)
                         ep_returns[i], ep_lengths[i] = 0.0, 0
                     obs = obs_next
-                    next_done = torch.as_tensor(done, dtype=torch.float32, device=dev)
+                    next_done = done.astype(np.float32)
 
                 obs_buf = {k: torch.as_tensor(np.stack([o[k] for o in rollout_obs]), device=dev)
                            for k in rollout_obs[0]} if isinstance(rollout_obs[0], dict) else \
                     torch.as_tensor(np.stack(rollout_obs), dtype=torch.float32, device=dev)
+                actions, logprobs, rewards, int_rewards, dones, values, int_values = (
+                    torch.from_numpy(x).to(dev) for x in
+                    (np_actions, np_logprobs, np_rewards, np_int_rewards, np_dones, np_values, np_int_values))
+                next_done_t = torch.from_numpy(next_done).to(dev)
                 with torch.no_grad():
                     if lstm_state is None:
-                        _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev))
+                        _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev), entropy=False)
                     else:
                         (_, _, _, next_value, next_int_value, _), _ = self.policy.forward_sequence(
-                            _to_tensor_obs(obs, dev), lstm_state, next_done[None])
-                    advantages, returns = gae(rewards, values, dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
+                            _to_tensor_obs(obs, dev), lstm_state, next_done_t[None], entropy=False)
+                    advantages, returns = gae(rewards, values, dones, next_value, next_done_t, cfg.gamma, cfg.gae_lambda)
                     if self.intrinsic is not None:
                         zeros = torch.zeros_like(dones)  # intrinsic returns ignore episode ends
                         int_adv, int_returns = gae(int_rewards, int_values, zeros, next_int_value,
-                                                   torch.zeros_like(next_done), cfg.int_gamma, cfg.gae_lambda)
+                                                   torch.zeros_like(next_done_t), cfg.int_gamma, cfg.gae_lambda)
                         advantages = cfg.ext_coef * advantages + cfg.int_coef * int_adv
                     else:
                         int_returns = torch.zeros_like(returns)
