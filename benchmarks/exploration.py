@@ -1,8 +1,10 @@
 """Exploration benchmark: frames to 0.9 success, and success at a fixed budget, per method and env.
 
 Methods: PPO, PPO+RND, PPO+E3B, PPO+NovelD (sparsegym.agents.PPO with an intrinsic reward),
-Go-Explore (exploration phase, on one layout per seed), and PPO with concurrent imitation of two oracle
-demonstrations (``bc2``). Success is PPO's success rate over its last 100 training episodes; for
+Go-Explore (exploration phase, on one layout per seed), PPO with concurrent imitation of two oracle
+demonstrations (``ppo+bc2``), and the same with the two demonstrations found by Go-Explore instead of
+the oracle (``go-explore+bc2``: Go-Explore's robustification by imitation; its exploration frames count
+against the budget and towards frames-to-0.9). Success is PPO's success rate over its last 100 training episodes; for
 Go-Explore, whether its archive reached the goal.
 
     python benchmarks/exploration.py --envs sparsegym/MiniGrid-DoorKey-8x8-v0 --budget 3000000 --seeds 0 1 2
@@ -29,7 +31,27 @@ import sparsegym
 
 ENVS = ["sparsegym/MiniGrid-DoorKey-8x8-v0", "sparsegym/MiniGrid-KeyCorridorS3R3-v0",
         "sparsegym/MiniGrid-MultiRoom-N4-S5-v0", "sparsegym/MiniGrid-ObstructedMaze-1Dlh-v0"]
-METHODS = ["ppo", "ppo+rnd", "ppo+e3b", "ppo+noveld", "go-explore", "ppo+bc2"]
+METHODS = ["ppo", "ppo+rnd", "ppo+e3b", "ppo+noveld", "go-explore", "ppo+bc2", "go-explore+bc2"]
+
+
+def go_explore_demos(env_id: str, seeds: list[int], budget: int, path: Path) -> int:
+    """Go-Explore's best trajectory on each layout seed, written as a demonstration file; returns the
+    frames the exploration took (0 demos found: raises)."""
+    import numpy as np
+
+    from sparsegym.agents import GoExplore
+
+    parts, frames = [], 0
+    for layout in seeds:
+        ge = GoExplore(sparsegym.make(env_id), seed=layout)
+        result = ge.learn(budget - frames)
+        frames = frames + result["frames"]
+        if result["success"]:
+            parts.append(ge.demonstrations())
+    if not parts:
+        raise RuntimeError(f"Go-Explore found no successful trajectory on {env_id} within {budget} frames")
+    np.savez(path, **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+    return frames
 
 
 def run_ppo(env_id: str, method: str, budget: int, seed: int) -> dict[str, float]:
@@ -37,11 +59,19 @@ def run_ppo(env_id: str, method: str, budget: int, seed: int) -> dict[str, float
     from sparsegym.baselines import write_demonstrations
 
     config = PPOConfig(seed=seed, device=None)
+    offset = 0  # frames spent before PPO starts (Go-Explore finding its own demonstrations)
     if method.startswith("ppo+") and method != "ppo+bc2":
         config.intrinsic = method.split("+", 1)[1]
-    if method == "ppo+bc2":
+    if method in ("ppo+bc2", "go-explore+bc2"):
         demos = Path(tempfile.mkdtemp()) / "demos.npz"
-        write_demonstrations(env_id, [10_000 + seed, 20_000 + seed], demos)
+        layouts = [10_000 + seed, 20_000 + seed]
+        if method == "ppo+bc2":
+            write_demonstrations(env_id, layouts, demos)
+        else:
+            try:
+                offset = go_explore_demos(env_id, layouts, budget, demos)
+            except RuntimeError:
+                return {"frames_to_0.9": math.nan, "success_at_budget": 0.0}
         config.demos, config.bc_coef = str(demos), 1.0
     reached = math.nan
     agent = PPO(env_id, config)
@@ -49,9 +79,9 @@ def run_ppo(env_id: str, method: str, budget: int, seed: int) -> dict[str, float
     def watch(stats: dict[str, float]) -> None:
         nonlocal reached
         if math.isnan(reached) and stats["episodes"] >= 20 and stats["success_rate"] >= 0.9:
-            reached = stats["frames"]
+            reached = stats["frames"] + offset
 
-    history = agent.learn(budget, callback=watch, progress=False)
+    history = agent.learn(budget - offset, callback=watch, progress=False)
     final = history[-1]["success_rate"] if history else math.nan
     return {"frames_to_0.9": reached, "success_at_budget": final}
 

@@ -63,6 +63,10 @@ from sparsegym.envs.minigrid import fastview  # noqa: E402
 CODE_MAX = np.array([len(IDX_TO_OBJECT) - 1, len(IDX_TO_COLOR) - 1, 3], dtype=np.uint8)
 _DONE = 6  # MiniGrid's "done" action: a no-op in every non-BabyAI task.
 _RED = IDX_TO_COLOR.index("red")
+# Attributes of a minigrid env that are configuration, rendering or RNG (handled apart), not state.
+_NOT_STATE = frozenset({"window", "clock", "surface", "gen_obs", "action_space", "observation_space", "reward_range",
+                        "render_mode", "render_size", "screen_size", "tile_size", "highlight", "agent_pov",
+                        "_np_random", "_np_random_seed", "spec", "metadata"})
 
 
 class _Discard(io.TextIOBase):
@@ -208,21 +212,30 @@ class MiniGridTask(gymnasium.Env):
     # -- saving and restoring the state (Go-Explore's return step) ---------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """A snapshot of the whole env state (grid, agent, carried object, step count, RNGs)."""
+        """A snapshot of the whole env state: every attribute of the minigrid env that is state (grid,
+        agent, carried object, step count, the task's own fields such as KeyCorridor's target ``obj``,
+        RoomGrid rooms, BabyAI instructions and their verifiers), plus the RNGs.
+
+        The attributes are deep-copied *together*, so references between them survive: a task that
+        keeps its target object in ``obj`` and checks ``carrying == obj`` (object identity) still
+        recognises the restored grid's copy of it. (Copying the grid alone, as an earlier version did,
+        left ``obj`` pointing at the old object, so a restored KeyCorridor or ObstructedMaze could never
+        be won.) References back to the env itself (BabyAI verifiers keep one) stay pointed at it.
+        """
         core = self.core
-        return copy.deepcopy({
-            "grid": core.grid, "agent_pos": tuple(int(v) for v in core.agent_pos), "agent_dir": int(core.agent_dir),
-            "carrying": core.carrying, "step_count": core.step_count, "mission": core.mission,
-            "core_rng": core.np_random.bit_generator.state, "rng": self.np_random.bit_generator.state,
+        fields = {k: v for k, v in vars(core).items() if k not in _NOT_STATE}
+        return {
+            "core": copy.deepcopy(fields, {id(core): core, id(self): self}),
+            "core_rng": copy.deepcopy(core.np_random.bit_generator.state),
+            "rng": copy.deepcopy(self.np_random.bit_generator.state),
             "prev_action": self._prev_action,
-        })
+        }
 
     def set_state(self, state: dict[str, Any]) -> dict[str, Any] | np.ndarray:
-        """Restore a :meth:`get_state` snapshot (of this task); returns the observation there."""
-        state = copy.deepcopy(state)
+        """Restore a :meth:`get_state` snapshot (of this task); returns the observation there. The
+        snapshot itself is left untouched, so it can be restored again."""
         core = self.core
-        core.grid, core.agent_pos, core.agent_dir = state["grid"], state["agent_pos"], state["agent_dir"]
-        core.carrying, core.step_count, core.mission = state["carrying"], state["step_count"], state["mission"]
+        vars(core).update(copy.deepcopy(state["core"], {id(core): core, id(self): self}))
         core.np_random.bit_generator.state = state["core_rng"]
         self.np_random.bit_generator.state = state["rng"]
         self._prev_action = state["prev_action"]
