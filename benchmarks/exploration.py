@@ -47,7 +47,7 @@ def go_explore_demos(env_id: str, seeds: list[int], budget: int, path: Path) -> 
         result = ge.learn(budget - frames)
         frames = frames + result["frames"]
         if result["success"]:
-            parts.append(ge.demonstrations())
+            parts.append(ge.demonstrations(shorten=True))
     if not parts:
         raise RuntimeError(f"Go-Explore found no successful trajectory on {env_id} within {budget} frames")
     np.savez(path, **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})

@@ -161,18 +161,66 @@ class GoExplore:
 
     # -- using the result -------------------------------------------------------------------------------
 
-    def demonstrations(self) -> dict[str, np.ndarray]:
-        """The best trajectory in the demonstration format (flattened observations and actions)."""
+    def shortened_actions(self) -> list[int]:
+        """The best trajectory with its loops cut out: wherever the full env state (for MiniGrid: the
+        encoded grid, agent position and heading, carried object) recurs, the actions between the two
+        visits are dropped, which also removes no-ops (a pickup with nothing in front, "done", a left
+        turn undone by a right turn). Exploration's random walks are mostly such loops. The result is
+        replayed from the reset seed and kept only if it still succeeds with at least the same return
+        (an env that draws random numbers while stepping may not); otherwise the trajectory is
+        returned as found. Envs without a MiniGrid core are returned as found."""
         if not self.best_actions:
             raise RuntimeError("no trajectory found yet: call learn() first")
+        try:
+            from sparsegym.envs.minigrid.predicates import core_of
+
+            core_of(self.env)
+        except (ImportError, TypeError):
+            return list(self.best_actions)
+
+        def key() -> bytes:
+            core = core_of(self.env)
+            carried = (core.carrying.type, core.carrying.color) if core.carrying else None
+            return core.grid.encode().tobytes() + repr((tuple(core.agent_pos), core.agent_dir, carried)).encode()
+
+        self.env.reset(seed=self.config.seed)
+        path: list[int] = []
+        seen = {key(): 0}  # state -> length of the path that reached it
+        for a in self.best_actions:
+            self.env.step(a)
+            path.append(a)
+            k = key()
+            if k in seen:  # back in a state already on the path: cut the loop
+                del path[seen[k]:]
+                seen = {s: n for s, n in seen.items() if n <= len(path)}
+            else:
+                seen[k] = len(path)
+        return path if self._replay_score(path) >= self._replay_score(self.best_actions) else list(self.best_actions)
+
+    def _replay_score(self, actions: list[int]) -> float:
+        self.env.reset(seed=self.config.seed)
+        score = 0.0
+        for a in actions:
+            _, reward, terminated, truncated, info = self.env.step(a)
+            score += float(info.get("reward_components", {}).get("extrinsic", reward))
+            if terminated or truncated:
+                return score if info.get("success", True) else -np.inf
+        return -np.inf  # did not reach the end
+
+    def demonstrations(self, shorten: bool = False) -> dict[str, np.ndarray]:
+        """The best trajectory in the demonstration format (flattened observations and actions);
+        ``shorten=True`` uses :meth:`shortened_actions` (loops cut out) for the robustification phase."""
+        if not self.best_actions:
+            raise RuntimeError("no trajectory found yet: call learn() first")
+        actions = self.shortened_actions() if shorten else self.best_actions
         obs, _ = self.env.reset(seed=self.config.seed)
         rows = []
-        for a in self.best_actions:
+        for a in actions:
             rows.append(gymnasium.spaces.flatten(self.env.observation_space, obs))
             obs, *_ = self.env.step(a)
         starts = np.zeros(len(rows), dtype=bool)
         starts[0] = True
-        return {"observations": np.asarray(rows, dtype=np.float32), "actions": np.asarray(self.best_actions),
+        return {"observations": np.asarray(rows, dtype=np.float32), "actions": np.asarray(actions),
                 "episode_starts": starts}
 
     def reset(self, seed: int | None = None) -> None:

@@ -64,6 +64,25 @@ def test_go_explore_finds_the_doorkey_8x8_goal():
     assert len(demos["actions"]) == len(ge.best_actions) and demos["observations"].shape[1] == 151
 
 
+def test_go_explore_shortened_trajectory_cuts_loops_and_still_wins():
+    env = sparsegym.make("sparsegym/MiniGrid-KeyCorridorS3R3-v0")
+    ge = GoExplore(env, seed=10_000)
+    assert ge.learn(100_000)["success"]
+    short = ge.shortened_actions()
+    assert len(short) < len(ge.best_actions) / 2  # random walks are mostly loops
+    env.reset(seed=10_000)
+    states = set()
+    for i, a in enumerate(short):
+        core = env.unwrapped.core
+        state = (core.grid.encode().tobytes(), tuple(core.agent_pos), core.agent_dir, repr(core.carrying))
+        assert state not in states, f"state revisited at step {i}: a loop was left in"
+        states.add(state)
+        _, reward, term, trunc, info = env.step(a)
+    assert term and info["success"] and reward > 0
+    demos = ge.demonstrations(shorten=True)
+    assert demos["actions"].tolist() == short
+
+
 def test_go_explore_returns_by_replay_where_state_cannot_be_restored():
     import gymnasium
 
