@@ -45,7 +45,7 @@ def go_explore_demos(env_id: str, seeds: list[int], budget: int, path: Path) -> 
     for layout in seeds:
         ge = GoExplore(sparsegym.make(env_id), seed=layout)
         result = ge.learn(budget - frames)
-        frames = frames + result["frames"]
+        frames += result["frames"]
         if result["success"]:
             parts.append(ge.demonstrations(shorten=True))
     if not parts:
@@ -93,6 +93,31 @@ def run_go_explore(env_id: str, budget: int, seed: int) -> dict[str, float]:
     result = ge.learn(budget)
     return {"frames_to_0.9": float(result["frames"]) if result["success"] else math.nan,
             "success_at_budget": float(result["success"])}
+
+
+def demo_lengths(env_ids: list[str], seeds: list[int], budget: int) -> None:
+    """Print, per env and demonstration layout, the length of Go-Explore's best trajectory as found,
+    with its loops cut out (what ``go-explore+bc2`` imitates), and the oracle's solution."""
+    from sparsegym.agents import GoExplore
+    from sparsegym.baselines import MiniGridOracle
+
+    print(f"{'env':<42} {'layout':>6} {'found':>6} {'loops cut':>9} {'oracle':>6}")
+    for env_id in env_ids:
+        for layout in [base + s for s in seeds for base in (10_000, 20_000)]:
+            env = sparsegym.make(env_id)
+            ge = GoExplore(env, seed=layout)
+            if not ge.learn(budget)["success"]:
+                print(f"{env_id:<42} {layout:>6} {'not found':>6}")
+                continue
+            short = len(ge.shortened_actions())
+            oracle = MiniGridOracle(env)
+            obs, info = env.reset(seed=layout)
+            oracle.reset(layout)
+            steps, done = 0, False
+            while not done:
+                obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+                steps, done = steps + 1, terminated or truncated
+            print(f"{env_id:<42} {layout:>6} {len(ge.best_actions):>6} {short:>9} {steps:>6}", flush=True)
 
 
 FIELDS = ["env", "method", "seed", "budget", "frames_to_0.9", "success_at_budget", "minutes"]
@@ -159,7 +184,12 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--rerun", action="store_true", help="repeat runs already in the results file")
+    parser.add_argument("--demo-lengths", action="store_true",
+                        help="only print the lengths of Go-Explore's demonstrations (as found, loops cut) and the oracle's")
     args = parser.parse_args()
+    if args.demo_lengths:
+        demo_lengths(args.envs, args.seeds, min(args.budget, 500_000))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "exploration.csv"
     rows = _load(path)

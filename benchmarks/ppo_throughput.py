@@ -5,7 +5,8 @@ minibatch count, alternating rounds; the table prints env frames per second of t
 ratio (target: ours >= 2x SB3). Ours is measured with a flat MLP of SB3's width (64; ours is one
 64-64 trunk shared by policy and value, SB3's MultiInputPolicy has a 64-64 trunk for each, so ours
 does about half the network arithmetic per frame), with its default width (256), and with its
-default MiniGrid CNN encoder. One more SB3 row runs the env with MiniGrid's own view code
+default MiniGrid CNN encoder, and once more at width 64 with the envs in worker processes
+(Gymnasium's async mode, one process per env). One more SB3 row runs the env with MiniGrid's own view code
 (``fast_view=False``) to show what sparsegym's view saves any learner.
 
     python benchmarks/ppo_throughput.py [--env sparsegym/MiniGrid-DoorKey-8x8-v0] [--frames 16384] [--rounds 3]
@@ -24,9 +25,10 @@ import sparsegym
 from sparsegym.agents import PPO, PPOConfig
 
 
-def ours(env_id: str, frames: int, encoder: str, n_envs: int, n_steps: int, hidden: int = 256) -> float:
+def ours(env_id: str, frames: int, encoder: str, n_envs: int, n_steps: int, hidden: int = 256,
+         vectorization: str = "sync") -> float:
     agent = PPO(env_id, PPOConfig(num_envs=n_envs, num_steps=n_steps, update_epochs=4, num_minibatches=4,
-                                  encoder=encoder, hidden=hidden, device="cpu"))
+                                  encoder=encoder, hidden=hidden, vectorization=vectorization, device="cpu"))
     start = time.perf_counter()
     agent.learn(frames, progress=False)
     return frames / (time.perf_counter() - start)
@@ -52,13 +54,14 @@ def main() -> int:
     parser.add_argument("--envs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=128)
     args = parser.parse_args()
-    sparsegym.get_entry(args.env)
+    minigrid = sparsegym.get_entry(args.env).family == "minigrid"
     print(f"{args.env}: {args.envs} envs x {args.steps} steps, 4 epochs, 4 minibatches, {args.frames} frames, "
           f"{args.rounds} rounds, torch threads {torch.get_num_threads()}")
-    minigrid = sparsegym.get_entry(args.env).family == "minigrid"
     trainers = {
         "sb3 PPO (MultiInputPolicy)": lambda: sb3(args.env, args.frames, args.envs, args.steps),
         "ours, flat MLP 64": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps, hidden=64),
+        "ours, flat MLP 64, async envs": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps,
+                                                      hidden=64, vectorization="async"),
         "ours, flat MLP 256": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps),
         "ours, MiniGrid CNN 256": lambda: ours(args.env, args.frames, "auto", args.envs, args.steps),
     }
@@ -70,10 +73,10 @@ def main() -> int:
         for name, train in trainers.items():
             runs[name].append(train())
     base = statistics.median(runs["sb3 PPO (MultiInputPolicy)"])
-    print(f"{'trainer':<30} {'frames/s':>9} {'vs SB3':>7}")
+    print(f"{'trainer':<32} {'frames/s':>9} {'vs SB3':>7}")
     for name, values in runs.items():
         fps = statistics.median(values)
-        print(f"{name:<30} {fps:>9,.0f} {fps / base:>6.2f}x")
+        print(f"{name:<32} {fps:>9,.0f} {fps / base:>6.2f}x")
     return 0
 
 

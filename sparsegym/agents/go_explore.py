@@ -174,12 +174,11 @@ class GoExplore:
         try:
             from sparsegym.envs.minigrid.predicates import core_of
 
-            core_of(self.env)
+            core = core_of(self.env)
         except (ImportError, TypeError):
             return list(self.best_actions)
 
         def key() -> bytes:
-            core = core_of(self.env)
             carried = (core.carrying.type, core.carrying.color) if core.carrying else None
             return core.grid.encode().tobytes() + repr((tuple(core.agent_pos), core.agent_dir, carried)).encode()
 
@@ -195,7 +194,7 @@ class GoExplore:
                 seen = {s: n for s, n in seen.items() if n <= len(path)}
             else:
                 seen[k] = len(path)
-        return path if self._replay_score(path) >= self._replay_score(self.best_actions) else list(self.best_actions)
+        return path if self._replay_score(path) >= self.best_score else list(self.best_actions)
 
     def _replay_score(self, actions: list[int]) -> float:
         self.env.reset(seed=self.config.seed)

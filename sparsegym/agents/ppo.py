@@ -269,7 +269,7 @@ class PPO:
                 if self.intrinsic is not None:
                     stats.update(self.intrinsic.update({"obs": np.concatenate(rollout_flat),
                                                         "next_obs": np.concatenate(rollout_next_flat),
-                                                        "action": actions.cpu().numpy().reshape(-1)}))
+                                                        "action": np_actions.reshape(-1)}))
                     stats["intrinsic_reward"] = float(int_rewards.mean())
                 elapsed = time.perf_counter() - start
                 stats.update(frames=self.global_step, fps=self.global_step / elapsed if elapsed else 0.0,

@@ -27,8 +27,8 @@ Stochastic options, each used by the curiosity literature to trap novelty seeker
 Episodes are truncated by MiniGrid itself at ``max_steps`` (its reward depends on it); pass
 ``max_steps=N`` to ``make`` to change it.
 
-The agent-centred view is computed by :mod:`sparsegym.envs.minigrid.fastview` (identical codes, about
-5x cheaper than MiniGrid's ``gen_obs``, which is most of a MiniGrid step); ``fast_view=False`` keeps
+The agent-centred view is computed by :mod:`sparsegym.envs.minigrid.fastview` (identical codes, much
+cheaper than MiniGrid's ``gen_obs``, which is most of a MiniGrid step); ``fast_view=False`` keeps
 MiniGrid's own code path, and envs that override how the view is built always keep theirs.
 """
 
@@ -131,7 +131,7 @@ class MiniGridTask(gymnasium.Env):
         core_mode = render_mode if render_mode in ("rgb_array", "human") else None
         self.core: MiniGridEnv = _build_core(task, core_mode, **task_kwargs)
         if fast_view and fastview.supports(self.core):
-            # Same observation, about 5x cheaper to compute (see sparsegym.envs.minigrid.fastview).
+            # Same observation, computed without MiniGrid's intermediate grids (see fastview).
             self.core.gen_obs = fastview.AgentView(self.core)
 
         if view == "agent":
@@ -226,8 +226,8 @@ class MiniGridTask(gymnasium.Env):
         fields = {k: v for k, v in vars(core).items() if k not in _NOT_STATE}
         return {
             "core": copy.deepcopy(fields, {id(core): core, id(self): self}),
-            "core_rng": copy.deepcopy(core.np_random.bit_generator.state),
-            "rng": copy.deepcopy(self.np_random.bit_generator.state),
+            "core_rng": core.np_random.bit_generator.state,  # a fresh dict on every read
+            "rng": self.np_random.bit_generator.state,
             "prev_action": self._prev_action,
         }
 

@@ -2,8 +2,8 @@
 
 MiniGrid's ``gen_obs`` cuts a ``Grid`` out of the world (``slice``: a new Grid object and one
 ``Wall()`` per out-of-bounds cell), rotates it ``agent_dir + 1`` times (a new Grid per turn), runs the
-occlusion pass over it and encodes it cell by cell. That is most of the time a MiniGrid step takes
-(about 60% of a DoorKey-8x8 step here), and every learner pays it once per frame.
+occlusion pass over it and encodes it cell by cell. That is most of the time a MiniGrid step takes,
+and every learner pays it once per frame (``benchmarks/env_throughput.py`` measures the difference).
 
 :class:`AgentView` produces the same ``uint8`` image from the world grid directly: for each heading it
 precomputes, once, which world offset lands in each view cell after the slice and the rotations, then
@@ -30,7 +30,8 @@ from minigrid.core.world_object import Wall
 from minigrid.minigrid_env import MiniGridEnv
 
 _EMPTY = OBJECT_TO_IDX["empty"]
-_WALL_CODE = Wall().encode()
+_WALL = Wall()  # what MiniGrid's slice puts outside the world
+_WALL_BYTES = bytes(_WALL.encode())
 _VIEW_METHODS = ("gen_obs", "gen_obs_grid", "get_view_exts")
 _GRID_METHODS = ("slice", "rotate_left", "process_vis", "encode")
 
@@ -137,7 +138,3 @@ class AgentView:
         if type(core.grid) is not Grid and not _stock_grid(type(core.grid)):
             return MiniGridEnv.gen_obs(core)
         return {"image": self.image(), "direction": core.agent_dir, "mission": core.mission}
-
-
-_WALL = Wall()
-_WALL_BYTES = bytes(_WALL_CODE)
