@@ -5,8 +5,11 @@ minibatch count, alternating rounds; the table prints env frames per second of t
 ratio (target: ours >= 2x SB3). Ours is measured with a flat MLP of SB3's width (64; ours is one
 64-64 trunk shared by policy and value, SB3's MultiInputPolicy has a 64-64 trunk for each, so ours
 does about half the network arithmetic per frame), with its default width (256), and with its
-default MiniGrid CNN encoder, and once more at width 64 with the envs in worker processes
-(Gymnasium's async mode, one process per env). One more SB3 row runs the env with MiniGrid's own view code
+default MiniGrid CNN encoder. Three more rows at width 64 show what each of the trainer's own speed-ups
+is worth by turning it off: Gymnasium's SyncVectorEnv instead of the lean vector env
+(``vectorization="sync"``), the torch forward instead of the numpy copy of the policy for sampling
+rollout actions (``numpy_rollout=False``), and the envs in worker processes (Gymnasium's async mode,
+one process per env). One more SB3 row runs the env with MiniGrid's own view code
 (``fast_view=False``) to show what sparsegym's view saves any learner.
 
     python benchmarks/ppo_throughput.py [--env sparsegym/MiniGrid-DoorKey-8x8-v0] [--frames 16384] [--rounds 3]
@@ -25,10 +28,9 @@ import sparsegym
 from sparsegym.agents import PPO, PPOConfig
 
 
-def ours(env_id: str, frames: int, encoder: str, n_envs: int, n_steps: int, hidden: int = 256,
-         vectorization: str = "sync") -> float:
+def ours(env_id: str, frames: int, n_envs: int, n_steps: int, **config: object) -> float:
     agent = PPO(env_id, PPOConfig(num_envs=n_envs, num_steps=n_steps, update_epochs=4, num_minibatches=4,
-                                  encoder=encoder, hidden=hidden, vectorization=vectorization, device="cpu"))
+                                  device="cpu", **config))
     start = time.perf_counter()
     agent.learn(frames, progress=False)
     return frames / (time.perf_counter() - start)
@@ -59,11 +61,15 @@ def main() -> int:
           f"{args.rounds} rounds, torch threads {torch.get_num_threads()}")
     trainers = {
         "sb3 PPO (MultiInputPolicy)": lambda: sb3(args.env, args.frames, args.envs, args.steps),
-        "ours, flat MLP 64": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps, hidden=64),
-        "ours, flat MLP 64, async envs": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps,
-                                                      hidden=64, vectorization="async"),
-        "ours, flat MLP 256": lambda: ours(args.env, args.frames, "flat", args.envs, args.steps),
-        "ours, MiniGrid CNN 256": lambda: ours(args.env, args.frames, "auto", args.envs, args.steps),
+        "ours, flat MLP 64": lambda: ours(args.env, args.frames, args.envs, args.steps, encoder="flat", hidden=64),
+        "ours, flat MLP 256": lambda: ours(args.env, args.frames, args.envs, args.steps, encoder="flat"),
+        "ours, MiniGrid CNN 256": lambda: ours(args.env, args.frames, args.envs, args.steps),
+        "ours 64, Gymnasium sync envs": lambda: ours(args.env, args.frames, args.envs, args.steps, encoder="flat",
+                                                     hidden=64, vectorization="sync"),
+        "ours 64, torch rollout": lambda: ours(args.env, args.frames, args.envs, args.steps, encoder="flat",
+                                               hidden=64, numpy_rollout=False),
+        "ours 64, async envs": lambda: ours(args.env, args.frames, args.envs, args.steps, encoder="flat",
+                                            hidden=64, vectorization="async"),
     }
     if minigrid:
         trainers["sb3 PPO, MiniGrid's own view"] = lambda: sb3(args.env, args.frames, args.envs, args.steps,
