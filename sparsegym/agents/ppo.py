@@ -16,7 +16,8 @@ Choices worth knowing:
   treated as termination, as CleanRL does;
 * the intrinsic reward of a transition that ends an episode is computed on its real final observation
   (``infos["final_obs"]``), and intrinsic returns are non-episodic (episode ends do not cut them), as
-  in the RND paper; they are divided by a running std of intrinsic returns;
+  in the RND paper, unless the module asks otherwise (``episodic_returns``: E3B); modules that ask for
+  it (``normalize_returns``) are divided by a running std of intrinsic returns;
 * advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch.
 """
 
@@ -283,9 +284,14 @@ class PPO:
                                          cfg.gamma, cfg.gae_lambda)
                 np_int_returns = np.zeros_like(np_returns)
                 if self.intrinsic is not None:
-                    no_ends = np.zeros_like(np_dones)  # intrinsic returns ignore episode ends
-                    int_adv, np_int_returns = gae(np_int_rewards, np_int_values, no_ends,
-                                                  next_int_value.cpu().numpy(), no_ends[0], cfg.int_gamma, cfg.gae_lambda)
+                    if self.intrinsic.episodic_returns:  # E3B: intrinsic returns end with the episode
+                        int_dones, int_last_done = np_dones, next_done
+                    else:  # RND's recipe: intrinsic returns ignore episode ends
+                        int_dones = np.zeros_like(np_dones)
+                        int_last_done = int_dones[0]
+                    int_adv, np_int_returns = gae(np_int_rewards, np_int_values, int_dones,
+                                                  next_int_value.cpu().numpy(), int_last_done, cfg.int_gamma,
+                                                  cfg.gae_lambda)
                     np_adv = cfg.ext_coef * np_adv + cfg.int_coef * int_adv
                 actions, logprobs, dones, values, int_values, advantages, returns, int_returns = (
                     torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if x is np_actions else np.float32)).to(dev)

@@ -62,11 +62,14 @@ class IntrinsicModule(ABC):
         normalize_returns: whether wrappers should divide the bonus by a running std of intrinsic
             returns (RND's recipe); modules whose bonus has a meaningful scale leave it False.
         episodic: whether ``compute`` updates per-env episodic state.
+        episodic_returns: whether a learner should end intrinsic returns with the episode (E3B's
+            recipe) instead of letting them run across episodes (RND's, the default).
     """
 
     name = "intrinsic"
     normalize_returns = False
     episodic = False
+    episodic_returns = False
 
     def __init__(self, obs_dim: int, n_actions: int | None = None, device: str | None = None, seed: int = 0):
         self.obs_dim, self.n_actions = int(obs_dim), n_actions

@@ -22,9 +22,12 @@ F = torch.nn.functional
 class InverseDynamicsEmbedding(torch.nn.Module):
     """``phi`` plus an inverse head: shared by ICM, E3B and the hindsight module."""
 
-    def __init__(self, obs_dim: int, n_actions: int, feature_dim: int, hidden: int):
+    def __init__(self, obs_dim: int, n_actions: int, feature_dim: int, hidden: int, layer_norm: bool = False):
         super().__init__()
-        self.phi = mlp([obs_dim, hidden, feature_dim], last_activation=True)
+        if layer_norm:  # E3B's embedding ends in a LayerNorm (no ReLU), so no feature is ever switched off
+            self.phi = torch.nn.Sequential(mlp([obs_dim, hidden, feature_dim]), torch.nn.LayerNorm(feature_dim))
+        else:
+            self.phi = mlp([obs_dim, hidden, feature_dim], last_activation=True)
         self.inverse = mlp([2 * feature_dim, hidden, n_actions])
 
     def inverse_loss(self, f: Any, f_next: Any, actions: Any) -> Any:

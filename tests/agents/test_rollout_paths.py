@@ -141,3 +141,26 @@ def test_lean_vector_env_rejects_mismatched_envs_and_seed_lists():
     envs = make_lean_vec(DOORKEY5, 2)
     with pytest.raises(ValueError, match="2 envs"):
         envs.reset(seed=[1, 2, 3])
+
+
+@pytest.mark.parametrize("module,cut", [("e3b", True), ("rnd", False)])
+def test_intrinsic_returns_end_with_the_episode_only_for_modules_that_ask(monkeypatch, module, cut):
+    import sparsegym.agents.ppo as ppo_module
+
+    calls = []
+    real = ppo_module.gae
+
+    def recording(rewards, values, dones, *rest):
+        calls.append(np.array(dones))
+        return real(rewards, values, dones, *rest)
+
+    monkeypatch.setattr(ppo_module, "gae", recording)
+    agent = PPO(DOORKEY5, PPOConfig(encoder="flat", hidden=16, num_envs=2, num_steps=32, intrinsic=module,
+                                    device="cpu", env_kwargs={"max_steps": 5}))
+    agent.learn(64, progress=False)
+    extrinsic, intrinsic = calls
+    assert extrinsic.any()  # episodes of 5 steps end inside a 32-step rollout
+    if cut:
+        np.testing.assert_array_equal(intrinsic, extrinsic)
+    else:
+        assert not intrinsic.any()

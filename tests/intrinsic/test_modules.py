@@ -100,6 +100,22 @@ def test_e3b_matches_the_closed_form():
         C += np.outer(phi[t], phi[t])
 
 
+def test_e3b_counts_the_first_state_of_an_episode_as_seen():
+    # As in the authors' code, the episode's first state enters C without paying a bonus.
+    module = E3B(D, A, device="cpu")
+    rng = np.random.default_rng(5)
+    s0, s1 = rng.normal(size=(1, D)).astype(np.float32), rng.normal(size=(1, D)).astype(np.float32)
+    bonus = module.compute({"obs": s0, "next_obs": s1, "env_ids": np.array([0])})[0]
+    with torch.no_grad():
+        p0, p1 = (module.embedding.phi(torch.as_tensor(x))[0].numpy().astype(np.float64) for x in (s0, s1))
+    C = 0.1 * np.eye(module.feature_dim) + np.outer(p0, p0)
+    assert bonus == pytest.approx(p1 @ np.linalg.solve(C, p1), rel=1e-3)
+    # Reaching the first state again pays little: it is already in C.
+    again = module.compute({"obs": s1, "next_obs": s0, "env_ids": np.array([0])})[0]
+    assert again < 0.1 * bonus
+    assert E3B.episodic_returns and E3B.normalize_returns
+
+
 def test_icm_bonus_shrinks_on_a_learned_transition():
     module = ICM(D, A, device="cpu", lr=1e-3)
     rng = np.random.default_rng(3)
