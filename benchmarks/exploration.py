@@ -12,7 +12,8 @@ Go-Explore, whether its archive reached the goal.
 Results accumulate in ``benchmarks/results/exploration.csv`` (one row per env, method, seed and budget,
 written atomically after each run); a run already in the file is not repeated, so an interrupted or
 partial benchmark resumes where it stopped and the table fills up across invocations (``--rerun``
-repeats them). ``exploration.png`` plots every row of the chosen budget. The full configuration (four envs,
+repeats them); runs made in parallel with different ``--out`` folders are combined with ``--merge DIR ...``,
+and ``--table`` prints the file as the README's markdown table. ``exploration.png`` plots every row of the chosen budget. The full configuration (four envs,
 3M frames, three seeds, seven methods) is days of CPU on a 2-core machine; pass smaller ``--budget`` and
 ``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
 mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
@@ -176,6 +177,38 @@ def _plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+NAMES = {"ppo": "PPO", "ppo+rnd": "PPO+RND", "ppo+e3b": "PPO+E3B", "ppo+noveld": "PPO+NovelD",
+         "go-explore": "Go-Explore (archive)", "ppo+bc2": "PPO+2 oracle demos",
+         "go-explore+bc2": "PPO+2 Go-Explore demos"}
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a markdown table: one line per env, method and budget, seeds in order."""
+    def frames(x: float) -> str:
+        return "-" if math.isnan(x) else f"{x / 1000:.0f}k"
+
+    lines = ["| env | method | budget | seeds | frames to 0.9 success (per seed) | success at budget |",
+             "|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["env"], r["method"], r["budget"]), []).append(r)
+    order = {m: i for i, m in enumerate(METHODS)}
+    envs = {e: i for i, e in enumerate(ENVS)}
+    for (env_id, method, budget), runs in sorted(groups.items(), key=lambda kv: (
+            envs.get(kv[0][0], 99), kv[0][0], order.get(kv[0][1], 99), kv[0][2])):
+        runs = sorted(runs, key=lambda r: r["seed"])
+        seeds = ", ".join(str(r["seed"]) for r in runs)
+        if method == "go-explore":
+            reach = "goal found after " + " / ".join(frames(r["frames_to_0.9"]) for r in runs)
+            success = ""
+        else:
+            reach = " / ".join(frames(r["frames_to_0.9"]) for r in runs)
+            success = " / ".join(f"{r['success_at_budget']:.2f}" for r in runs)
+        lines.append(f"| {env_id.split('/')[-1].removeprefix('MiniGrid-').removesuffix('-v0')} | {NAMES.get(method, method)} "
+                     f"| {budget / 1e6:g}M | {seeds} | {reach} | {success} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=ENVS)
@@ -186,7 +219,29 @@ def main() -> int:
     parser.add_argument("--rerun", action="store_true", help="repeat runs already in the results file")
     parser.add_argument("--demo-lengths", action="store_true",
                         help="only print the lengths of Go-Explore's demonstrations (as found, loops cut) and the oracle's")
+    parser.add_argument("--merge", nargs="+", type=Path, default=[], metavar="DIR",
+                        help="copy the rows of DIR/exploration.csv (runs made with another --out, e.g. in parallel) "
+                             "into --out, replacing rows of the same env, method, seed and budget, then stop")
+    parser.add_argument("--table", action="store_true", help="only print the results file as a markdown table")
     args = parser.parse_args()
+    if args.merge or args.table:
+        path = args.out / "exploration.csv"
+        rows = _load(path)
+        if args.merge:
+            key = lambda r: (r["env"], r["method"], int(r["seed"]), int(r["budget"]))  # noqa: E731
+            merged = {key(r): r for r in rows}
+            for folder in args.merge:
+                found = _load(folder / "exploration.csv")
+                if not found:
+                    parser.error(f"no results in {folder / 'exploration.csv'}")
+                merged.update((key(r), r) for r in found)
+            rows = list(merged.values())
+            _save(path, rows)
+            _plot(rows, args.out / "exploration.png")
+            print(f"merged {len(args.merge)} folder(s) into {path}: {len(rows)} runs")
+        if args.table:
+            print(table(rows))
+        return 0
     if args.demo_lengths:
         demo_lengths(args.envs, args.seeds, min(args.budget, 500_000))
         return 0

@@ -1,0 +1,47 @@
+"""The exploration benchmark's bookkeeping: merging results from parallel runs and the README table."""
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "exploration.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("exploration_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(method, seed, frames, success, env="sparsegym/MiniGrid-MultiRoom-N4-S5-v0", budget=500_000):
+    return {"env": env, "method": method, "seed": seed, "budget": budget, "frames_to_0.9": frames,
+            "success_at_budget": success, "minutes": 1.0}
+
+
+def test_merge_replaces_runs_with_the_same_key_and_table_lists_seeds(tmp_path):
+    bench = _module()
+    main, lane = tmp_path / "main", tmp_path / "lane"
+    main.mkdir()
+    lane.mkdir()
+    bench._save(main / "exploration.csv", [_row("ppo+e3b", 0, math.nan, 0.0), _row("ppo", 0, math.nan, 0.01)])
+    bench._save(lane / "exploration.csv", [_row("ppo+e3b", 0, 120_000.0, 0.97), _row("ppo+e3b", 1, math.nan, 0.4),
+                                           _row("go-explore", 0, 9_000.0, 1.0)])
+    out = subprocess.run([sys.executable, str(BENCH), "--out", str(main), "--merge", str(lane), "--table"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = bench._load(main / "exploration.csv")
+    assert len(rows) == 4
+    e3b = sorted((r for r in rows if r["method"] == "ppo+e3b"), key=lambda r: r["seed"])
+    assert e3b[0]["frames_to_0.9"] == 120_000.0 and e3b[0]["success_at_budget"] == 0.97  # replaced
+    assert "merged 1 folder(s)" in out
+    assert "| MultiRoom-N4-S5 | PPO+E3B | 0.5M | 0, 1 | 120k / - | 0.97 / 0.40 |" in out
+    assert "| MultiRoom-N4-S5 | Go-Explore (archive) | 0.5M | 0 | goal found after 9k |  |" in out
+    assert "| MultiRoom-N4-S5 | PPO | 0.5M | 0 | - | 0.01 |" in out
+
+
+def test_merge_of_an_empty_folder_is_an_error(tmp_path):
+    result = subprocess.run([sys.executable, str(BENCH), "--out", str(tmp_path), "--merge", str(tmp_path / "nope")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no results in" in result.stderr
