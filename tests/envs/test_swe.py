@@ -112,7 +112,7 @@ def test_every_operator_edits_one_site_and_compiles():
 
 # -- the task maker ------------------------------------------------------------------------------------------
 
-needs_sandbox = pytest.mark.skipif(not isolation_available(), reason="Linux namespaces (unshare) unavailable here")
+needs_sandbox = pytest.mark.skipif(not isolation_available(), reason="the local sandbox (bubblewrap) cannot run here")
 
 
 @needs_sandbox
@@ -138,7 +138,7 @@ def test_maker_keeps_only_bugs_that_some_tests_catch_and_some_survive(tmp_path):
 @pytest.fixture()
 def env():
     if not isolation_available():
-        pytest.skip("Linux namespaces (unshare) unavailable here")
+        pytest.skip("the local sandbox (bubblewrap) cannot run here")
     e = gymnasium.make("sparsegym/SWE-Mutation-v0", command_timeout=20)
     yield e
     e.close()
@@ -290,9 +290,13 @@ def test_network_is_off(env):
 def test_writes_outside_the_workspace_fail_and_the_host_is_untouched(env, tmp_path):
     sentinel = tmp_path / "sentinel.txt"
     sentinel.write_text("original")
+    # The host's folders are not in the sandbox at all: the write finds no such folder.
     obs, r, term, trunc, info = _hostile(env, f"echo hacked > {sentinel}; rm -f {sentinel}")
+    assert "No such file or directory" in obs and sentinel.read_text() == "original"
+    # What the sandbox does show outside the workspace is read-only, and trying ends the episode.
+    obs, r, term, trunc, info = _hostile(env, "echo hacked > /usr/sparsegym-sentinel")
     assert trunc and "outside its workspace" in info["violation"]
-    assert sentinel.read_text() == "original"
+    assert not os.path.exists("/usr/sparsegym-sentinel")
 
 
 def test_a_command_that_runs_forever_is_killed(env):

@@ -35,7 +35,10 @@ quota, the file-size limit), ends the episode (truncated) with ``info["violation
 happened; ``end_on_violation=False`` lets the episode go on.
 
 Observations: command output with its exit code, clipped to its first and last 5,000 characters when
-longer. Runtimes: the local sandbox (default; :mod:`.sandbox`) or Docker (``runtime="docker"``).
+longer. Runtimes: the local sandbox (default; :mod:`.sandbox`: bubblewrap, an unprivileged user, a
+seccomp filter, no network, nothing of the host's files; the repository is the working directory,
+``/testbed``, and file actions take paths relative to it or absolute under it) or Docker
+(``runtime="docker"``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -91,7 +93,7 @@ def grade(task: SWETask, statuses: dict[str, str]) -> tuple[bool, float]:
 
 
 def apply_bug(repo: Path, task: SWETask) -> None:
-    """Put a maker task's bug into a repository copy (its stored mutation)."""
+    """Put a maker task's bug into a repository copy (its stored mutation; the file keeps its owner)."""
     bug = task.extra.get("bug")
     if not bug:
         return
@@ -109,7 +111,8 @@ class SWEEnv(TextEnv):
         runtime: ``local`` (the sandbox) or ``docker`` (SWE-Gym's image per task; needs an engine).
         reward: ``resolved`` (0/1) or ``fraction`` (share of F2P+P2P tests passing).
         command_timeout: seconds of wall clock per command and for grading.
-        sandbox: keyword arguments of :class:`~.sandbox.LocalSandbox` (limits).
+        sandbox: keyword arguments of :class:`~.sandbox.LocalSandbox`: limits, and ``isolation``
+            (``"strict"`` by default; ``"no-seccomp"`` or ``"none"`` are weaker modes chosen by name).
     """
 
     collapse_whitespace = False
@@ -133,7 +136,7 @@ class SWEEnv(TextEnv):
         if runtime == "docker":
             DockerRuntime("probe")  # fails at once, naming the local sandbox, where there is no engine
         else:
-            LocalSandbox(**self.sandbox_kwargs)  # fails at once where namespaces are unavailable
+            LocalSandbox(**self.sandbox_kwargs)  # fails at once, naming what is missing, where it cannot run
         self.rt: Runtime | None = None
         self.task: SWETask | None = None
 
@@ -262,8 +265,7 @@ class SWEEnv(TextEnv):
         if p.exists():
             raise ValueError(f"{rest} exists; use str_replace or insert to change it")
         self._remember(rest, p)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(body if body.endswith("\n") or not body else body + "\n")
+        self.rt.write_file(p, body if body.endswith("\n") or not body else body + "\n")
         return f"Created {rest} ({len(body.splitlines())} lines)."
 
     def _str_replace(self, rest: str, body: str) -> str:
@@ -278,7 +280,7 @@ class SWEEnv(TextEnv):
         if count != 1:
             raise ValueError(f"the old text occurs {count} times in {rest}; it must occur exactly once")
         self._remember(rest, p)
-        p.write_text(text.replace(old, new, 1))
+        self.rt.write_file(p, text.replace(old, new, 1))
         line = text[: text.index(old)].count("\n") + 1
         return f"Edited {rest} at line {line}."
 
@@ -295,7 +297,7 @@ class SWEEnv(TextEnv):
             raise ValueError(f"line {at} is outside 0..{len(lines)}")
         self._remember(parts[0], p)
         new = body if body.endswith("\n") else body + "\n"
-        p.write_text("".join(lines[:at]) + new + "".join(lines[at:]))
+        self.rt.write_file(p, "".join(lines[:at]) + new + "".join(lines[at:]))
         return f"Inserted {len(new.splitlines())} lines after line {at} of {parts[0]}."
 
     def _undo(self, rest: str) -> str:
@@ -307,7 +309,7 @@ class SWEEnv(TextEnv):
         if prev is None:
             p.unlink()
         else:
-            p.write_text(prev)
+            self.rt.write_file(p, prev)
         return f"Reverted the last edit of {rest}."
 
     # -- grading -----------------------------------------------------------------------------------
@@ -363,9 +365,7 @@ class SWEEnv(TextEnv):
         for p in src.rglob("*.py"):
             rel = p.relative_to(src)
             if rel.name.startswith("test") or "tests" in rel.parts or rel.name == "conftest.py":
-                dest = repo / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(p, dest)
+                self.rt.copy_file(p, repo / rel)
 
     def _close_runtime(self) -> None:
         if self.rt is not None:

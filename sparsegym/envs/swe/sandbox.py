@@ -1,28 +1,62 @@
 """Runtimes that run an agent's commands on a task's repository: a local sandbox, and Docker.
 
 Both have one interface (:class:`Runtime`): ``start(repo_dir)``, ``run(command, timeout)`` ->
-:class:`CommandResult`, ``read``/``write`` of files in the repository, ``close()``.
+:class:`CommandResult`, file access to the repository (``path``, ``write_file``, ``copy_file``),
+``close()``.
 
-**LocalSandbox** (no Docker needed), per command:
+The local sandbox
+=================
+An agent that explores will try whatever a shell lets it try, so :class:`LocalSandbox` runs each
+command with least privilege. It uses `bubblewrap <https://github.com/containers/bubblewrap>`_
+(``bwrap``, the sandbox Flatpak is built on; Debian/Ubuntu: ``apt-get install bubblewrap``) for the
+namespaces, the file-system view, the user mapping and the seccomp filter, rather than namespace code
+of our own. What a command gets, in the default ``isolation="strict"``:
 
-* a throw-away copy of the repository in a fresh workspace folder (made at ``start``, deleted at
-  ``close``); when sparsegym runs as root the workspace is a size-limited tmpfs (``disk_mb``), so
-  filling it fails with "No space left on device" instead of filling the host's disk;
-* Linux namespaces through ``unshare``: a new network namespace (no network: only a down loopback), a
-  new mount namespace in which every mount is remounted read-only except the workspace (nothing is
-  written outside it), and a new PID namespace (when the command ends, every process it started ends
-  with it). As root, the command then runs with every capability dropped (``setpriv``: it cannot
-  remount, unmount, configure the network or override file permissions); otherwise the user
-  namespace maps the caller to root inside it;
-* resource limits (``setrlimit``): CPU seconds, address space, file size; processes through a cgroup
-  ``pids.max`` when running as root (``RLIMIT_NPROC`` does not bind root) and through
-  ``RLIMIT_NPROC`` otherwise (it counts all of the calling user's processes, so the limit is set to
-  the number running at the command's start plus ``max_processes``); and a wall-clock
-  timeout that kills the whole process group;
-* ``HOME`` and ``TMPDIR`` inside the workspace.
+**What it can see.** A root file system made for the sandbox, not the host's: ``/usr`` (and the
+``/bin``, ``/lib*`` links into it) and the Python install running sparsegym (its venv and base
+prefix, so the task's tests find pytest), all read-only; the dynamic loader's cache and Debian's
+``/etc/alternatives``; a synthetic ``/etc/passwd``, ``/etc/group`` and ``/etc/hosts``; the task's
+repository, writable, at ``/testbed`` (its working directory); a writable ``HOME``
+(``/home/sandbox``) and ``/tmp``, both private to the episode and inside its workspace; a minimal
+``/dev`` (null, zero, random, urandom, tty, pts, shm) and its own ``/proc``. Nothing else of the
+host: not ``/root`` or ``/home``, not caches or the results store, not other tasks' workspaces, not
+``/run``, ``/var/run`` or any other socket directory, not ``/sys``. Directories that exist only to
+lead to a bound path (``/root`` when Python was installed by pyenv under it) are execute-only
+(``--x``): they can be passed through but not listed. The root is read-only, so nothing can be
+created next to them.
 
-If ``unshare`` cannot create the namespaces here, :class:`LocalSandbox` raises :class:`SandboxError`
-saying so (pass ``isolation="none"`` to run with resource limits only, on a machine you trust).
+**Who it runs as.** An unprivileged user: uid/gid 1000 ("sandbox") inside a new user namespace,
+which is, on the host, the calling user when sparsegym runs as a normal user, and the dedicated
+unprivileged uid/gid :data:`SANDBOX_UID` (no account, owns nothing outside the workspace) when it
+runs as root. No capabilities, ``no_new_privs`` set (set-uid binaries do not raise privileges), a
+new session (no terminal to inject input into), no further user namespaces.
+
+**What it can call.** A seccomp filter (:mod:`.seccomp`) refuses mount and friends, ptrace and
+cross-process memory access, unshare/setns and namespace flags of clone, bpf, perf, keyring calls,
+module loading, io_uring, device-node creation and the terminal-injection ioctl.
+
+**What it can reach.** Its own network namespace: no interfaces but a down loopback, so no TCP/UDP
+and no abstract Unix sockets of the host; host Unix socket files are not in its file system.
+
+**What it can use.** Resource limits, per command: CPU seconds, address space, file size (setrlimit);
+processes (a cgroup's ``pids.max`` when running as root and a pids cgroup is writable, and
+``RLIMIT_NPROC`` for the sandbox's uid in both cases); the workspace's size (as root: the workspace
+is a tmpfs of ``disk_mb``, so filling it fails with "No space left on device"; as a normal user there
+is no mount privilege, so only the per-file limit applies); and a wall-clock timeout that kills
+every process the command started (its PID namespace ends with it).
+
+Root vs normal user: the guarantees are the same but for the two differences named above (the host
+uid, and the workspace quota that only root can mount). Running as root, bubblewrap is started as
+:data:`SANDBOX_UID` through ``setpriv``; paths of the Python install that this uid cannot reach (a
+pyenv under ``/root``) are first bind-mounted to a reachable place inside a private mount namespace
+that only this command sees.
+
+Weaker modes, by name only. If bubblewrap is missing, user namespaces are disabled, or libseccomp is
+unavailable, the sandbox refuses to start, naming what is missing, the Docker runtime as the
+alternative, and the weaker modes a user may choose: ``isolation="no-seccomp"`` (everything but the
+system-call filter) and ``isolation="none"`` (resource limits only: for code you trust on a machine
+you trust). The report of what each hostile command got in each mode is kept in
+``benchmarks/results/sandbox_attacks.md`` (``python benchmarks/sandbox_attacks.py``).
 
 **DockerRuntime** runs the same commands in a task's image through the Docker SDK (extra ``swe``);
 where no engine is reachable it raises at once and names the local sandbox.
@@ -38,23 +72,34 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+from sparsegym.envs.swe import seccomp
 from sparsegym.errors import SparseGymError
 
+#: Host uid and gid of sandboxed commands when sparsegym runs as root: no account has it, so it owns
+#: nothing but the workspaces it is given (override with ``LocalSandbox(sandbox_uid=...)``).
+SANDBOX_UID = 2_147_000_000
+#: Where the repository appears inside the sandbox (SWE-bench's convention), and the user's home.
+WORKDIR = "/testbed"
+HOME = "/home/sandbox"
+ISOLATION_MODES = ("strict", "no-seccomp", "none")
+_INNER_ID = 1000  # uid and gid inside the sandbox
 _PIDS_CGROUPS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
-_SETUP = r"""
+# Host files the sandbox needs from /etc: the loader's cache and config, and Debian's alternatives
+# (/usr/bin/awk -> /etc/alternatives/awk -> mawk). Nothing else: /etc holds credentials on many hosts.
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime")
+_SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# Bind-mounts the staged Python paths (root only) in the private mount namespace of `unshare`, then
+# runs the rest of the command line: $1 = number of pairs, then the pairs, then the command.
+_STAGE = r"""
 set -e
-WS=$1; shift
-awk '{print $2}' /proc/self/mounts | sort -u | while read -r m; do
-  case "$m" in /proc|/proc/*|/sys|/sys/*) continue;; esac
-  mount -o remount,bind,ro "$m" 2>/dev/null || true
-done
-mount --bind "$WS" "$WS"
-mount -o remount,bind,rw "$WS"
-cd "$WS/repo"
+n=$1; shift
+while [ "$n" -gt 0 ]; do mount --rbind "$1" "$2"; shift 2; n=$((n - 1)); done
 exec "$@"
 """
 
@@ -85,6 +130,8 @@ class Runtime:
     """What the SWE env needs from a runtime."""
 
     root: Path
+    #: Where the repository appears to commands (``/testbed``); paths under it name repository files.
+    workdir: str = WORKDIR
 
     def start(self, repo_dir: str | Path) -> None: ...
 
@@ -93,66 +140,215 @@ class Runtime:
     def close(self) -> None: ...
 
     def path(self, rel: str) -> Path:
-        """``rel`` inside the repository copy; refuses paths that leave it."""
+        """``rel`` inside the repository copy (relative, or absolute under ``/testbed``); refuses paths
+        that leave it."""
         repo = (self.root / "repo").resolve()
+        if rel == self.workdir or rel.startswith(self.workdir + "/"):
+            rel = rel[len(self.workdir):].lstrip("/") or "."
         p = Path(rel).resolve() if rel.startswith("/") else (repo / rel).resolve()
         if p != repo and repo not in p.parents:
-            raise SandboxError(f"path {rel!r} is outside the repository (paths are relative to its root)")
+            raise SandboxError(f"path {rel!r} is outside the repository (paths are relative to its root, "
+                               f"or absolute under {self.workdir})")
         return p
 
+    def write_file(self, path: Path, text: str) -> None:
+        """Write a repository file from the host side (creating its folders), owned by the sandbox's user."""
+        new = [d for d in reversed(path.parents) if not d.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        self._own([*new, path])
 
-def _namespace_prefix(as_root: bool) -> list[str]:
-    flags = ["--mount", "--net", "--pid", "--fork", "--mount-proc"]
-    return ["unshare", *flags] if as_root else ["unshare", "--user", "--map-root-user", *flags]
+    def copy_file(self, src: Path, path: Path) -> None:
+        """Copy a host file into the repository, owned by the sandbox's user."""
+        new = [d for d in reversed(path.parents) if not d.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, path)
+        self._own([*new, path])
+
+    def _own(self, paths: list[Path]) -> None:
+        """Give host-created files to the sandbox's user (only needed where it differs from ours)."""
 
 
-def isolation_available() -> bool:
-    """Whether ``unshare`` can create the sandbox's namespaces on this machine."""
-    if shutil.which("unshare") is None:
-        return False
-    try:
-        r = subprocess.run(_namespace_prefix(os.geteuid() == 0) + ["true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
+def _python_paths() -> list[str]:
+    """The folders of the running Python install (venv and base prefix) that are not under /usr."""
+    found: list[str] = []
+    exe_prefix = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
+    for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix, exe_prefix):
+        p = os.path.realpath(p)
+        if p == "/" or p == "/usr" or p.startswith("/usr/") or not os.path.isdir(p):
+            continue
+        if p not in found:
+            found.append(p)
+    # Keep only outermost folders (a venv inside the base prefix needs no bind of its own).
+    return [p for p in found if not any(q != p and p.startswith(q + "/") for q in found)]
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b/c`` -> ``['/a', '/a/b']`` (the folders bubblewrap creates to reach a bind)."""
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _setpriv_prefix(uid: int) -> list[str]:
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+@lru_cache(maxsize=8)
+def _probe(mode: str, uid: int) -> tuple[str, ...]:
+    """What this machine lacks for ``mode`` (cached per process): empty when the sandbox can run."""
+    if mode == "none":
+        return ()
+    missing: list[str] = []
+    if shutil.which("bwrap") is None:
+        missing.append("bubblewrap (`bwrap`) is not installed (Debian/Ubuntu: apt-get install bubblewrap; "
+                       "Fedora: dnf install bubblewrap)")
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("setpriv") is None:
+        missing.append("`setpriv` (util-linux) is not installed")
+    if as_root and shutil.which("unshare") is None:
+        missing.append("`unshare` (util-linux) is not installed")
+    if mode == "strict":
+        problem = seccomp.available()
+        if problem:
+            missing.append(f"no seccomp filter can be built: {problem}")
+    if not missing:
+        argv = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+                "--ro-bind", "/usr", "/usr", *_system_links(), "--proc", "/proc", "--dev", "/dev", "true"]
+        if as_root:
+            argv = _setpriv_prefix(uid) + argv
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd="/",
+                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+            if r.returncode != 0:
+                missing.append("bubblewrap cannot create the sandbox's namespaces here (unprivileged user "
+                               f"namespaces disabled, or a container without them?): {r.stderr.strip()}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            missing.append(f"bubblewrap did not run: {exc}")
+    return tuple(missing)
+
+
+def _system_links() -> list[str]:
+    """``/bin``, ``/lib``, ... as the host has them: symlinks into /usr (merged /usr) or read-only binds."""
+    out: list[str] = []
+    for name in _SYSTEM_LINKS:
+        host = "/" + name
+        if os.path.islink(host):
+            out += ["--symlink", os.readlink(host), host]
+        elif os.path.isdir(host):
+            out += ["--ro-bind", host, host]
+    return out
+
+
+def isolation_available(mode: str = "strict") -> bool:
+    """Whether the local sandbox can run in ``mode`` on this machine."""
+    return not _probe(_mode(mode), SANDBOX_UID)
+
+
+def isolation_problems(mode: str = "strict") -> list[str]:
+    """What this machine lacks for the local sandbox in ``mode`` (empty when it can run)."""
+    return list(_probe(_mode(mode), SANDBOX_UID))
+
+
+def _mode(isolation: str) -> str:
+    if isolation == "namespaces":  # the name of the default before bubblewrap
+        warnings.warn("isolation='namespaces' is now isolation='strict' (bubblewrap, an unprivileged user "
+                      "and a seccomp filter)", DeprecationWarning, stacklevel=3)
+        return "strict"
+    if isolation not in ISOLATION_MODES:
+        raise ValueError(f"isolation must be one of {', '.join(repr(m) for m in ISOLATION_MODES)}, got {isolation!r}")
+    return isolation
 
 
 class LocalSandbox(Runtime):
-    """The local sandbox (module docstring). Limits: ``cpu_seconds`` per process, ``memory_mb`` of
-    address space per process, ``max_processes``, ``max_file_mb`` per file, ``disk_mb`` for the
-    workspace (root only), ``timeout`` seconds of wall clock per command (default)."""
+    """The local sandbox (module docstring).
+
+    Args:
+        cpu_seconds: CPU time per process.
+        memory_mb: address space per process.
+        max_processes: processes (and threads) the command may have at once.
+        max_file_mb: size of any one file it writes.
+        disk_mb: size of the workspace (as root only; see the module docstring).
+        timeout: wall-clock seconds per command (default for :meth:`run`).
+        isolation: ``"strict"`` (default), or a weaker mode chosen by name: ``"no-seccomp"``, ``"none"``.
+        sandbox_uid: the host uid/gid of sandboxed commands when running as root.
+    """
 
     def __init__(self, *, cpu_seconds: int = 120, memory_mb: int = 4096, max_processes: int = 128,
-                 max_file_mb: int = 64, disk_mb: int = 256, timeout: float = 120.0, isolation: str = "namespaces"):
-        if isolation not in ("namespaces", "none"):
-            raise ValueError(f"isolation must be 'namespaces' or 'none', got {isolation!r}")
+                 max_file_mb: int = 64, disk_mb: int = 256, timeout: float = 120.0, isolation: str = "strict",
+                 sandbox_uid: int = SANDBOX_UID):
+        isolation = _mode(isolation)
         self.cpu_seconds, self.memory_mb, self.max_processes = cpu_seconds, memory_mb, max_processes
         self.max_file_mb, self.disk_mb, self.timeout, self.isolation = max_file_mb, disk_mb, timeout, isolation
         self.as_root = os.geteuid() == 0
+        self.sandbox_uid = sandbox_uid
         self._tmpfs = False
         self._cgroup: Path | None = None
-        if isolation == "namespaces" and not isolation_available():
+        self._stages: list[tuple[str, str]] = []
+        missing = _probe(isolation, sandbox_uid)
+        if missing:
+            weaker = "'no-seccomp' (no system-call filter) or 'none'" if isolation == "strict" else "'none'"
             raise SandboxError(
-                "the local sandbox needs Linux namespaces (`unshare --mount --net --pid`, and "
-                "`--user --map-root-user` when not root), which this machine does not allow; enable "
-                "unprivileged user namespaces, use Docker (runtime='docker'), or pass isolation='none' "
-                "to run with resource limits only"
+                f"the local sandbox (isolation={isolation!r}) cannot run on this machine: " + "; ".join(missing)
+                + ". Use the Docker runtime instead (runtime='docker', needs a Docker engine), or, on a machine "
+                f"and with code you trust, opt into a weaker mode by name: sandbox={{'isolation': {weaker}}} "
+                "(see sparsegym.envs.swe.sandbox for what each mode enforces)"
             )
 
+    @property
+    def isolated(self) -> bool:
+        return self.isolation != "none"
+
+    @property
+    def host_uid(self) -> int:
+        """The host uid sandboxed commands run as."""
+        return self.sandbox_uid if (self.as_root and self.isolated) else os.geteuid()
+
+    # -- workspace ---------------------------------------------------------------------------------
     def start(self, repo_dir: str | Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="sparsegym-swe-"))
-        if self.as_root and self.isolation == "namespaces":
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.disk_mb}m,mode=0755", "tmpfs", str(self.root)],
+        if self.as_root:
+            r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.disk_mb}m,mode=0711", "tmpfs", str(self.root)],
                                capture_output=True)
             self._tmpfs = r.returncode == 0
+        os.chmod(self.root, 0o711)  # the sandbox's user passes through to its own folders
         shutil.copytree(repo_dir, self.root / "repo", symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
         for d in (".home", ".tmp"):
             (self.root / d).mkdir()
+        if self.isolated:
+            self._write_etc()
+            if self.as_root:
+                for i, src in enumerate(_python_paths()):
+                    stage = self.root / ".stage" / str(i)
+                    stage.mkdir(parents=True)
+                    self._stages.append((src, str(stage)))
+        if self.as_root and self.isolated:
+            uid = self.sandbox_uid
+            for d in (self.root / "repo", self.root / ".home", self.root / ".tmp"):
+                os.chown(d, uid, uid)
+                for base, dirs, files in os.walk(d):
+                    for name in dirs + files:
+                        os.lchown(os.path.join(base, name), uid, uid)
         if self.as_root:
             self._cgroup = self._make_pids_cgroup()
         # Unmount, remove the cgroup and delete the workspace even when close() is never called.
         self._finalizer = weakref.finalize(self, _cleanup, self.root, self._tmpfs, self._cgroup)
+
+    def _write_etc(self) -> None:
+        etc = self.root / ".etc"
+        etc.mkdir()
+        (etc / "passwd").write_text(f"sandbox:x:{_INNER_ID}:{_INNER_ID}:sandbox:{HOME}:/bin/bash\n"
+                                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+        (etc / "group").write_text(f"sandbox:x:{_INNER_ID}:\nnogroup:x:65534:\n")
+        (etc / "hosts").write_text("127.0.0.1 localhost sandbox\n::1 localhost\n")
+        for f in etc.iterdir():
+            f.chmod(0o644)
+        etc.chmod(0o755)
+
+    def _own(self, paths: list[Path]) -> None:
+        if self.as_root and self.isolated:
+            for p in paths:
+                os.lchown(p, self.sandbox_uid, self.sandbox_uid)
 
     def _make_pids_cgroup(self) -> Path | None:
         """A cgroup capping the sandbox's processes at ``max_processes`` (root only; None if unavailable)."""
@@ -173,16 +369,16 @@ class LocalSandbox(Runtime):
 
     @property
     def process_limit(self) -> str:
-        """How the process cap is enforced here: ``cgroup``, ``rlimit`` or ``none``."""
-        if self.as_root:
-            return "cgroup" if self._cgroup is not None else "none"
-        return "rlimit"
+        """How the process cap is enforced here: ``cgroup+rlimit``, ``rlimit`` or ``none``."""
+        if self.as_root and not self.isolated:
+            return "cgroup" if self._cgroup is not None else "none"  # RLIMIT_NPROC does not bind root
+        return "cgroup+rlimit" if self._cgroup is not None else "rlimit"
 
     def _nproc_limit(self) -> int:
-        """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``max_processes``."""
-        if self.as_root:
+        """RLIMIT_NPROC counts every process of the uid: allow what runs now plus ``max_processes``."""
+        uid, count = self.host_uid, 0
+        if uid == 0:
             return self.max_processes  # not enforced for root; the cgroup caps the sandbox instead
-        uid, count = os.getuid(), 0
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 try:
@@ -201,25 +397,68 @@ class LocalSandbox(Runtime):
             with open(self._cgroup / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
 
+    # -- commands ----------------------------------------------------------------------------------
+    def _bwrap_argv(self, inner: list[str], seccomp_fd: int | None) -> list[str]:
+        """The bubblewrap command line: the sandbox's file system, user, namespaces and filter."""
+        a = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+             "--uid", str(_INNER_ID), "--gid", str(_INNER_ID), "--hostname", "sandbox",
+             "--ro-bind", "/usr", "/usr", *_system_links()]
+        etc = self.root / ".etc"
+        for name in ("passwd", "group", "hosts"):
+            a += ["--ro-bind", str(etc / name), f"/etc/{name}"]
+        for name in _ETC_FILES:
+            a += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        python = _python_paths()
+        staged = dict(self._stages)
+        for p in python:
+            a += ["--ro-bind", staged.get(p, p), p]
+        a += ["--bind", str(self.root / "repo"), WORKDIR, "--bind", str(self.root / ".home"), HOME,
+              "--bind", str(self.root / ".tmp"), "/tmp", "--proc", "/proc", "--dev", "/dev"]
+        passages = sorted({d for p in python for d in _ancestors(p + "/x")} - {"/usr", "/home"} - set(python))
+        for d in passages:  # folders that only lead to the Python install: pass through, never list
+            a += ["--chmod", "0111", d]
+        a += ["--remount-ro", "/", "--chdir", WORKDIR]
+        if seccomp_fd is not None:
+            a += ["--seccomp", str(seccomp_fd)]
+        a += ["--", *inner]
+        if self.as_root:
+            a = _setpriv_prefix(self.sandbox_uid) + a
+            if self._stages:
+                pairs = [x for src, stage in self._stages for x in (src, stage)]
+                a = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _STAGE, "stage",
+                     str(len(self._stages)), *pairs, *a]
+        return a
+
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         timeout = self.timeout if timeout is None else timeout
         # The Python running sparsegym (it has pytest) comes first on PATH, so test commands find it.
-        path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
-        env = {"PATH": path, "HOME": str(self.root / ".home"),
-               "TMPDIR": str(self.root / ".tmp"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+        path = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
+        env = {"PATH": path, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
                "PYTHONHASHSEED": "0", "TZ": "UTC"}
         inner = ["bash", "-c", command]
-        if self.isolation == "namespaces":
-            if self.as_root:
-                inner = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--", *inner]
-            argv = _namespace_prefix(self.as_root) + ["bash", "-c", _SETUP, "sandbox", str(self.root), *inner]
-            cwd = "/"
+        fds: tuple[int, ...] = ()
+        seccomp_fd = None
+        if self.isolated:
+            env.update(HOME=HOME, TMPDIR="/tmp", USER="sandbox")
+            if self.isolation == "strict":
+                seccomp_fd = os.memfd_create("sparsegym-seccomp", 0)
+                os.write(seccomp_fd, seccomp.filter_program())
+                os.lseek(seccomp_fd, 0, os.SEEK_SET)
+                fds = (seccomp_fd,)
+            argv, cwd = self._bwrap_argv(inner, seccomp_fd), "/"
+            env["PATH"] = env["PATH"] + os.pathsep + "/usr/sbin:/sbin"  # for setpriv/unshare on the way in
         else:
+            env.update(HOME=str(self.root / ".home"), TMPDIR=str(self.root / ".tmp"))
             argv, cwd = inner, str(self.root / "repo")
         self._nproc = self._nproc_limit()
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True,
+                                    pass_fds=fds)
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         try:
             out, _ = proc.communicate(timeout=timeout)
             timed_out = False
