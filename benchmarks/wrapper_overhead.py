@@ -20,8 +20,8 @@ from _timing import time_steps
 
 import sparsegym
 from sparsegym.envs.minigrid import subgoals as sg
+from sparsegym.envs.minigrid.potentials import minigrid_distance_to_goal
 from sparsegym.wrappers import CountBonus, GatedReward, PotentialShaping, SubgoalReward, TextObservation
-from sparsegym.wrappers.potentials import minigrid_distance_to_goal
 
 WRAPPER_TARGET = 1.15
 COMPUTE_TARGET_US = 50.0

@@ -80,23 +80,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-_KEYS = {"a": "turn left", "d": "turn right", "w": "go forward", "p": "pick up", "o": "drop",
-         "t": "toggle", "x": "done", "v": "watch tv"}
-
-
 def cmd_play(args: argparse.Namespace, stdin=None) -> int:
     import gymnasium
 
     import sparsegym
+    from sparsegym.envs.family import get_family
     from sparsegym.errors import InvalidActionError
     from sparsegym.wrappers import TextObservation
 
     stdin = stdin or sys.stdin
-    kwargs: dict = {"render_mode": "ansi"}
-    family = registry.get_entry(args.id).family
-    if family == "nethack":  # the screen and the inventory, for a person
-        kwargs["extra_keys"] = ("tty_chars", "inv_strs", "inv_letters")
-    elif args.view:
+    family = get_family(registry.get_entry(args.id).family)
+    kwargs: dict = {"render_mode": "ansi", **family.play_kwargs}  # e.g. NetHack's full screen for a person
+    if args.view:
         kwargs["view"] = args.view
     env = sparsegym.make(args.id, **kwargs)
     native_text = isinstance(env.observation_space, gymnasium.spaces.Text)  # TextWorld, ALFWorld, ...
@@ -104,8 +99,8 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
         keys: dict[str, str] = {}
         help_text = "Type a command for the game; ? lists the commands it accepts now; r=reset, q=quit"
     else:
-        env = TextObservation(env)
-        keys = {k: v for k, v in _KEYS.items() if v in env.action_names}
+        env = TextObservation(env, strict_actions=True)  # a person who mistypes gets another try
+        keys = {k: v for k, v in family.play_keys.items() if v in env.action_names}
         help_text = (
             "Type an action (" + ", ".join(env.action_names) + ") or a key: "
             + ", ".join(f"{k}={v}" for k, v in keys.items()) + "; r=reset, q=quit, ?=help"

@@ -1,9 +1,10 @@
 """Go-Explore (Ecoffet, Huizinga, Lehman, Stanley and Clune, 2019/2021): remember promising states in
 an archive of *cells*, return to one, explore from it, repeat.
 
-* **Cells**: a cell groups states that count as "the same place". ``minigrid_cell`` uses domain
-  knowledge (agent position, carried object, which doors are open), the paper's "domain knowledge"
-  representation; ``observation_cell`` hashes the observation, for any env.
+* **Cells**: a cell groups states that count as "the same place". By default (``cell="auto"``) the
+  env's family supplies a domain-knowledge cell, the paper's "domain knowledge" representation (MiniGrid:
+  agent position, carried object, which doors are open; NetHack: dungeon level and position);
+  ``observation_cell`` hashes the observation, for any env.
 * **Choose**: a cell is chosen with weight ``1 / sqrt(times chosen + 1)``, favouring the rarely tried.
 * **Return**: envs with ``get_state``/``set_state`` (sparsegym's MiniGrid tasks) are restored
   directly; any other deterministic env is returned to by replaying the cell's action sequence from
@@ -32,14 +33,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-
-def minigrid_cell(env: gymnasium.Env, observation: Any) -> Hashable:
-    from sparsegym.envs.minigrid.predicates import core_of, doors
-
-    core = core_of(env)
-    carried = (core.carrying.type, core.carrying.color) if core.carrying else None
-    open_doors = tuple(d.is_open for d in doors(core))
-    return (int(core.agent_pos[0]), int(core.agent_pos[1]), carried, open_doors)
+from sparsegym.envs.family import family_of
 
 
 def observation_cell(env: gymnasium.Env, observation: Any) -> Hashable:
@@ -50,7 +44,22 @@ def observation_cell(env: gymnasium.Env, observation: Any) -> Hashable:
     return hashlib.blake2b(data, digest_size=12).digest()
 
 
-CELLS: dict[str, Callable[[gymnasium.Env, Any], Hashable]] = {"minigrid": minigrid_cell, "observation": observation_cell}
+CELLS: dict[str, Callable[[gymnasium.Env, Any], Hashable]] = {"observation": observation_cell}
+
+
+def cell_function(env: gymnasium.Env, cell: str) -> Callable[[gymnasium.Env, Any], Hashable]:
+    """``"observation"``: a hash of the observation (any env); ``"auto"``: the env's family's
+    domain-knowledge cell when it has one, else the observation hash; ``"family"`` or the family's
+    name (e.g. ``"minigrid"``): the family's cell, required."""
+    if cell in CELLS:
+        return CELLS[cell]
+    family = family_of(env)
+    if cell == "auto":
+        return family.go_explore_cell() if family is not None and family.cell is not None else observation_cell
+    if family is not None and cell in ("family", family.name):
+        return family.go_explore_cell()
+    raise ValueError(f"unknown cell representation {cell!r} for this env: use 'auto', 'observation' or 'family'"
+                     + (f" ({family.name!r})" if family is not None else ""))
 
 
 @dataclass
@@ -66,7 +75,7 @@ class Cell:
 class GoExploreConfig:
     explore_steps: int = 50  # exploration steps after each return
     repeat_prob: float = 0.0  # probability of repeating the previous exploration action (paper: 0.95 on Atari)
-    cell: str = "minigrid"  # cell representation: minigrid (domain knowledge) or observation
+    cell: str = "auto"  # cell: auto (the family's domain-knowledge cell, else observation), family or observation
     seed: int = 0  # the reset seed of the (deterministic) layout explored, and of the explorer's RNG
     stop_on_success: bool = True  # stop once an episode succeeds
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
@@ -88,9 +97,7 @@ class GoExplore:
         self.config = config or GoExploreConfig()
         for k, v in overrides.items():
             setattr(self.config, k, v)
-        if self.config.cell not in CELLS:
-            raise ValueError(f"unknown cell representation {self.config.cell!r}; use one of {', '.join(CELLS)}")
-        self.cell_fn = CELLS[self.config.cell]
+        self.cell_fn = cell_function(env, self.config.cell)
         self.restorable = hasattr(env.unwrapped, "get_state") and hasattr(env.unwrapped, "set_state")
         self.rng = np.random.default_rng(self.config.seed)
         self.archive: dict[Hashable, Cell] = {}
@@ -162,33 +169,27 @@ class GoExplore:
     # -- using the result -------------------------------------------------------------------------------
 
     def shortened_actions(self) -> list[int]:
-        """The best trajectory with its loops cut out: wherever the full env state (for MiniGrid: the
-        encoded grid, agent position and heading, carried object) recurs, the actions between the two
+        """The best trajectory with its loops cut out: wherever the full env state (the family's ``full``
+        state key; for MiniGrid: the encoded grid, agent position and heading, carried object) recurs, the actions between the two
         visits are dropped, which also removes no-ops (a pickup with nothing in front, "done", a left
         turn undone by a right turn). Exploration's random walks are mostly such loops. The result is
         replayed from the reset seed and kept only if it still succeeds with at least the same return
         (an env that draws random numbers while stepping may not); otherwise the trajectory is
-        returned as found. Envs without a MiniGrid core are returned as found."""
+        returned as found. Envs whose family has no ``full`` state key are returned as found."""
         if not self.best_actions:
             raise RuntimeError("no trajectory found yet: call learn() first")
-        try:
-            from sparsegym.envs.minigrid.predicates import core_of
-
-            core = core_of(self.env)
-        except (ImportError, TypeError):
+        family = family_of(self.env)
+        if family is None or "full" not in family.state_keys:
             return list(self.best_actions)
+        full = family.state_key("full")
 
-        def key() -> bytes:
-            carried = (core.carrying.type, core.carrying.color) if core.carrying else None
-            return core.grid.encode().tobytes() + repr((tuple(core.agent_pos), core.agent_dir, carried)).encode()
-
-        self.env.reset(seed=self.config.seed)
+        obs, _ = self.env.reset(seed=self.config.seed)
         path: list[int] = []
-        seen = {key(): 0}  # state -> length of the path that reached it
+        seen = {full(self.env, obs): 0}  # state -> length of the path that reached it
         for a in self.best_actions:
-            self.env.step(a)
+            obs, *_ = self.env.step(a)
             path.append(a)
-            k = key()
+            k = full(self.env, obs)
             if k in seen:  # back in a state already on the path: cut the loop
                 del path[seen[k]:]
                 seen = {s: n for s, n in seen.items() if n <= len(path)}
@@ -230,4 +231,5 @@ class GoExplore:
         if self._play_index < len(self.best_actions):
             self._play_index += 1
             return self.best_actions[self._play_index - 1]
-        return 6
+        family = family_of(self.env)
+        return family.noop_action if family is not None and family.noop_action is not None else 0

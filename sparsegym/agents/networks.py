@@ -12,39 +12,23 @@ from sparsegym._deps import require
 torch = require("torch", "torch", "sparsegym.agents")
 nn = torch.nn
 
-# MiniGrid code ranges (object, colour, state) for one-hot encoding.
-_MINIGRID_CODES = (11, 6, 4)
+from sparsegym.envs.encoders import encoder_for, layer_init  # noqa: E402  (after the friendly torch check)
+
+__all__ = ["ActorCritic", "FlatEncoder", "NumpyRolloutPolicy", "layer_init"]
 
 
-def layer_init(layer: Any, std: float = float(np.sqrt(2)), bias: float = 0.0) -> Any:
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
-    return layer
+def __getattr__(name: str) -> Any:
+    # Family encoders moved to their families (sparsegym.envs.<family>.encoder); old imports keep working.
+    from sparsegym.envs.family import all_families, load_ref
 
+    for family in all_families():
+        if family.encoder and family.encoder.rsplit(":", 1)[-1] == name:
+            import warnings
 
-class MiniGridEncoder(nn.Module):
-    """One-hot (object, colour, state) codes of the view, a small CNN, plus the direction one-hot."""
-
-    def __init__(self, image_shape: tuple[int, int, int], out_dim: int = 256):
-        super().__init__()
-        w, h, _ = image_shape
-        channels = sum(_MINIGRID_CODES)
-        self.conv = nn.Sequential(
-            layer_init(nn.Conv2d(channels, 32, 2)), nn.ReLU(),
-            layer_init(nn.Conv2d(32, 64, 2)), nn.ReLU(),
-            nn.Flatten(),
-        )
-        conv_out = 64 * (w - 2) * (h - 2)
-        self.head = nn.Sequential(layer_init(nn.Linear(conv_out + 4, out_dim)), nn.ReLU())
-        self.out_dim = out_dim
-
-    def forward(self, image: Any, direction: Any) -> Any:
-        image = image.long()
-        parts = [nn.functional.one_hot(image[..., i].clamp(0, n - 1), n) for i, n in enumerate(_MINIGRID_CODES)]
-        x = torch.cat(parts, dim=-1).float().permute(0, 3, 1, 2)  # (B, C, W, H)
-        d = nn.functional.one_hot(direction.long().reshape(-1), 4).float()
-        return self.head(torch.cat([self.conv(x), d], dim=1))
-
+            warnings.warn(f"sparsegym.agents.networks.{name} moved to {family.encoder.replace(':', '.')}",
+                          DeprecationWarning, stacklevel=2)
+            return load_ref(family.encoder)
+    raise AttributeError(f"module 'sparsegym.agents.networks' has no attribute {name!r}")
 
 class FlatEncoder(nn.Module):
     def __init__(self, obs_dim: int, out_dim: int = 256):
@@ -57,44 +41,24 @@ class FlatEncoder(nn.Module):
         return self.net(x.float())
 
 
-class NetHackEncoder(nn.Module):
-    """Glyph embeddings of a ``crop x crop`` window around the agent, a small CNN over them, and the
-    (log-scaled) bottom-line statistics: the usual NetHack encoder, scaled down for CPU training."""
+def _encoder_class(observation_space: gymnasium.Space, encoder: Any) -> type | None:
+    """The family encoder class ``encoder`` asks for ("auto": the first family whose encoder accepts the
+    space; a family name: that family's; a class: itself), or None for the flat MLP."""
+    if encoder == "flat":
+        return None
+    if isinstance(encoder, type):
+        return encoder
+    if encoder == "auto":
+        return encoder_for(observation_space)
+    from sparsegym.envs.family import FamilyFeatureError, get_family
 
-    def __init__(self, observation_space: gymnasium.Space, out_dim: int = 256, crop: int = 9, embed: int = 16):
-        super().__init__()
-        self.crop, self.max_glyph = crop, int(observation_space["glyphs"].high.max()) + 1
-        self.embedding = nn.Embedding(self.max_glyph, embed)
-        self.conv = nn.Sequential(layer_init(nn.Conv2d(embed, 32, 3, padding=1)), nn.ReLU(),
-                                  layer_init(nn.Conv2d(32, 32, 3, padding=1)), nn.ReLU(), nn.Flatten())
-        n_stats = int(observation_space["blstats"].shape[0])
-        self.stats = nn.Sequential(layer_init(nn.Linear(n_stats, 64)), nn.ReLU())
-        self.head = nn.Sequential(layer_init(nn.Linear(32 * crop * crop + 64, out_dim)), nn.ReLU())
-        self.out_dim = out_dim
-
-    def forward(self, glyphs: Any, blstats: Any) -> Any:
-        glyphs, blstats = glyphs.long(), blstats.float()
-        b, h, w = glyphs.shape
-        r = self.crop // 2
-        padded = nn.functional.pad(glyphs, (r, r, r, r), value=0)
-        x = blstats[:, 0].long().clamp(0, w - 1)
-        y = blstats[:, 1].long().clamp(0, h - 1)
-        offsets = torch.arange(self.crop, device=glyphs.device)
-        rows = (y[:, None] + offsets[None, :])[:, :, None].expand(b, self.crop, self.crop)
-        cols = (x[:, None] + offsets[None, :])[:, None, :].expand(b, self.crop, self.crop)
-        crop = padded[torch.arange(b, device=glyphs.device)[:, None, None], rows, cols]
-        emb = self.embedding(crop.clamp(0, self.max_glyph - 1)).permute(0, 3, 1, 2)
-        stats = torch.sign(blstats) * torch.log1p(blstats.abs())
-        return self.head(torch.cat([self.conv(emb), self.stats(stats)], dim=1))
-
-
-def is_nethack_space(space: gymnasium.Space) -> bool:
-    return isinstance(space, gymnasium.spaces.Dict) and "glyphs" in space.spaces and "blstats" in space.spaces
-
-
-def is_minigrid_space(space: gymnasium.Space) -> bool:
-    return (isinstance(space, gymnasium.spaces.Dict) and set(space.spaces) == {"image", "direction"}
-            and space["image"].shape[-1] == 3)
+    try:
+        cls = get_family(encoder).encoder_class()
+    except FamilyFeatureError as exc:
+        raise ValueError(f"encoder must be 'auto', 'flat', a family with an encoder, or an encoder class: {exc}") from None
+    if not cls.accepts(observation_space):
+        raise ValueError(f"the {encoder!r} encoder ({cls.__name__}) does not accept this observation space: {observation_space}")
+    return cls
 
 
 class ActorCritic(nn.Module):
@@ -103,24 +67,15 @@ class ActorCritic(nn.Module):
     estimated apart)."""
 
     def __init__(self, observation_space: gymnasium.Space, n_actions: int, hidden: int = 256, intrinsic: bool = False,
-                 encoder: str = "auto", recurrent: bool = False):
+                 encoder: Any = "auto", recurrent: bool = False):
         super().__init__()
         self.lstm = nn.LSTM(hidden, hidden) if recurrent else None
         self.hidden = hidden
-        if encoder not in ("auto", "minigrid", "nethack", "flat"):
-            raise ValueError(f"encoder must be 'auto', 'minigrid', 'nethack' or 'flat', got {encoder!r}")
-        self.nethack = is_nethack_space(observation_space) and encoder in ("auto", "nethack")
-        self.minigrid = is_minigrid_space(observation_space) and encoder in ("auto", "minigrid")
-        if encoder == "minigrid" and not self.minigrid:
-            raise ValueError("the 'minigrid' encoder needs a MiniGrid Dict observation (image, direction)")
-        if encoder == "nethack" and not self.nethack:
-            raise ValueError("the 'nethack' encoder needs a NetHack Dict observation with glyphs and blstats")
+        cls = _encoder_class(observation_space, encoder)
         self.encoder: Any
-        self.flat_space = None if (self.minigrid or self.nethack) else observation_space
-        if self.nethack:
-            self.encoder = NetHackEncoder(observation_space, hidden)
-        elif self.minigrid:
-            self.encoder = MiniGridEncoder(observation_space["image"].shape, hidden)
+        self.flat_space = None if cls is not None else observation_space
+        if cls is not None:  # the family's encoder (MiniGrid's CNN over codes, NetHack's glyph encoder, ...)
+            self.encoder = cls(observation_space, hidden)
         else:
             self.encoder = FlatEncoder(gymnasium.spaces.flatdim(observation_space), hidden)
         self.actor = layer_init(nn.Linear(hidden, n_actions), std=0.01)
@@ -128,10 +83,8 @@ class ActorCritic(nn.Module):
         self.critic_int = layer_init(nn.Linear(hidden, 1), std=1.0) if intrinsic else None
 
     def features(self, obs: dict[str, Any] | Any) -> Any:
-        if self.nethack:
-            return self.encoder(obs["glyphs"], obs["blstats"])
-        if self.minigrid:
-            return self.encoder(obs["image"], obs["direction"])
+        if self.flat_space is None:
+            return self.encoder(obs)
         return self.encoder(self.flat_input(obs))
 
     def flat_input(self, obs: dict[str, Any] | Any) -> Any:

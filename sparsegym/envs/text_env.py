@@ -9,11 +9,14 @@ A text env observes and acts in plain strings, as an LLM agent does:
 * ``info["admissible_actions"]``: the commands the env accepts now (``[]`` where the family cannot
   enumerate them, e.g. free shell commands). ``info["success"]`` is False until the episode ends and
   then says whether the task was solved. ``info["reward_components"]["extrinsic"]`` equals the reward.
-* An action the game cannot parse is *not* an exception: the episode goes on, the observation says what
-  was wrong and how to fix it, and ``info["action_error"]`` holds the same message (``None`` after a
-  valid action). This is what TextWorld and WebShop do, and an LLM agent's malformed reply must not
-  crash a leaderboard run. An action that is not a string at all (an int, ``None``) is a programming
-  error and raises :class:`~sparsegym.errors.InvalidActionError`.
+* An action the game cannot parse is *not* an exception (forgiving, the default): the episode goes
+  on, the observation says what was wrong and how to fix it, ``info["action_error"]`` holds the same
+  message (``None`` after a valid action) and ``info["invalid_actions"]`` counts such actions in the
+  episode. This is what TextWorld and WebShop do, and an LLM agent's malformed reply must not crash a
+  leaderboard run. With ``strict_actions=True`` (any text env's keyword argument) it raises
+  :class:`~sparsegym.errors.InvalidActionError` instead, after the game has answered. An action that
+  is not a string at all (an int, ``None``) is a programming error and always raises. The text views
+  of the other families (:class:`sparsegym.wrappers.TextObservation`) keep the same contract.
 * ``render()`` (``render_mode="ansi"``) returns the last observation; ``"human"`` prints it.
 
 A family subclasses :class:`TextEnv` and implements :meth:`TextEnv._reset` and :meth:`TextEnv._step`;
@@ -109,6 +112,7 @@ class TextEnv(gymnasium.Env[str, str]):
         max_observation_length: int = 16384,
         max_action_length: int = 1024,
         render_mode: str | None = None,
+        strict_actions: bool = False,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -119,6 +123,8 @@ class TextEnv(gymnasium.Env[str, str]):
         self.observation_space = spaces.Text(max_length=self.max_observation_length, charset=TEXT_CHARSET)
         self.action_space = spaces.Text(min_length=1, max_length=int(max_action_length), charset=TEXT_CHARSET)
         self._last_obs = ""
+        self.strict_actions = bool(strict_actions)
+        self._invalid = 0
 
     # -- what a family implements ------------------------------------------------------------------
     def _reset(self, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -134,6 +140,7 @@ class TextEnv(gymnasium.Env[str, str]):
         super().reset(seed=seed)
         self.reset_seed = seed  # families that map seeds to fixed items (tasks) read it
         text, info = self._reset(options)
+        self._invalid = 0
         obs = self._observe(text)
         info = self._contract(info, 0.0)
         if self.render_mode == "human":
@@ -143,6 +150,10 @@ class TextEnv(gymnasium.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         command = as_text_action(action, self.collapse_whitespace)
         text, reward, terminated, truncated, info = self._step(command)
+        if info.get("action_error"):
+            if self.strict_actions:
+                raise InvalidActionError(f"{info['action_error']} (action {command!r})")
+            self._invalid += 1
         obs = self._observe(text)
         reward = float(reward)
         info = self._contract(info, reward)
@@ -162,11 +173,11 @@ class TextEnv(gymnasium.Env[str, str]):
         self._last_obs = clip_text(to_charset(str(text)), self.max_observation_length)
         return self._last_obs
 
-    @staticmethod
-    def _contract(info: dict[str, Any], reward: float) -> dict[str, Any]:
+    def _contract(self, info: dict[str, Any], reward: float) -> dict[str, Any]:
         info = dict(info)
         info["success"] = bool(info.get("success", False))
         info["admissible_actions"] = [to_charset(a) for a in info.get("admissible_actions", [])]
         info.setdefault("action_error", None)
+        info["invalid_actions"] = self._invalid
         info["reward_components"] = {"extrinsic": reward}
         return info

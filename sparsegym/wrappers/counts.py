@@ -6,9 +6,11 @@
 * ``first_visit=True``: pay ``beta`` only the first time a key is seen in the episode (as NovelD's
   episodic gate does), whatever the global count.
 
-State keys: ``"position"`` (MiniGrid agent position and direction), ``"grid"`` (a hash of the full
-MiniGrid state: every object with its position and door state, the agent, the carried object), ``"observation"`` (a hash of the observation's bytes),
-``"text"`` (the text observation itself), or any ``key(env, observation) -> hashable``.
+State keys: ``"observation"`` (a hash of the observation's bytes) and ``"text"`` (the text observation
+itself) work on any env; any other name is the env's family's key (its descriptor's ``state_keys``:
+MiniGrid has ``"position"`` (cell and heading), ``"grid"`` (every object with its cell and door state,
+the agent, the carried object) and ``"full"``; NetHack has ``"position"`` (dungeon level and cell) and
+``"message"``); or pass any ``key(env, observation) -> hashable``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from sparsegym.envs.family import family_of, require_family
 from sparsegym.wrappers._components import add_component
 
 StateKey = Callable[[gymnasium.Env, Any], Hashable]
@@ -41,35 +44,47 @@ def text_key(env: gymnasium.Env, observation: Any) -> Hashable:
     return observation
 
 
-def position_key(env: gymnasium.Env, observation: Any) -> Hashable:
-    from sparsegym.envs.minigrid.predicates import core_of
+def family_key(name: str) -> StateKey:
+    """The state key ``name`` of the env's family (its descriptor's ``state_keys``), found per env."""
 
-    core = core_of(env)
-    return (int(core.agent_pos[0]), int(core.agent_pos[1]), int(core.agent_dir))
+    found: dict[type, StateKey] = {}  # per env class: the lookup costs more than most keys
+
+    def key(env: gymnasium.Env, observation: Any) -> Hashable:
+        kind = type(getattr(env, "unwrapped", env))
+        fn = found.get(kind)
+        if fn is None:
+            fn = found[kind] = require_family(env, f"the {name!r} state key").state_key(name)
+        return fn(env, observation)
+
+    key.__name__ = f"{name}_key"
+    return key
 
 
-def grid_key(env: gymnasium.Env, observation: Any) -> Hashable:
-    from sparsegym.envs.minigrid.predicates import core_of
-
-    core = core_of(env)
-    carried = (core.carrying.type, core.carrying.color) if core.carrying else None
-    # Every non-wall object with its cell and its door state: walls never change within an episode.
-    cells = tuple((i, o.type, o.color, getattr(o, "is_open", None), getattr(o, "is_locked", None))
-                  for i, o in enumerate(core.grid.grid) if o is not None and o.type != "wall")
-    return hash((cells, int(core.agent_pos[0]), int(core.agent_pos[1]), int(core.agent_dir), carried))
+# The families' own keys: MiniGrid's cell and heading, NetHack's dungeon level and cell, ...
+position_key = family_key("position")
+grid_key = family_key("grid")
 
 
 STATE_KEYS: dict[str, StateKey] = {"position": position_key, "grid": grid_key, "observation": observation_key,
                                    "text": text_key}
 
 
-def resolve_key(key: str | StateKey) -> StateKey:
+def resolve_key(key: str | StateKey, env: gymnasium.Env | None = None) -> StateKey:
+    """A callable key as is; ``"observation"`` and ``"text"`` (any env); any other name is looked up in
+    the env's family (``position``, ``grid``, ``message``, ...: see each family's ``state_keys``), and
+    checked against ``env``'s family when ``env`` is given."""
     if callable(key):
         return key
-    try:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"a state key is a name or a callable (env, observation) -> hashable, got {key!r}")
+    if key in STATE_KEYS and key not in ("position", "grid"):
         return STATE_KEYS[key]
-    except KeyError:
-        raise ValueError(f"unknown state key {key!r}; use one of {', '.join(STATE_KEYS)} or a callable") from None
+    if env is not None:
+        family = family_of(env)
+        if family is None or key not in family.state_keys:
+            known = ["observation", "text", *(sorted(family.state_keys) if family is not None else [])]
+            raise ValueError(f"unknown state key {key!r} for this env; use one of {', '.join(known)} or a callable")
+    return family_key(key)
 
 
 class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
@@ -100,7 +115,7 @@ class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         gymnasium.utils.RecordConstructorArgs.__init__(self, beta=beta, key=key, episodic=episodic,
                                                        first_visit=first_visit, name=name)
         gymnasium.Wrapper.__init__(self, env)
-        self.beta, self.key = float(beta), resolve_key(key)
+        self.beta, self.key = float(beta), resolve_key(key, env)
         self.episodic, self.first_visit = bool(episodic), bool(first_visit)
         self.name = name or ("episodic_count" if episodic or first_visit else "count")
         self.counts: Counter = Counter()

@@ -13,10 +13,11 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from sparsegym.envs.family import require_family
 from sparsegym.wrappers._components import add_component
 
 #: A potential: ``potential(env, observation) -> float``; ``env`` is the *unwrapped* env, so a
-#: potential may read the family's symbolic state (MiniGrid's ``core`` grid, agent position, ...).
+#: potential may read the family's symbolic state (e.g. MiniGrid's grid and agent position).
 Potential = Callable[[gymnasium.Env, Any], float]
 
 
@@ -25,7 +26,9 @@ class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
 
     Args:
         env: the env to shape.
-        potential: ``Phi(env.unwrapped, observation) -> float`` (see :mod:`sparsegym.wrappers.potentials`).
+        potential: ``Phi(env.unwrapped, observation) -> float``, or the name of one of the env family's
+            potentials (its descriptor's ``potentials``; MiniGrid: ``"distance_to_goal"``,
+            ``"doorkey_progress"``), made with default arguments.
         gamma: the discount of the learner that will see the rewards (use the same one).
         name: the reward-component name.
 
@@ -35,17 +38,18 @@ class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
     Example:
         >>> import sparsegym
         >>> from sparsegym.wrappers import PotentialShaping
-        >>> from sparsegym.wrappers.potentials import minigrid_distance_to_goal
-        >>> env = PotentialShaping(sparsegym.make("sparsegym/MiniGrid-FourRooms-v0"), minigrid_distance_to_goal(), gamma=0.99)
+        >>> env = PotentialShaping(sparsegym.make("sparsegym/MiniGrid-FourRooms-v0"), "distance_to_goal", gamma=0.99)
         >>> obs, info = env.reset(seed=0)
         >>> obs, reward, terminated, truncated, info = env.step(2)
         >>> sorted(info["reward_components"])
         ['extrinsic', 'shaping']
     """
 
-    def __init__(self, env: gymnasium.Env, potential: Potential, gamma: float = 0.99, name: str = "shaping"):
+    def __init__(self, env: gymnasium.Env, potential: Potential | str, gamma: float = 0.99, name: str = "shaping"):
         gymnasium.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma, name=name)
         gymnasium.Wrapper.__init__(self, env)
+        if isinstance(potential, str):
+            potential = require_family(env, f"the potential {potential!r}").potential(potential)
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         self.potential, self.gamma, self.name = potential, float(gamma), name

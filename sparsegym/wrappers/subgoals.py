@@ -3,38 +3,21 @@
 In the spirit of MiniHack's reward manager (events that compose) and of LLM-proposed subgoals
 ("Words as Beacons", CALM): a :class:`Subgoal` is a name and a predicate over a :class:`Transition`
 (observation, action, next observation, info, and the unwrapped env for families that expose a
-symbolic state). MiniGrid's library and spec format live in :mod:`sparsegym.envs.minigrid.subgoals`.
+symbolic state), both defined in :mod:`sparsegym.types` so families can build subgoal libraries
+(``Family.subgoals``; MiniGrid's library and spec format: :mod:`sparsegym.envs.minigrid.subgoals`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
 
+from sparsegym.types import Subgoal, Transition
 from sparsegym.wrappers._components import add_component
 
-
-@dataclass(frozen=True)
-class Transition:
-    """What a subgoal predicate sees: one step ``(s, a, s')`` plus its info and the unwrapped env."""
-
-    observation: Any
-    action: Any
-    next_observation: Any
-    info: dict[str, Any]
-    env: gymnasium.Env
-
-
-@dataclass(frozen=True)
-class Subgoal:
-    """A named predicate over transitions; ``bonus`` overrides the wrapper's default when set."""
-
-    name: str
-    predicate: Callable[[Transition], bool]
-    bonus: float | None = None
+__all__ = ["Subgoal", "SubgoalReward", "Transition"]
 
 
 class SubgoalReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):

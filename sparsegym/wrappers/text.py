@@ -1,54 +1,49 @@
-"""``TextObservation``: a plain-English view of a grid env, and text actions, for LLM agents."""
+"""``TextObservation``: a plain-English view of any env whose family has a text view, and text actions.
+
+The family supplies the view (:mod:`sparsegym.envs.views`; MiniGrid/BabyAI and NetHack/MiniHack have
+one); this wrapper applies it and keeps the text-action contract that every text surface of sparsegym
+shares (the text-native envs keep it too, see :mod:`sparsegym.envs.text_env`):
+
+* forgiving by default: a reply that names no action is not an exception. The view's documented
+  default action is played instead (MiniGrid: "done", which changes nothing; NetHack: "wait"), the
+  observation starts with a line saying what was wrong, ``info["action_error"]`` holds that message
+  (``None`` after a valid action) and ``info["invalid_actions"]`` counts such replies in the episode;
+* strict on request (``strict_actions=True``): the same reply raises
+  :class:`~sparsegym.errors.InvalidActionError` listing the valid actions, before anything is played.
+
+An action that is not text (an index out of range, ``None``) is a programming error and always raises.
+"""
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 import gymnasium
 from gymnasium import spaces
 
-from sparsegym.envs.minigrid.text import ACTION_NAMES, carried_phrase, describe, parse_action
+from sparsegym.envs.family import require_family
+from sparsegym.envs.text_env import TEXT_CHARSET
 from sparsegym.errors import InvalidActionError
 
-#: Characters a text observation may contain (all printable ASCII, newlines included).
-TEXT_CHARSET = string.printable
-_ACTION_CHARSET = string.ascii_letters + string.digits + " _-.!"
-
-
-def _is_nethack(env: gymnasium.Env) -> bool:
-    return type(env.unwrapped).__name__ == "NetHackTask"
-
-
-def _minigrid_core(env: gymnasium.Env) -> Any:
-    """The MiniGridEnv inside ``env``: sparsegym's ``MiniGridTask.core`` or a raw minigrid env."""
-    inner = env.unwrapped
-    core = getattr(inner, "core", inner)
-    if not all(hasattr(core, attr) for attr in ("grid", "agent_dir", "mission", "carrying")):
-        raise TypeError(
-            f"TextObservation needs a MiniGrid env (sparsegym/MiniGrid-*, sparsegym/BabyAI-* or a raw "
-            f"minigrid env), got {type(inner).__name__}"
-        )
-    return core
+_ACTION_CHARSET = TEXT_CHARSET
 
 
 class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
-    """Observe a MiniGrid or NetHack env as English text and act with text commands.
+    """Observe an env as English text and act with text commands, through its family's text view.
 
-    NetHack/MiniHack ids get the view of :mod:`sparsegym.envs.nethack.text` (message, status line, what
-    is around the agent, inventory when the observation has ``inv_strs``/``inv_letters``) and action names
-    such as "north", "far east", "eat", "pickup". The rest of this docstring is about MiniGrid.
+    The observation is a string made by the view (MiniGrid: the mission, the agent's heading, what it
+    carries, what is directly in front of it, every visible object with its offset, the nearest walls;
+    NetHack: the message, a status line, what is around the agent, the inventory when observed).
+    ``step`` takes an action string (the view's canonical names, e.g. "turn left", "go forward", with
+    aliases such as "left", "forward", "pickup"; case and punctuation ignored) or an action index.
+    ``info`` gains ``admissible_actions`` (the canonical names), ``action_index`` (what was played),
+    ``action_error`` and ``invalid_actions`` (module docstring).
 
-    The observation is a string: the mission, the agent's heading, what it carries, what is directly
-    in front of it, every visible object with its offset ("a yellow key 2 steps ahead and 1 step to
-    the left"), and the nearest walls. Works on the agent-centred and the fully observable view, on
-    sparsegym ids and on raw minigrid envs.
-
-    ``step`` takes an action string ("turn left", "go forward", "pick up", "drop", "toggle", "done";
-    aliases such as "left", "forward", "pickup", "open" are accepted, case and punctuation ignored)
-    or an action index. A string that names no action raises
-    :class:`~sparsegym.errors.InvalidActionError` listing the valid ones. ``info`` gains
-    ``admissible_actions`` (the canonical strings) and ``action_index`` (what was executed).
+    Args:
+        env: an env of a family with a text view (any sparsegym id of MiniGrid, BabyAI, NetHack, MiniHack,
+            or a raw minigrid env).
+        max_length: observations are cut to this many characters.
+        strict_actions: raise on a reply that names no action instead of playing the default action.
 
     Example:
         >>> import sparsegym
@@ -60,69 +55,66 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         >>> text, reward, terminated, truncated, info = env.step("turn left")
         >>> info["action_index"], info["admissible_actions"][:3]
         (0, ['turn left', 'turn right', 'go forward'])
+        >>> text, reward, terminated, truncated, info = env.step("fly away")
+        >>> info["action_index"], info["invalid_actions"], text.splitlines()[0][:40]
+        (6, 1, "Invalid action: unknown action 'fly away")
     """
 
-    def __init__(self, env: gymnasium.Env, max_length: int = 8192):
-        gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length)
+    #: Version of this wrapper's own contract (the view's name and version are recorded separately).
+    VERSION = 2
+
+    def __init__(self, env: gymnasium.Env, max_length: int = 8192, strict_actions: bool = False):
+        gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length, strict_actions=strict_actions)
         gymnasium.Wrapper.__init__(self, env)
         if not isinstance(env.action_space, spaces.Discrete):
             raise TypeError(f"TextObservation needs a Discrete action space, got {env.action_space}")
-        self._nethack = _is_nethack(env)
-        if self._nethack:
-            from sparsegym.envs.nethack.text import action_names
-
-            self._core = None
-            names = tuple(action_names(env.unwrapped.actions))
-        else:
-            self._core = _minigrid_core(env)
-            names = tuple(getattr(env.unwrapped, "action_names", ACTION_NAMES))
-        self.action_names: tuple[str, ...] = names[: int(env.action_space.n)]
+        self.family = require_family(env, "TextObservation")
+        self.view = self.family.make_text_view(env)
+        self.action_names: tuple[str, ...] = self.view.action_names
+        self.strict_actions = bool(strict_actions)
         self.observation_space = spaces.Text(max_length=max_length, charset=TEXT_CHARSET)
-        self.action_space = spaces.Text(min_length=1, max_length=64, charset=_ACTION_CHARSET)
+        self.action_space = spaces.Text(min_length=1, max_length=256, charset=_ACTION_CHARSET)
         self._max_length = max_length
+        self._invalid = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        return self._text(obs), self._info(info, None)
+        self._invalid = 0
+        return self._text(obs, info, None), self._info(info, None, None)
 
     def step(self, action: str | int):
-        index = self.parse(action)
+        error = None
+        try:
+            index = self.view.index(action)
+        except InvalidActionError as exc:
+            if self.strict_actions or not isinstance(action, str):  # a bad index is a bug, not a reply
+                raise
+            error, index = str(exc), self.view.default_action
+            self._invalid += 1
         obs, reward, terminated, truncated, info = self.env.step(index)
-        return self._text(obs), reward, terminated, truncated, self._info(info, index)
+        return self._text(obs, info, error), reward, terminated, truncated, self._info(info, index, error)
 
     def parse(self, action: str | int) -> int:
         """The action index that ``action`` (text or index) names; raises on anything else."""
-        if isinstance(action, str):
-            if self._nethack:
-                from sparsegym.envs.nethack.text import parse_action as parse_nethack
+        return self.view.index(action)
 
-                return parse_nethack(action, self.action_names)
-            return parse_action(action, self.action_names)
-        try:
-            index = int(action)
-        except (TypeError, ValueError):
-            index = -1
-        if index != action or not 0 <= index < len(self.action_names):
-            raise InvalidActionError(
-                f"invalid action {action!r}. Valid actions: {', '.join(self.action_names)} "
-                f"(or their indices 0-{len(self.action_names) - 1})"
-            )
-        return index
+    def instructions(self) -> str:
+        """The view's rules and actions, for an agent's first turn."""
+        return self.view.instructions()
 
-    def _text(self, obs: Any) -> str:
-        if self._nethack:
-            from sparsegym.envs.nethack.text import describe as describe_nethack
-
-            return describe_nethack(obs)[: self._max_length]
-        image = obs["image"] if isinstance(obs, dict) else obs
-        text = describe(image, int(self._core.agent_dir), self._core.mission, carried_phrase(self._core.carrying))
+    def _text(self, obs: Any, info: dict[str, Any], error: str | None) -> str:
+        text = self.view.describe(obs, info)
+        if error is not None:
+            played = self.action_names[self.view.default_action]
+            text = f"Invalid action: {error}. Played '{played}' instead.\n" + text
         return text[: self._max_length]
 
-    def _info(self, info: dict[str, Any], index: int | None) -> dict[str, Any]:
+    def _info(self, info: dict[str, Any], index: int | None, error: str | None) -> dict[str, Any]:
         info = dict(info)
         info["admissible_actions"] = list(self.action_names)
-        if self._core is not None:
-            info.setdefault("mission", self._core.mission)
+        info.update(self.view.extra_info(info))
         if index is not None:
             info["action_index"] = index
+        info["action_error"] = error
+        info["invalid_actions"] = self._invalid
         return info

@@ -117,7 +117,7 @@ def test_subgoal_events():
 
 
 def test_message_and_kill_patterns():
-    from sparsegym.wrappers.subgoals import Transition
+    from sparsegym.types import Transition
 
     def obs_with(msg):
         m = np.zeros(256, dtype=np.uint8)
@@ -134,7 +134,7 @@ def test_message_and_kill_patterns():
 def test_ppo_runs_on_minihack_with_the_glyph_encoder():
     pytest.importorskip("torch")
     from sparsegym.agents import PPO, PPOConfig
-    from sparsegym.agents.networks import NetHackEncoder
+    from sparsegym.envs.nethack.encoder import NetHackEncoder
 
     agent = PPO(ROOM, PPOConfig(num_envs=2, num_steps=32, device="cpu"))
     assert isinstance(agent.policy.encoder, NetHackEncoder)

@@ -46,6 +46,21 @@ def test_unparseable_command_is_feedback_not_an_exception():
     env.reset(seed=0)
     obs, r, term, trunc, info = env.step("dance")
     assert "Unknown command 'dance'" in obs and info["action_error"] == obs and r == 0.0
+    assert info["invalid_actions"] == 1
+    obs, r, term, trunc, info = env.step("sing")
+    assert info["invalid_actions"] == 2
+    assert env.reset(seed=0)[1]["invalid_actions"] == 0
+    obs, r, term, trunc, info = env.step("guess 0")
+    assert info["action_error"] is None and info["invalid_actions"] == 0
+
+
+def test_strict_actions_raise_with_the_games_message():
+    env = Guess(strict_actions=True)
+    env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match=r"Unknown command 'dance'; use one of: guess 0.*\(action 'dance'\)"):
+        env.step("dance")
+    obs, r, term, trunc, info = env.step("guess 1")  # valid commands play as usual
+    assert info["action_error"] is None
 
 
 def test_non_string_action_raises_with_fix():

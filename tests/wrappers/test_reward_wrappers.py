@@ -9,6 +9,7 @@ pytest.importorskip("minigrid")
 
 import sparsegym  # noqa: E402
 from sparsegym.envs.minigrid import subgoals as sg  # noqa: E402
+from sparsegym.envs.minigrid.potentials import doorkey_progress, minigrid_distance_to_goal  # noqa: E402
 from sparsegym.wrappers import (  # noqa: E402
     CountBonus,
     GatedReward,
@@ -16,7 +17,6 @@ from sparsegym.wrappers import (  # noqa: E402
     SubgoalReward,
     TextObservation,
 )
-from sparsegym.wrappers.potentials import doorkey_progress, minigrid_distance_to_goal  # noqa: E402
 from sparsegym.wrappers.shaping import discounted_return  # noqa: E402
 
 DOORKEY5 = "sparsegym/MiniGrid-DoorKey-5x5-v0"

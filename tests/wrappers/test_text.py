@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sparsegym.envs.minigrid import text as mgtext
-from sparsegym.errors import InvalidActionError
+from sparsegym.errors import InvalidActionError, SparseGymError
 
 minigrid = pytest.importorskip("minigrid")
 
@@ -91,16 +91,35 @@ def test_aliases(alias, index):
 
 
 @pytest.mark.parametrize("bad", ["jump", "", "turn around", "go forward twice", "watch tv"])
-def test_bad_text_action_raises_and_lists_valid_ones(bad):
+def test_a_reply_naming_no_action_plays_the_default_and_is_counted(bad):
     env = TextObservation(sparsegym.make(DOORKEY5))
     env.reset(seed=0)
+    core = env.unwrapped.core
+    before = (tuple(core.agent_pos), core.agent_dir, core.step_count)
+    text, reward, terminated, truncated, info = env.step(bad)
+    assert info["action_index"] == 6 and info["invalid_actions"] == 1  # "done": nothing moves, a step passes
+    assert (tuple(core.agent_pos), core.agent_dir) == before[:2] and core.step_count == before[2] + 1
+    assert "Valid actions: turn left, turn right, go forward, pick up, drop, toggle, done" in info["action_error"]
+    assert text.startswith("Invalid action: ") and "Played 'done' instead." in text.splitlines()[0]
+    text, reward, terminated, truncated, info = env.step("turn left")
+    assert info["action_error"] is None and info["invalid_actions"] == 1
+    env.step(bad)
+    assert env.reset(seed=1)[1]["invalid_actions"] == 0
+
+
+@pytest.mark.parametrize("bad", ["jump", "", "watch tv"])
+def test_strict_actions_raise_before_anything_is_played(bad):
+    env = TextObservation(sparsegym.make(DOORKEY5), strict_actions=True)
+    env.reset(seed=0)
+    steps = env.unwrapped.core.step_count
     with pytest.raises(InvalidActionError) as info:
         env.step(bad)
     assert "Valid actions: turn left, turn right, go forward, pick up, drop, toggle, done" in str(info.value)
+    assert env.unwrapped.core.step_count == steps
 
 
 @pytest.mark.parametrize("bad", [7, -1, 1.5, None])
-def test_bad_index_raises(bad):
+def test_a_bad_index_is_a_bug_and_raises_even_when_forgiving(bad):
     env = TextObservation(sparsegym.make(DOORKEY5))
     env.reset(seed=0)
     with pytest.raises(InvalidActionError, match="Valid actions"):
@@ -135,9 +154,11 @@ def test_observations_fit_the_text_space_on_every_minigrid_id():
             assert env.observation_space.contains(text), env_id
 
 
-def test_rejects_non_minigrid_envs():
-    with pytest.raises(TypeError, match="needs a MiniGrid env"):
+def test_rejects_envs_of_no_family_and_families_without_a_view():
+    with pytest.raises(SparseGymError, match="TextObservation needs to know the env's family, and CartPoleEnv"):
         TextObservation(gymnasium.make("CartPole-v1"))
+    with pytest.raises(SparseGymError, match="the bandits family provides no text view"):
+        TextObservation(sparsegym.make("sparsegym/DynLinBandit-v0"))
 
 
 def test_describe_runs_on_arrays_without_an_env():

@@ -1,6 +1,6 @@
 """ALFWorld family (extra ``text``): ALFWorld's text engine, offline-generated games in ALFWorld's own
 format, and the real dataset when ``$ALFWORLD_DATA`` holds it. Nothing optional is imported until an
-env is made or a game generated.
+env is made or a game generated. ``FAMILY`` is the family's descriptor (:mod:`sparsegym.envs.family`).
 
 * :mod:`sparsegym.envs.alfworld.env`: :class:`ALFWorldEnv` and :func:`make_alfworld`;
 * :mod:`sparsegym.envs.alfworld.generator`: the game generator and the expert check;
@@ -9,22 +9,14 @@ env is made or a game generated.
 
 from __future__ import annotations
 
-from typing import Any
+from sparsegym._lazy import lazy_exports
+from sparsegym.envs.family import Family
 
-__all__ = ["ALFWorldEnv", "make_alfworld", "generate_game", "TASK_TYPES", "TASK_SHORT", "normalize"]
+FAMILY = Family(name="alfworld", packages=("alfworld", "textworld"), text_native=True,
+                oracle="sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent")
 
-
-def __getattr__(name: str) -> Any:
-    if name in {"ALFWorldEnv", "make_alfworld"}:
-        from sparsegym.envs.alfworld import env
-
-        return getattr(env, name)
-    if name in {"generate_game", "TASK_TYPES", "TASK_SHORT"}:
-        from sparsegym.envs.alfworld import generator
-
-        return getattr(generator, name)
-    if name == "normalize":
-        from sparsegym.envs.alfworld.actions import normalize
-
-        return normalize
-    raise AttributeError(f"module 'sparsegym.envs.alfworld' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "ALFWorldEnv": ".env", "make_alfworld": ".env", "generate_game": ".generator", "TASK_TYPES": ".generator",
+    "TASK_SHORT": ".generator", "normalize": ".actions",
+})
+__all__ = ["FAMILY", *__all__]

@@ -153,8 +153,10 @@ class ALFWorldEnv(TextEnv):
         num_games: int | None = None,
         render_mode: str | None = None,
         max_observation_length: int = 8192,
+        strict_actions: bool = False,
     ):
-        super().__init__(max_observation_length=max_observation_length, render_mode=render_mode)
+        super().__init__(max_observation_length=max_observation_length, render_mode=render_mode,
+                         strict_actions=strict_actions)
         split = _SPLIT_ALIASES.get(split, split)
         if split not in gen.SPLITS:
             raise ValueError(f"unknown split {split!r}; use one of {', '.join(gen.SPLITS)}")

@@ -1,7 +1,11 @@
-"""Non-stationary bandits: dynamical linear bandits and last-switch-dependent bandits (numpy only)."""
+"""Non-stationary bandits: dynamical linear bandits and last-switch-dependent bandits (numpy only).
+``FAMILY`` is the family's descriptor (:mod:`sparsegym.envs.family`)."""
 
 from sparsegym.envs.bandits.dynlin import DynLinBandit, make_dynlin, random_instance, steady_state_gain
 from sparsegym.envs.bandits.lsd import LSDBandit, lsd_optimal_plan, make_lsd
+from sparsegym.envs.family import Family
 
-__all__ = ["DynLinBandit", "make_dynlin", "random_instance", "steady_state_gain", "LSDBandit", "lsd_optimal_plan",
+FAMILY = Family(name="bandits")
+
+__all__ = ["FAMILY", "DynLinBandit", "make_dynlin", "random_instance", "steady_state_gain", "LSDBandit", "lsd_optimal_plan",
            "make_lsd"]

@@ -26,7 +26,7 @@ from typing import Any
 
 from sparsegym.envs.minigrid import predicates as P
 from sparsegym.envs.minigrid.text import IDX_TO_COLOR
-from sparsegym.wrappers.subgoals import Subgoal, Transition
+from sparsegym.types import Subgoal, Transition
 
 
 def _describe(obj_type: str | None, color: str | None) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from sparsegym.envs.views import TextView
 from sparsegym.errors import InvalidActionError
 
 IDX_TO_OBJECT = ("unseen", "empty", "wall", "floor", "door", "key", "ball", "box", "goal", "lava", "agent")
@@ -192,3 +194,56 @@ def carried_phrase(obj: object | None) -> str | None:
     if obj is None:
         return None
     return f"a {obj.color} {obj.type}"
+
+
+#: One line per action, for an agent's instructions.
+ACTION_HELP = {
+    "turn left": "turn 90 degrees to the left",
+    "turn right": "turn 90 degrees to the right",
+    "go forward": "move one step in the direction you face",
+    "pick up": "pick up the object directly in front of you",
+    "drop": "drop what you carry in front of you",
+    "toggle": "open, close or unlock the door (or open the box) directly in front of you",
+    "done": "do nothing",
+    NOISY_TV_ACTION_NAME: "change the noisy TV's channel (it pays nothing)",
+}
+
+
+class MiniGridTextView(TextView):
+    """The text view of a MiniGrid/BabyAI env (sparsegym's or a raw minigrid env): :func:`describe` of
+    the agent's view, the actions' names with aliases (:func:`parse_action`); a reply that names no
+    action plays "done", which changes nothing."""
+
+    name = "minigrid-text"
+    version = "1"
+
+    def __init__(self, env: Any):
+        from sparsegym.envs.minigrid.predicates import core_of
+
+        try:
+            self.core = core_of(env)
+        except TypeError:
+            raise TypeError(
+                "the MiniGrid text view needs a MiniGrid env (sparsegym/MiniGrid-*, sparsegym/BabyAI-* or a raw "
+                f"minigrid env), got {type(env.unwrapped).__name__}"
+            ) from None
+        names = tuple(getattr(env.unwrapped, "action_names", ACTION_NAMES))[: int(env.action_space.n)]
+        super().__init__(env, names, names.index("done") if "done" in names else 0)
+
+    def describe(self, observation: Any, info: dict[str, Any]) -> str:
+        image = observation["image"] if isinstance(observation, dict) else observation
+        return describe(image, int(self.core.agent_dir), self.core.mission, carried_phrase(self.core.carrying))
+
+    def parse(self, text: str) -> int:
+        return parse_action(text, self.action_names)
+
+    def rules(self) -> str:
+        return (f"You are an agent in a grid world. Your mission: {self.core.mission}. You see the cells in "
+                "front of you and to your sides; walls and closed doors block your view. The episode ends with "
+                "a reward when the mission is accomplished, sooner being better.")
+
+    def action_help(self) -> dict[str, str]:
+        return ACTION_HELP
+
+    def extra_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {} if "mission" in info else {"mission": self.core.mission}

@@ -1,20 +1,27 @@
 """NetHack (nle) and MiniHack tasks in sparsegym's contract (extra ``nethack``); nothing optional is
-imported until an env is made."""
+imported until an env is made. ``FAMILY`` is the family's descriptor (:mod:`sparsegym.envs.family`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from sparsegym._lazy import lazy_exports
+from sparsegym.envs.family import Family
 
-__all__ = ["make_nethack", "NetHackTask", "DEFAULT_KEYS", "describe", "action_names"]
+_N = "sparsegym.envs.nethack"
 
+FAMILY = Family(
+    name="nethack",
+    packages=("nle", "minihack"),
+    text_view=f"{_N}.text:NetHackTextView",
+    state_keys={"position": f"{_N}.keys:position_key", "message": f"{_N}.keys:message_key"},
+    cell=f"{_N}.keys:go_explore_cell",
+    encoder=f"{_N}.encoder:NetHackEncoder",
+    subgoals=f"{_N}.subgoals",
+    # A person sees the screen and the inventory.
+    play_kwargs={"extra_keys": ("tty_chars", "inv_strs", "inv_letters")},
+)
 
-def __getattr__(name: str) -> Any:
-    if name in {"make_nethack", "NetHackTask", "DEFAULT_KEYS"}:
-        from sparsegym.envs.nethack import env
-
-        return getattr(env, name)
-    if name in {"describe", "action_names"}:
-        from sparsegym.envs.nethack import text
-
-        return getattr(text, name)
-    raise AttributeError(f"module 'sparsegym.envs.nethack' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "make_nethack": ".env", "NetHackTask": ".env", "DEFAULT_KEYS": ".env", "describe": ".text",
+    "action_names": ".text", "NetHackTextView": ".text", "NetHackEncoder": ".encoder",
+})
+__all__ = ["FAMILY", *__all__]

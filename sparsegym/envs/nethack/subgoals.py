@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sparsegym.envs.nethack.text import decode
-from sparsegym.wrappers.subgoals import Subgoal, Transition
+from sparsegym.types import Subgoal, Transition
 
 
 def _message(obs: dict[str, Any]) -> str:

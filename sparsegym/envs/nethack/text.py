@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsegym.envs.views import TextView
 from sparsegym.errors import InvalidActionError
 
 _COMPASS = {"N": "north", "E": "east", "S": "south", "W": "west", "NE": "northeast", "SE": "southeast",
@@ -121,3 +122,31 @@ def describe(obs: dict[str, Any], max_items: int = 25) -> str:
                  if int(letter)]
         lines.append("Inventory: " + ("; ".join(items) if items else "empty"))
     return "\n".join(lines)
+
+
+class NetHackTextView(TextView):
+    """The text view of a NetHack/MiniHack env: :func:`describe` (message, status line, what is around
+    the agent, the inventory when observed) and action names such as "north", "far east", "eat"; a reply
+    that names no action plays "wait" (or "search", else the first action) where the task has it."""
+
+    name = "nethack-text"
+    version = "1"
+
+    def __init__(self, env: Any):
+        actions = getattr(env.unwrapped, "actions", None)
+        if actions is None:
+            raise TypeError(f"the NetHack text view needs a sparsegym NetHack/MiniHack env, got {type(env.unwrapped).__name__}")
+        names = tuple(action_names(actions))[: int(env.action_space.n)]
+        default = next((names.index(n) for n in ("wait", "search") if n in names), 0)
+        super().__init__(env, names, default)
+
+    def describe(self, observation: Any, info: dict[str, Any]) -> str:
+        return describe(observation)
+
+    def parse(self, text: str) -> int:
+        return parse_action(text, self.action_names)
+
+    def rules(self) -> str:
+        return ("You are playing NetHack, a roguelike game, on a map of the dungeon. Directions are compass "
+                "points (north is up); 'far' moves run until something interesting happens. Messages tell you "
+                "what happened.")

@@ -119,8 +119,9 @@ class SWEEnv(TextEnv):
 
     def __init__(self, tasks: str | os.PathLike = "shipped", runtime: str = "local", reward: str = "resolved",
                  command_timeout: float = 60.0, sandbox: dict[str, Any] | None = None, end_on_violation: bool = True,
-                 render_mode: str | None = None, max_observation_length: int = 12000):
-        super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=100_000)
+                 render_mode: str | None = None, max_observation_length: int = 12000, strict_actions: bool = False):
+        super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=100_000,
+                         strict_actions=strict_actions)
         if reward not in ("resolved", "fraction"):
             raise ValueError(f"reward must be 'resolved' or 'fraction', got {reward!r}")
         if runtime not in ("local", "docker"):

@@ -1,0 +1,11 @@
+"""TextWorld family (extra ``text``): games made offline by TextWorld's generator, played as text.
+
+* :mod:`sparsegym.envs.textworld.env`: the env; :mod:`sparsegym.envs.textworld.games`: game making.
+
+``FAMILY`` is the family's descriptor (:mod:`sparsegym.envs.family`).
+"""
+
+from sparsegym.envs.family import Family
+
+FAMILY = Family(name="textworld", packages=("textworld",), text_native=True,
+                oracle="sparsegym.baselines:WalkthroughAgent")

@@ -106,9 +106,10 @@ class TextWorldEnv(TextEnv):
         cache_dir: str | Path | None = None,
         render_mode: str | None = None,
         max_observation_length: int = 8192,
+        strict_actions: bool = False,
     ):
         super().__init__(render_mode=render_mode, max_observation_length=max_observation_length,
-                         max_action_length=256)
+                         max_action_length=256, strict_actions=strict_actions)
         self._tw = require("textworld", "text", "the TextWorld envs")
         self.spec_ = GameSpec.make(challenge, **(settings or {}))
         split_seed(split, 0)  # validates the split

@@ -96,8 +96,10 @@ class WebShopEnv(TextEnv):
         nouns: str = "auto",
         render_mode: str | None = None,
         max_observation_length: int = 16384,
+        strict_actions: bool = False,
     ):
-        super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=512)
+        super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=512,
+                         strict_actions=strict_actions)
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; use one of {list(SPLITS)}")
         if observation_mode not in ("text", "html"):
