@@ -65,3 +65,39 @@ def test_every_suite_keeps_its_seeds_and_timeout():
         assert (s.episodes, s.step_timeout) == (episodes, timeout), name
         assert s.seeds("dev") == list(range(episodes))
         assert s.seeds("test") == list(range(TEST_SEED_BASE, TEST_SEED_BASE + episodes))
+
+
+def test_shipped_suites_are_tag_queries_without_box_variants():
+    import pytest
+
+    from sparsegym.envs.registry import BOX_OBS_TAG, get_entry
+    from sparsegym.leaderboards.suites import Suite
+
+    for s in SUITES.values():
+        assert s.query is not None, s.name
+        assert list(s.env_ids) == s.query.ids()
+        assert not any(BOX_OBS_TAG in get_entry(i).tags or get_entry(i).base_id for i in s.env_ids), s.name
+    with pytest.raises(ValueError, match="select Box-observation variants"):
+        Suite.from_tags("boxes", "box-obs", episodes=1, description="")
+
+
+def test_from_tags_names_the_known_tags_on_a_typo():
+    import pytest
+
+    from sparsegym.leaderboards.suites import Suite
+
+    with pytest.raises(ValueError, match="unknown tag 'minigrid-esay'; known tags: .*minigrid-easy"):
+        Suite.from_tags("x", "minigrid-esay", episodes=1, description="")
+    with pytest.raises(ValueError, match="unknown tag 'nope'"):
+        Suite.from_tags("x", "minigrid", exclude="nope", episodes=1, description="")
+
+
+def test_from_tags_queries_and_hand_listed_suites():
+    from sparsegym.leaderboards.suites import Suite
+
+    s = Suite.from_tags("stoch-doorkey", "minigrid", any_of=("noisy-tv", "sticky"), exclude="minigrid-hard",
+                        episodes=2, description="")
+    assert s.env_ids == SUITES["minigrid-stochastic"].env_ids  # none of the variants is tagged hard
+    assert str(s.query) == "minigrid & (noisy-tv | sticky) & !minigrid-hard"
+    adhoc = Suite("mine", ("sparsegym/MiniGrid-DoorKey-5x5-v0",), episodes=3, description="t")
+    assert adhoc.query is None and adhoc.episodes_of("dev") == [("sparsegym/MiniGrid-DoorKey-5x5-v0", s) for s in range(3)]
