@@ -77,3 +77,10 @@ def test_play_ends_cleanly_at_end_of_input(capsys):
     args = SimpleNamespace(id="sparsegym/MiniGrid-Unlock-v0", seed=0, view="full")
     assert cli.cmd_play(args, stdin=io.StringIO("a\n")) == 0
     assert "Mission: open the door" in capsys.readouterr().out
+
+
+def test_play_on_a_box_variant_plays_its_base(capsys):
+    args = SimpleNamespace(id="sparsegym/MiniGrid-Unlock-Image-v0", seed=0, view=None)
+    assert cli.cmd_play(args, stdin=io.StringIO("a\n")) == 0
+    out = capsys.readouterr().out
+    assert "playing sparsegym/MiniGrid-Unlock-v0" in out and "Mission: open the door" in out
