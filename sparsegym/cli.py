@@ -33,14 +33,14 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _tag(args: argparse.Namespace) -> str | None:
     """``--tag``, or the deprecated ``--suite`` of ``list``/``check`` (with a warning on stderr)."""
-    old = getattr(args, "suite", None)
+    old, tag = getattr(args, "suite", None), getattr(args, "tag", None)
     if old is None:
-        return args.tag
+        return tag
     with warnings.catch_warnings():
         warnings.simplefilter("always", DeprecationWarning)  # a command's user should see it
         warnings.warn(f"sparsegym {args.command}: --suite is deprecated for registry tags; use --tag {old} "
                       "(a suite is a leaderboard suite: sparsegym suites)", DeprecationWarning, stacklevel=2)
-    if args.tag is not None and args.tag != old:
+    if tag is not None and tag != old:
         raise SystemExit(f"sparsegym {args.command}: give --tag only (--suite is its deprecated spelling)")
     return old
 
