@@ -1,7 +1,7 @@
 """The ``sparsegym`` command.
 
-    sparsegym list [--family F] [--suite S]
-    sparsegym check [ID ...] [--all | --suite S | --family F]
+    sparsegym list [--family F] [--tag T]
+    sparsegym check [ID ...] [--all | --tag T | --family F]
     sparsegym play ID [--seed N] [--view agent|full]
     sparsegym suites
     sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--workers N] [--backend local|ray]
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from sparsegym.envs import registry
@@ -30,20 +31,35 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _tag(args: argparse.Namespace) -> str | None:
+    """``--tag``, or the deprecated ``--suite`` of ``list``/``check`` (with a warning on stderr)."""
+    old, tag = getattr(args, "suite", None), getattr(args, "tag", None)
+    if old is None:
+        return tag
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DeprecationWarning)  # a command's user should see it
+        warnings.warn(f"sparsegym {args.command}: --suite is deprecated for registry tags; use --tag {old} "
+                      "(a suite is a leaderboard suite: sparsegym suites)", DeprecationWarning, stacklevel=2)
+    if tag is not None and tag != old:
+        raise SystemExit(f"sparsegym {args.command}: give --tag only (--suite is its deprecated spelling)")
+    return old
+
+
 def _select(args: argparse.Namespace) -> list[str]:
     if args.ids:
         return list(args.ids)
-    if args.all or args.suite or args.family:
-        return registry.list_envs(family=args.family, suite=args.suite)
-    raise SystemExit("sparsegym check: name env ids, or use --all, --suite S or --family F")
+    tag = _tag(args)
+    if args.all or tag or args.family:
+        return registry.list_envs(family=args.family, tag=tag)
+    raise SystemExit("sparsegym check: name env ids, or use --all, --tag T or --family F")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = [
-        (e.id, e.family, ",".join(e.suites), e.extra, e.max_episode_steps or "varies", e.description)
-        for e in registry.entries(family=args.family, suite=args.suite)
+        (e.id, e.family, ",".join(e.tags), e.extra, e.max_episode_steps or "varies", e.description)
+        for e in registry.entries(family=args.family, tag=_tag(args))
     ]
-    print(_table(("id", "family", "suites", "extra", "max steps", "description"), rows))
+    print(_table(("id", "family", "tags", "extra", "max steps", "description"), rows))
     print(f"\n{len(rows)} environments")
     return 0
 
@@ -89,11 +105,14 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
     from sparsegym.wrappers import TextObservation
 
     stdin = stdin or sys.stdin
-    family = get_family(registry.get_entry(args.id).family)
+    entry = registry.get_entry(args.id)
+    if entry.base_id is not None:  # a Box-observation variant: a person plays the same task's full view
+        print(f"{args.id} is {entry.base_id} with a Box observation; playing {entry.base_id}")
+    family = get_family(entry.family)
     kwargs: dict = {"render_mode": "ansi", **family.play_kwargs}  # e.g. NetHack's full screen for a person
     if args.view:
         kwargs["view"] = args.view
-    env = sparsegym.make(args.id, **kwargs)
+    env = sparsegym.make(entry.base_id or args.id, **kwargs)
     native_text = isinstance(env.observation_space, gymnasium.spaces.Text)  # TextWorld, ALFWorld, ...
     if native_text:
         keys: dict[str, str] = {}
@@ -152,9 +171,9 @@ def cmd_play(args: argparse.Namespace, stdin=None) -> int:
 def cmd_suites(args: argparse.Namespace) -> int:
     from sparsegym.leaderboards.suites import SUITES
 
-    rows = [(s.name, len(s.env_ids), s.episodes, f"{s.seeds('dev')[0]}-{s.seeds('dev')[-1]}",
+    rows = [(s.name, s.query or "(listed)", len(s.env_ids), s.episodes, f"{s.seeds('dev')[0]}-{s.seeds('dev')[-1]}",
              f"{s.seeds('test')[0]}-{s.seeds('test')[-1]}", ",".join(s.extras), s.description) for s in SUITES.values()]
-    print(_table(("suite", "envs", "episodes/env", "dev seeds", "test seeds", "extras", "description"), rows))
+    print(_table(("suite", "tags", "envs", "episodes/env", "dev seeds", "test seeds", "extras", "description"), rows))
     return 0
 
 
@@ -313,16 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sparsegym {sparsegym.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    tag_help = "only ids carrying this registry tag (leaderboard suites are another thing: sparsegym suites)"
     p = sub.add_parser("list", help="list registered environments")
     p.add_argument("--family", choices=registry.families())
-    p.add_argument("--suite", choices=registry.suites())
+    p.add_argument("--tag", choices=registry.tags(), metavar="TAG", help=tag_help)
+    p.add_argument("--suite", choices=registry.tags(), metavar="TAG", help="deprecated spelling of --tag")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("check", help="run the env checker, a determinism check and a random rollout")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="check every registered id")
     p.add_argument("--family", choices=registry.families())
-    p.add_argument("--suite", choices=registry.suites())
+    p.add_argument("--tag", choices=registry.tags(), metavar="TAG", help=tag_help)
+    p.add_argument("--suite", choices=registry.tags(), metavar="TAG", help="deprecated spelling of --tag")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_check)
 

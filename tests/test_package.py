@@ -51,23 +51,84 @@ def test_issue_suite_is_registered():
     ]
     ids = set(sparsegym.list_envs(family="minigrid"))
     assert {f"sparsegym/{w}" for w in wanted} <= ids
-    assert len(sparsegym.list_envs(suite="babyai")) >= 3
-    assert sparsegym.list_envs(suite="noisy-tv") and sparsegym.list_envs(suite="sticky")
+    assert len(sparsegym.list_envs(tag="babyai")) >= 3
+    assert sparsegym.list_envs(tag="noisy-tv") and sparsegym.list_envs(tag="sticky")
 
 
 def test_list_envs_filters():
-    easy = sparsegym.list_envs(suite="minigrid-easy")
+    easy = sparsegym.list_envs(tag="minigrid-easy")
     assert "sparsegym/MiniGrid-DoorKey-5x5-v0" in easy
     assert "sparsegym/MiniGrid-DoorKey-16x16-v0" not in easy
     assert set(easy) <= set(sparsegym.list_envs(family="minigrid"))
     assert sparsegym.list_envs() == [e.id for e in registry.ENTRIES]
 
 
-def test_unknown_family_or_suite_names_the_known_ones():
+def test_unknown_family_or_tag_names_the_known_ones():
     with pytest.raises(ValueError, match="known families: .*minigrid"):
         sparsegym.list_envs(family="minigird")
-    with pytest.raises(ValueError, match="known suites: .*minigrid-easy"):
+    with pytest.raises(ValueError, match="unknown tag 'nope'; known tags: .*minigrid-easy"):
+        sparsegym.list_envs(tag="nope")
+    with pytest.raises(ValueError, match="unknown tag 'nope'; known tags: .*box-obs"):
+        registry.TagQuery(all_of="minigrid", none_of="nope").ids()
+
+
+def test_old_suite_spellings_still_work_and_warn():
+    entry = registry.get_entry("sparsegym/MiniGrid-DoorKey-5x5-v0")
+    with pytest.warns(DeprecationWarning, match="use EnvEntry.tags"):
+        assert entry.suites == entry.tags
+    with pytest.warns(DeprecationWarning, match=r"use list_envs\(tag=...\)"):
+        assert sparsegym.list_envs(suite="minigrid-easy") == sparsegym.list_envs(tag="minigrid-easy")
+    with pytest.warns(DeprecationWarning, match=r"use entries\(tag=...\)"):
+        assert registry.entries(suite="babyai") == registry.entries(tag="babyai")
+    with pytest.warns(DeprecationWarning, match=r"use tags\(\)"):
+        assert registry.suites() == registry.tags()
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="known tags"):
         sparsegym.list_envs(suite="nope")
+
+
+def test_tag_query_selects_in_table_order():
+    q = registry.TagQuery(all_of="minigrid", any_of=("babyai", "smoke"), none_of=("minigrid-hard", "noisy-tv"))
+    ids = q.ids()
+    assert ids == [e.id for e in registry.ENTRIES
+                   if "minigrid" in e.tags and ({"babyai", "smoke"} & set(e.tags))
+                   and not ({"minigrid-hard", "noisy-tv"} & set(e.tags))]
+    assert "sparsegym/MiniGrid-DoorKey-5x5-v0" in ids and "sparsegym/BabyAI-PutNextLocal-v0" in ids
+    assert "sparsegym/BabyAI-KeyInBox-v0" not in ids
+    assert str(q) == "minigrid & (babyai | smoke) & !minigrid-hard & !noisy-tv"
+    assert registry.TagQuery(all_of="swe").ids(family="swe") == ["sparsegym/SWE-Mutation-v0"]
+    with pytest.raises(ValueError, match="needs a tag"):
+        registry.TagQuery(none_of="box-obs")
+
+
+def test_box_variants_follow_one_rule_and_cover_every_grid_id():
+    variants = registry.entries(tag="box-obs")
+    bases = [e for e in registry.ENTRIES if e.family in registry.BOX_OBS_KEYS and e.base_id is None]
+    assert [v.base_id for v in variants] == [b.id for b in bases]
+    assert {e.family for e in bases} == {"minigrid", "nethack"}
+    for v in variants:
+        base = registry.get_entry(v.base_id)
+        key = registry.BOX_OBS_KEYS[base.family]
+        stem, version = base.id.rsplit("-", 1)
+        assert v.id == f"{stem}-{key.capitalize()}-{version}"
+        assert dict(v.kwargs) == {**base.kwargs, "obs": key}
+        assert v.tags == ("box-obs",)  # not its base's: every other tag selects what it did before
+        assert registry.box_variant(base.id) == registry.box_variant(v.id) == v.id
+        assert (v.family, v.entry_point, v.max_episode_steps, v.limit_in_env, v.extra) == (
+            base.family, base.entry_point, base.max_episode_steps, base.limit_in_env, base.extra)
+    assert registry.get_entry("sparsegym/MiniGrid-DoorKey-5x5-Image-v0").base_id == "sparsegym/MiniGrid-DoorKey-5x5-v0"
+    assert registry.get_entry("sparsegym/MiniHack-Room-5x5-Glyphs-v0").kwargs["obs"] == "glyphs"
+    with pytest.raises(ValueError, match="has no Box-observation variant"):
+        registry.box_variant("sparsegym/WebShop-v0")
+
+
+def test_tags_that_existed_before_the_variants_select_the_same_ids():
+    # Sizes of every tag before Box variants and the new tags (smoke, alias, alfworld-mixed, webshop-*).
+    before = {"minigrid": 36, "minigrid-easy": 8, "minigrid-hard": 15, "babyai": 7, "noisy-tv": 4, "sticky": 4,
+              "bandits": 9, "nethack": 35, "nle": 7, "minihack-navigation": 17, "minihack-skills": 11,
+              "minihack-e3b": 13, "textworld": 12, "textworld-train": 6, "textworld-test": 6, "alfworld": 14,
+              "alfworld-unseen": 7, "webshop": 3, "webshop-real": 2, "swe": 1, "swe-docker": 1}
+    assert {t: len(registry.list_envs(tag=t)) for t in before} == before
+    assert all(registry.get_entry(i).base_id is None for t in before for i in registry.list_envs(tag=t))
 
 
 def test_unknown_id_suggests_nearest():

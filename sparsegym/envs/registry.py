@@ -1,18 +1,45 @@
 """The one table of every sparsegym environment id.
 
-Each row (:class:`EnvEntry`) says how to build the env, how long its episodes may run, which suites
-it belongs to and which ``pip`` extra it needs. ``import sparsegym`` registers every row with
-Gymnasium; nothing here imports an optional dependency, so the import stays fast.
+Each row (:class:`EnvEntry`) says how to build the env, how long its episodes may run, which tags it
+carries and which ``pip`` extra it needs. ``import sparsegym`` registers every row with Gymnasium;
+nothing here imports an optional dependency, so the import stays fast.
 
 Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into the README, and
 a test fails when the README is out of date.
+
+**Tags** are plain labels on rows (``minigrid``, ``minigrid-hard``, ``textworld-test``, ``box-obs``,
+...): ``list_envs(tag=...)``, ``sparsegym list --tag T`` and ``sparsegym check --tag T`` select by one
+tag, and a :class:`TagQuery` (all of / any of / none of several tags) selects by several. A *suite* is
+something else: a seeded leaderboard suite (``sparsegym.leaderboards.suites``), which is defined by a
+tag query over this table. (Tags were called "suites" in sparsegym 0.1; the old spellings still work
+and warn.)
+
+**Box-observation variants.** Single-file RL scripts (CleanRL's ``ppo.py`` and the like) accept only an
+env id and read ``envs.single_observation_space.shape``, which a ``Dict`` observation does not have.
+So every row of a family whose observation has one array that can stand alone also gets a variant id
+that observes only that array, made from the row by one rule:
+
+    ``sparsegym/<Family>-<Task>-v<N>``  ->  ``sparsegym/<Family>-<Task>-<Key>-v<N>``
+
+where ``<Key>`` is the kept observation key, capitalised (:data:`BOX_OBS_KEYS`: ``image`` for
+MiniGrid and BabyAI, ``glyphs`` for NetHack and MiniHack) and ``N`` is the base id's version. E.g.
+``sparsegym/MiniGrid-DoorKey-5x5-Image-v0`` is ``make("sparsegym/MiniGrid-DoorKey-5x5-v0",
+obs="image")``, and ``sparsegym/MiniHack-Room-5x5-Glyphs-v0`` is ``make("sparsegym/MiniHack-Room-5x5-v0",
+obs="glyphs")``. A variant is the same task (dynamics, rewards, step limit, seeds) and names its base in
+``EnvEntry.base_id``. Its only tag is :data:`BOX_OBS_TAG` (``box-obs``): it does not inherit its base's
+tags, so every other tag selects the same ids as before the variants existed (code that loops over
+``list_envs(tag="minigrid-hard")`` does not train each task twice), and a leaderboard suite, which
+scores tasks rather than observation formats, never includes one. :func:`box_variant` maps a base id to
+its variant. The variants are generated from the table below, never written as rows.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import gymnasium
@@ -33,10 +60,13 @@ class EnvEntry:
             changes from episode to episode (BabyAI's BossLevel sets it from the mission's length).
         limit_in_env: True when the env itself truncates at ``max_episode_steps`` (MiniGrid does,
             and its reward depends on the limit), so no Gymnasium ``TimeLimit`` is stacked on top.
-        suites: tags that ``list_envs(suite=...)`` and ``sparsegym check --suite`` select by.
+        tags: labels that ``list_envs(tag=...)``, ``sparsegym list --tag`` and ``sparsegym check --tag``
+            select by, and that leaderboard suites are defined by (see :class:`TagQuery`).
         extra: the ``pip install "sparsegym[extra]"`` that provides the env's dependencies (``core``:
             none beyond ``pip install sparsegym``).
         description: one line for tables.
+        base_id: for a Box-observation variant (see the module docstring), the id it is a variant
+            of; None for every row written in the table.
     """
 
     id: str
@@ -44,15 +74,22 @@ class EnvEntry:
     entry_point: str
     kwargs: Mapping[str, object]
     max_episode_steps: int | None
-    suites: tuple[str, ...]
+    tags: tuple[str, ...]
     extra: str
     description: str
     limit_in_env: bool = True
+    base_id: str | None = None
 
     @property
     def name(self) -> str:
         """The id without its namespace."""
         return self.id.split("/", 1)[-1]
+
+    @property
+    def suites(self) -> tuple[str, ...]:
+        """Deprecated spelling of :attr:`tags` (a "suite" is now only a seeded leaderboard suite)."""
+        warnings.warn("EnvEntry.suites is deprecated; use EnvEntry.tags", DeprecationWarning, stacklevel=2)
+        return self.tags
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,7 +104,7 @@ def _minigrid(
     name: str,
     upstream: str,
     limit: int | None,
-    suites: Iterable[str],
+    tags: Iterable[str],
     description: str,
     **kwargs: object,
 ) -> EnvEntry:
@@ -77,27 +114,28 @@ def _minigrid(
         entry_point=_MG,
         kwargs=MappingProxyType({"task": upstream, **kwargs}),
         max_episode_steps=limit,
-        suites=("minigrid", *suites),
+        tags=("minigrid", *tags),
         extra="minigrid",
         description=description,
     )
 
 
-_E, _H, _B = "minigrid-easy", "minigrid-hard", "babyai"
+# "smoke": the five quickest easy tasks (the "smoke" leaderboard suite runs them).
+_E, _H, _B, _S = "minigrid-easy", "minigrid-hard", "babyai", "smoke"
 
 _MINIGRID_ROWS: list[EnvEntry] = [
-    _minigrid("MiniGrid-DoorKey-5x5-v0", "MiniGrid-DoorKey-5x5-v0", 250, [_E], "pick up the key, unlock the door, reach the goal"),
+    _minigrid("MiniGrid-DoorKey-5x5-v0", "MiniGrid-DoorKey-5x5-v0", 250, [_E, _S], "pick up the key, unlock the door, reach the goal"),
     _minigrid("MiniGrid-DoorKey-8x8-v0", "MiniGrid-DoorKey-8x8-v0", 640, [], "DoorKey in an 8x8 room"),
     _minigrid("MiniGrid-DoorKey-16x16-v0", "MiniGrid-DoorKey-16x16-v0", 2560, [_H], "DoorKey in a 16x16 room"),
-    _minigrid("MiniGrid-Unlock-v0", "MiniGrid-Unlock-v0", 288, [_E], "find the key and open the locked door"),
+    _minigrid("MiniGrid-Unlock-v0", "MiniGrid-Unlock-v0", 288, [_E, _S], "find the key and open the locked door"),
     _minigrid("MiniGrid-UnlockPickup-v0", "MiniGrid-UnlockPickup-v0", 288, [], "unlock a door, pick up the box behind it"),
     _minigrid("MiniGrid-BlockedUnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0", 576, [_H], "move a ball blocking the door, unlock it, pick up the box"),
-    _minigrid("MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-KeyCorridorS3R1-v0", 270, [_E], "find a key, unlock a room, pick up the ball (1 row)"),
+    _minigrid("MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-KeyCorridorS3R1-v0", 270, [_E, _S], "find a key, unlock a room, pick up the ball (1 row)"),
     _minigrid("MiniGrid-KeyCorridorS3R3-v0", "MiniGrid-KeyCorridorS3R3-v0", 270, [], "KeyCorridor, rooms of size 3, 3 rows"),
     _minigrid("MiniGrid-KeyCorridorS4R3-v0", "MiniGrid-KeyCorridorS4R3-v0", 480, [_H], "KeyCorridor, rooms of size 4, 3 rows"),
     _minigrid("MiniGrid-KeyCorridorS5R3-v0", "MiniGrid-KeyCorridorS5R3-v0", 750, [_H], "KeyCorridor, rooms of size 5, 3 rows"),
     _minigrid("MiniGrid-KeyCorridorS6R3-v0", "MiniGrid-KeyCorridorS6R3-v0", 1080, [_H], "KeyCorridor, rooms of size 6, 3 rows"),
-    _minigrid("MiniGrid-MultiRoom-N2-S4-v0", "MiniGrid-MultiRoom-N2-S4-v0", 40, [_E], "cross 2 rooms (size <= 4) to the goal"),
+    _minigrid("MiniGrid-MultiRoom-N2-S4-v0", "MiniGrid-MultiRoom-N2-S4-v0", 40, [_E, _S], "cross 2 rooms (size <= 4) to the goal"),
     # minigrid's MultiRoom-N4-S5-v0 builds 6 rooms (a known upstream bug); v1 builds the 4 its name says.
     _minigrid("MiniGrid-MultiRoom-N4-S5-v0", "MiniGrid-MultiRoom-N4-S5-v1", 80, [_H], "cross 4 rooms (size <= 5) to the goal"),
     _minigrid("MiniGrid-MultiRoom-N6-v0", "MiniGrid-MultiRoom-N6-v0", 120, [_H], "cross 6 rooms to the goal"),
@@ -109,7 +147,7 @@ _MINIGRID_ROWS: list[EnvEntry] = [
     _minigrid("MiniGrid-ObstructedMaze-Full-v0", "MiniGrid-ObstructedMaze-Full-v1", 3600, [_H], "the full obstructed maze: boxes, blocked and locked doors"),
     _minigrid("MiniGrid-MemoryS7-v0", "MiniGrid-MemoryS7-v0", 245, [_E], "remember an object, pick the matching one (short hallway)"),
     _minigrid("MiniGrid-MemoryS13-v0", "MiniGrid-MemoryS13-v0", 845, [_H], "remember an object, pick the matching one (long hallway)"),
-    _minigrid("BabyAI-GoToRedBallGrey-v0", "BabyAI-GoToRedBallGrey-v0", 64, [_E, _B], "go to the red ball among grey distractors"),
+    _minigrid("BabyAI-GoToRedBallGrey-v0", "BabyAI-GoToRedBallGrey-v0", 64, [_E, _B, _S], "go to the red ball among grey distractors"),
     _minigrid("BabyAI-GoToLocal-v0", "BabyAI-GoToLocal-v0", 64, [_E, _B], "go to an object named in the mission"),
     _minigrid("BabyAI-PickupLoc-v0", "BabyAI-PickupLoc-v0", 64, [_E, _B], "pick up an object described by colour, type or location"),
     _minigrid("BabyAI-PutNextLocal-v0", "BabyAI-PutNextLocal-v0", 128, [_B], "put one object next to another"),
@@ -126,11 +164,14 @@ _VARIANT_BASES = {
     "MiniGrid-MultiRoom-N4-S5": ("MiniGrid-MultiRoom-N4-S5-v1", 80),
     "MiniGrid-FourRooms": ("MiniGrid-FourRooms-v0", 100),
 }
+# All noisy-TV rows first, then all sticky ones: the "minigrid-stochastic" leaderboard suite lists its
+# ids in this table's order, and its stored results have them in this order.
 for _name, (_up, _limit) in _VARIANT_BASES.items():
     _MINIGRID_ROWS.append(
         _minigrid(f"{_name}-NoisyTV-v0", _up, _limit, ["noisy-tv"],
                   f"{_name} plus a noisy-TV action that fills the view with random noise", noisy_tv=True)
     )
+for _name, (_up, _limit) in _VARIANT_BASES.items():
     _MINIGRID_ROWS.append(
         _minigrid(f"{_name}-Sticky-v0", _up, _limit, ["sticky"],
                   f"{_name} where the previous action repeats with probability 0.25", sticky_prob=0.25)
@@ -140,20 +181,22 @@ for _name, (_up, _limit) in _VARIANT_BASES.items():
 # Bandits (numpy only: extra "core"). Instance seeds are fixed per id, so an id names one instance;
 # the reset seed drives only the noise. For the DynLin ids the instance seed is the one among 0-11 whose
 # immediate-best action (argmax theta^T a) loses the most steady-state value against the best action:
-# the instances where ignoring the dynamics costs the most.
+# the instances where ignoring the dynamics costs the most. DynLinBandit-v0 is the short name of
+# DynLinBandit-Rho07-v0 (same instance): tagged "alias", so nothing selects the instance twice.
 
 
-def _bandit(name: str, entry_point: str, horizon: int, description: str, **kwargs: object) -> EnvEntry:
+def _bandit(name: str, entry_point: str, horizon: int, description: str, tags: Iterable[str] = (),
+            **kwargs: object) -> EnvEntry:
     return EnvEntry(id=f"{NAMESPACE}/{name}", family="bandits", entry_point=entry_point,
                     kwargs=MappingProxyType({"horizon": horizon, **kwargs}), max_episode_steps=horizon,
-                    suites=("bandits",), extra="core", description=description)
+                    tags=("bandits", *tags), extra="core", description=description)
 
 
 _DL = "sparsegym.envs.bandits.dynlin:make_dynlin"
 _LSD = "sparsegym.envs.bandits.lsd:make_lsd"
 _BANDIT_ROWS = [
     _bandit("DynLinBandit-v0", _DL, 1000, "dynamical linear bandit, rho 0.7, 6 arms in R^2, hidden state in R^3",
-            rho=0.7, instance_seed=3),
+            tags=["alias"], rho=0.7, instance_seed=3),
     _bandit("DynLinBandit-Rho03-v0", _DL, 1000, "dynamical linear bandit, fast dynamics (rho 0.3)", rho=0.3, instance_seed=1),
     _bandit("DynLinBandit-Rho07-v0", _DL, 1000, "dynamical linear bandit, rho 0.7", rho=0.7, instance_seed=3),
     _bandit("DynLinBandit-Rho09-v0", _DL, 1000, "dynamical linear bandit, slow dynamics (rho 0.9)", rho=0.9, instance_seed=3),
@@ -179,10 +222,10 @@ _BANDIT_ROWS = [
 _NH = "sparsegym.envs.nethack.env:make_nethack"
 
 
-def _nethack(name: str, upstream: str, limit: int, suites: Iterable[str], description: str) -> EnvEntry:
+def _nethack(name: str, upstream: str, limit: int, tags: Iterable[str], description: str) -> EnvEntry:
     return EnvEntry(id=f"{NAMESPACE}/{name}", family="nethack", entry_point=_NH,
                     kwargs=MappingProxyType({"task": upstream}), max_episode_steps=limit,
-                    suites=("nethack", *suites), extra="nethack", description=description)
+                    tags=("nethack", *tags), extra="nethack", description=description)
 
 
 _NLE, _NAV, _SKILL, _E3B = "nle", "minihack-navigation", "minihack-skills", "minihack-e3b"
@@ -240,7 +283,7 @@ def _textworld(name: str, limit: int, description: str, challenge: str, **settin
         rows.append(EnvEntry(
             id=f"{NAMESPACE}/TextWorld-{name}{suffix}-v0", family="textworld", entry_point=_TW,
             kwargs=MappingProxyType({"challenge": challenge, "settings": dict(settings), "split": split}),
-            max_episode_steps=limit, suites=("textworld", f"textworld-{split}"), extra="text",
+            max_episode_steps=limit, tags=("textworld", f"textworld-{split}"), extra="text",
             description=description + (" (held-out test games)" if split == "test" else ""),
             limit_in_env=False,
         ))
@@ -276,33 +319,40 @@ _ALFWORLD_TASKS = [
 ]
 
 
-def _alfworld(name: str, task: str, split: str, suites: Iterable[str], description: str) -> EnvEntry:
+def _alfworld(name: str, task: str, split: str, tags: Iterable[str], description: str) -> EnvEntry:
     return EnvEntry(id=f"{NAMESPACE}/{name}", family="alfworld", entry_point=_AW,
                     kwargs=MappingProxyType({"task": task, "split": split}), max_episode_steps=50,
-                    suites=tuple(suites), extra="text", description=description)
+                    tags=tuple(tags), extra="text", description=description)
+
+
+def _alfworld_tags(task: str, *tags: str) -> list[str]:
+    # The ids that mix all six task types are also tagged "alfworld-mixed" (the leaderboard suite
+    # scores the six types one by one, so it leaves them out).
+    return ["alfworld", *tags, *(["alfworld-mixed"] if task == "mixed" else [])]
 
 
 _ALFWORLD_ROWS = [
-    _alfworld(f"ALFWorld-{tag}v0", task, "train", ["alfworld"], desc) for tag, task, desc in _ALFWORLD_TASKS
+    _alfworld(f"ALFWorld-{name}v0", task, "train", _alfworld_tags(task), desc) for name, task, desc in _ALFWORLD_TASKS
 ] + [
-    _alfworld(f"ALFWorld-{tag}Unseen-v0", task, "unseen", ["alfworld", "alfworld-unseen"],
+    _alfworld(f"ALFWorld-{name}Unseen-v0", task, "unseen", _alfworld_tags(task, "alfworld-unseen"),
               desc + " (held-out floor plans)")
-    for tag, task, desc in _ALFWORLD_TASKS
+    for name, task, desc in _ALFWORLD_TASKS
 ]
 
 # --------------------------------------------------------------------------------------------------
 # WebShop (extra "webshop"): sparsegym's own WebShop on a shipped, generated catalog (5,000 products,
 # synthetic goals made as the original makes them), or on the original's data files (-Real ids, from
 # $WEBSHOP_DATA). Splits as the original's: test goals 0-499, dev 500-1499, train 1500 on. The original
-# has no step limit; 15 is ReAct's and verl-agent's budget.
+# has no step limit; 15 is ReAct's and verl-agent's budget. Each row is also tagged with its split
+# (webshop-test, webshop-dev, webshop-train).
 
 _WS = "sparsegym.envs.webshop.env:make_webshop"
 
 
-def _webshop(name: str, split: str, source: str, suites: Iterable[str], description: str) -> EnvEntry:
+def _webshop(name: str, split: str, source: str, tags: Iterable[str], description: str) -> EnvEntry:
     return EnvEntry(id=f"{NAMESPACE}/{name}", family="webshop", entry_point=_WS,
                     kwargs=MappingProxyType({"split": split, "source": source}), max_episode_steps=15,
-                    suites=tuple(suites), extra="webshop", description=description, limit_in_env=False)
+                    tags=(*tags, f"webshop-{split}"), extra="webshop", description=description, limit_in_env=False)
 
 
 _WEBSHOP_ROWS = [
@@ -314,24 +364,75 @@ _WEBSHOP_ROWS = [
 ]
 
 # --------------------------------------------------------------------------------------------------
-# Software repair (extra "swe" for Docker; the local sandbox needs only Linux namespaces). The shipped
+# Software repair (extra "swe": pyseccomp for the local sandbox's filter, docker for the Docker runtime;
+# the sandbox also needs bubblewrap, a system package). The shipped
 # tasks are bugs injected by AST mutation into vendored projects and validated by their tests
 # (sparsegym/envs/swe/maker.py); SWE-Gym-Files takes a user's SWE-bench/SWE-Gym file (tasks=...).
 
 _SWE = "sparsegym.envs.swe.env:make_swe"
 _SWE_ROWS = [
     EnvEntry(id=f"{NAMESPACE}/SWE-Mutation-v0", family="swe", entry_point=_SWE, kwargs=MappingProxyType({"tasks": "shipped"}),
-             max_episode_steps=50, suites=("swe",), extra="core", limit_in_env=False,
+             max_episode_steps=50, tags=("swe",), extra="swe", limit_in_env=False,
              description="fix a bug injected into a real Python project until its tests pass (24 shipped tasks)"),
     EnvEntry(id=f"{NAMESPACE}/SWE-Gym-v0", family="swe", entry_point=_SWE, kwargs=MappingProxyType({"runtime": "docker"}),
-             max_episode_steps=50, suites=("swe-docker",), extra="swe", limit_in_env=False,
+             max_episode_steps=50, tags=("swe-docker",), extra="swe", limit_in_env=False,
              description="SWE-bench/SWE-Gym instances from a file (tasks=...), in SWE-Gym's Docker images"),
 ]
 
-ENTRIES: tuple[EnvEntry, ...] = tuple(_MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS + _WEBSHOP_ROWS + _SWE_ROWS)
+_TABLE: list[EnvEntry] = _MINIGRID_ROWS + _BANDIT_ROWS + _NETHACK_ROWS + _TEXTWORLD_ROWS + _ALFWORLD_ROWS + _WEBSHOP_ROWS + _SWE_ROWS
+
+# --------------------------------------------------------------------------------------------------
+# Box-observation variants, generated from the table (the rule is in the module docstring).
+
+#: Tag of every Box-observation variant; leaderboard suites never include these ids.
+BOX_OBS_TAG = "box-obs"
+#: Family -> the observation key its Box variants keep (passed to the env as ``obs=<key>``).
+BOX_OBS_KEYS: Mapping[str, str] = MappingProxyType({"minigrid": "image", "nethack": "glyphs"})
+_VERSION = re.compile(r"^(?P<stem>.+)-v(?P<n>\d+)$")
+
+
+def box_variant_id(env_id: str, key: str) -> str:
+    """The id of the variant of ``env_id`` that observes only ``key``: ``-<Key>`` before the version.
+
+    >>> box_variant_id("sparsegym/MiniGrid-DoorKey-5x5-v0", "image")
+    'sparsegym/MiniGrid-DoorKey-5x5-Image-v0'
+    """
+    m = _VERSION.match(env_id)
+    if m is None:
+        raise ValueError(f"{env_id!r} does not end in -v<N>")
+    return f"{m['stem']}-{key[:1].upper()}{key[1:]}-v{m['n']}"
+
+
+def _box_variant(e: EnvEntry, key: str) -> EnvEntry:
+    return replace(
+        e, id=box_variant_id(e.id, key), kwargs=MappingProxyType({**e.kwargs, "obs": key}),
+        tags=(BOX_OBS_TAG,), description=f"{e.description} (Box observation: {key} only)", base_id=e.id,
+    )
+
+
+_BOX_ROWS = [_box_variant(e, BOX_OBS_KEYS[e.family]) for e in _TABLE if e.family in BOX_OBS_KEYS]
+
+ENTRIES: tuple[EnvEntry, ...] = tuple(_TABLE + _BOX_ROWS)
 _BY_ID: dict[str, EnvEntry] = {e.id: e for e in ENTRIES}
 if len(_BY_ID) != len(ENTRIES):  # pragma: no cover - guards the table itself
     raise RuntimeError("duplicate id in sparsegym's env registry")
+
+
+def box_variant(env_id: str) -> str:
+    """The registered Box-observation variant of ``env_id`` (``ValueError`` if its family has none).
+
+    >>> box_variant("sparsegym/MiniHack-Room-5x5-v0")
+    'sparsegym/MiniHack-Room-5x5-Glyphs-v0'
+    >>> [box_variant(i) for i in list_envs(tag="smoke")][:2]
+    ['sparsegym/MiniGrid-DoorKey-5x5-Image-v0', 'sparsegym/MiniGrid-Unlock-Image-v0']
+    """
+    e = get_entry(env_id)
+    if e.base_id is not None:
+        return e.id
+    key = BOX_OBS_KEYS.get(e.family)
+    if key is None:
+        raise ValueError(f"{env_id} has no Box-observation variant (families with one: {', '.join(BOX_OBS_KEYS)})")
+    return box_variant_id(e.id, key)
 
 
 def register_all() -> None:
@@ -351,32 +452,120 @@ def register_all() -> None:
         )
 
 
-def entries(family: str | None = None, suite: str | None = None) -> list[EnvEntry]:
-    """Rows of the table, in table order, optionally filtered by family and suite.
+# --------------------------------------------------------------------------------------------------
+# Selecting rows by tags.
 
-    Raises ``ValueError`` naming the known values when ``family`` or ``suite`` is unknown.
+
+def _as_tags(value: str | Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@dataclass(frozen=True)
+class TagQuery:
+    """Which rows a few tags select: rows carrying every tag of ``all_of``, at least one of ``any_of``
+    (when it is given) and none of ``none_of``. Results keep table order.
+
+    A query must name a tag to select by (``all_of`` or ``any_of``); a single tag may be given as a
+    string. Leaderboard suites are defined by queries (``sparsegym.leaderboards.suites``).
+
+    >>> len(TagQuery(all_of="bandits", none_of="alias").ids())
+    8
+    >>> str(TagQuery(any_of=("noisy-tv", "sticky")))
+    'noisy-tv | sticky'
     """
+
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("all_of", "any_of", "none_of"):
+            object.__setattr__(self, name, _as_tags(getattr(self, name)))
+        if not (self.all_of or self.any_of):
+            raise ValueError("a TagQuery needs a tag to select by (all_of or any_of)")
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the known tags if the query names a tag no row carries."""
+        known = set(tags())
+        unknown = [t for t in (*self.all_of, *self.any_of, *self.none_of) if t not in known]
+        if unknown:
+            raise ValueError(f"unknown tag {unknown[0]!r}; known tags: {', '.join(tags())}")
+
+    def matches(self, row_tags: Iterable[str]) -> bool:
+        have = set(row_tags)
+        return (
+            all(t in have for t in self.all_of)
+            and (not self.any_of or any(t in have for t in self.any_of))
+            and not any(t in have for t in self.none_of)
+        )
+
+    def entries(self, family: str | None = None) -> list[EnvEntry]:
+        """The matching rows, in table order (optionally of one family)."""
+        self.validate()
+        return [e for e in entries(family=family) if self.matches(e.tags)]
+
+    def ids(self, family: str | None = None) -> list[str]:
+        """The matching ids, in table order."""
+        return [e.id for e in self.entries(family)]
+
+    def __str__(self) -> str:
+        parts = [" & ".join(self.all_of)] if self.all_of else []
+        if self.any_of:
+            any_part = " | ".join(self.any_of)
+            parts.append(f"({any_part})" if self.all_of and len(self.any_of) > 1 else any_part)
+        parts += [f"!{t}" for t in self.none_of]
+        return " & ".join(parts)
+
+
+def _deprecated_suite(tag: str | None, suite: str | None, where: str) -> str | None:
+    if suite is None:
+        return tag
+    warnings.warn(f"{where}(suite=...) is deprecated; use {where}(tag=...) (registry labels are tags; "
+                  "a suite is a leaderboard suite)", DeprecationWarning, stacklevel=3)
+    if tag is not None and tag != suite:
+        raise TypeError(f"{where}: pass tag= only (suite= is its deprecated spelling)")
+    return suite
+
+
+def entries(family: str | None = None, tag: str | None = None, *, suite: str | None = None) -> list[EnvEntry]:
+    """Rows of the table, in table order, optionally filtered by family and tag.
+
+    Raises ``ValueError`` naming the known values when ``family`` or ``tag`` is unknown. ``suite=`` is
+    the deprecated spelling of ``tag=``.
+    """
+    tag = _deprecated_suite(tag, suite, "entries")
     if family is not None and family not in families():
         raise ValueError(f"unknown family {family!r}; known families: {', '.join(families())}")
-    if suite is not None and suite not in suites():
-        raise ValueError(f"unknown suite {suite!r}; known suites: {', '.join(suites())}")
+    if tag is not None and tag not in tags():
+        raise ValueError(f"unknown tag {tag!r}; known tags: {', '.join(tags())}")
     return [
         e for e in ENTRIES
-        if (family is None or e.family == family) and (suite is None or suite in e.suites)
+        if (family is None or e.family == family) and (tag is None or tag in e.tags)
     ]
 
 
-def list_envs(family: str | None = None, suite: str | None = None) -> list[str]:
-    """Ids of the registered envs, optionally filtered by family and suite."""
-    return [e.id for e in entries(family, suite)]
+def list_envs(family: str | None = None, tag: str | None = None, *, suite: str | None = None) -> list[str]:
+    """Ids of the registered envs, optionally filtered by family and tag (``suite=``: deprecated ``tag=``).
+
+    >>> "sparsegym/MiniGrid-DoorKey-5x5-Image-v0" in list_envs(tag="box-obs")
+    True
+    """
+    return [e.id for e in entries(family, _deprecated_suite(tag, suite, "list_envs"))]
 
 
 def families() -> list[str]:
     return sorted({e.family for e in ENTRIES})
 
 
+def tags() -> list[str]:
+    """Every tag some row carries, sorted."""
+    return sorted({t for e in ENTRIES for t in e.tags})
+
+
 def suites() -> list[str]:
-    return sorted({s for e in ENTRIES for s in e.suites})
+    """Deprecated: the registry's labels are :func:`tags`; suites are leaderboard suites."""
+    warnings.warn("sparsegym.envs.registry.suites() is deprecated; use tags()", DeprecationWarning, stacklevel=2)
+    return tags()
 
 
 def get_entry(env_id: str) -> EnvEntry:

@@ -7,14 +7,21 @@ Seeds are fixed by formula so a table is reproducible from the suite name alone:
 ``n`` episodes per env, ``dev`` is ``0 .. n-1`` and ``test`` is ``TEST_SEED_BASE .. TEST_SEED_BASE+n-1``.
 Every env of a suite runs the same seeds, which is what the stratified bootstrap over (episodes x
 envs) expects.
+
+A suite's env ids are not hand-listed: each suite is defined by a tag query over the registry
+(:class:`~sparsegym.envs.registry.TagQuery`: all of / any of / none of some tags), and its ids are the
+matching rows in registry order. To put an env in a suite, tag its row. A query may not select a
+Box-observation variant (tag ``box-obs``): it is the same task as its base id, and a suite scores
+tasks. ("Suite" means only this; the registry's labels are tags.) ``tests/leaderboards/test_suites.py``
+pins every suite's ids, so retagging a row cannot silently change a published suite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sparsegym.envs.registry import get_entry, list_envs
+from sparsegym.envs.registry import BOX_OBS_TAG, TagQuery, get_entry
 
 TEST_SEED_BASE = 1_000_000
 SPLITS = ("dev", "test")
@@ -31,6 +38,8 @@ class Suite:
         description: one line for tables.
         step_timeout: seconds an agent may take for one action before the episode is recorded as
             failed (None: no limit).
+        query: the tag query ``env_ids`` were computed from (:meth:`from_tags`); None for a suite
+            whose ids were given directly (ad-hoc suites, tests).
     """
 
     name: str
@@ -38,6 +47,36 @@ class Suite:
     episodes: int
     description: str
     step_timeout: float | None = 10.0
+    query: TagQuery | None = None
+
+    @classmethod
+    def from_tags(
+        cls,
+        name: str,
+        tags: str | Iterable[str] = (),
+        *,
+        any_of: str | Iterable[str] = (),
+        exclude: str | Iterable[str] = (),
+        episodes: int,
+        description: str,
+        step_timeout: float | None = 10.0,
+    ) -> Suite:
+        """A suite of the registered ids carrying every tag of ``tags``, at least one of ``any_of``
+        (when given) and none of ``exclude``, in registry order.
+
+        Unknown tags raise ``ValueError`` naming the known ones, and so does a query that selects a
+        Box-observation variant.
+
+        >>> Suite.from_tags("hard-babyai", ("babyai", "minigrid-hard"), episodes=5, description="").env_ids
+        ('sparsegym/BabyAI-KeyInBox-v0', 'sparsegym/BabyAI-BossLevel-v0')
+        """
+        query = TagQuery(all_of=tags, any_of=any_of, none_of=exclude)
+        rows = query.entries()
+        boxed = [e.id for e in rows if BOX_OBS_TAG in e.tags]
+        if boxed:
+            raise ValueError(f"suite {name!r}: tags {query} select Box-observation variants ({boxed[0]}, ...); "
+                             "a suite scores tasks: use their base ids")
+        return cls(name, tuple(e.id for e in rows), episodes, description, step_timeout, query)
 
     def __post_init__(self) -> None:
         if not self.env_ids:
@@ -64,39 +103,27 @@ class Suite:
         return sorted({get_entry(i).extra for i in self.env_ids})
 
 
-def _ids(names: Sequence[str]) -> tuple[str, ...]:
-    return tuple(f"sparsegym/{n}" for n in names)
-
-
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
-        Suite(
-            "smoke",
-            _ids(["MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0", "MiniGrid-KeyCorridorS3R1-v0",
-                  "MiniGrid-MultiRoom-N2-S4-v0", "BabyAI-GoToRedBallGrey-v0"]),
-            episodes=10,
-            description="five easy MiniGrid/BabyAI tasks, 10 episodes each (seconds for a fast agent; under a minute on 2 cores)",
-        ),
-        Suite("minigrid-easy", tuple(list_envs(suite="minigrid-easy")), episodes=30,
-              description="easy MiniGrid and BabyAI tasks"),
-        Suite("minigrid-hard", tuple(list_envs(suite="minigrid-hard")), episodes=30,
-              description="hard-exploration MiniGrid and BabyAI tasks"),
-        Suite("babyai", tuple(list_envs(suite="babyai")), episodes=30,
-              description="BabyAI language-instruction levels"),
-        Suite("minigrid-stochastic", tuple(list_envs(suite="noisy-tv") + list_envs(suite="sticky")), episodes=30,
-              description="noisy-TV and sticky-action variants"),
-        Suite("bandits", tuple(i for i in list_envs(suite="bandits") if i != "sparsegym/DynLinBandit-v0"), episodes=10,
-              description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
-        Suite("textworld", tuple(list_envs(suite="textworld-test")), episodes=10, step_timeout=120.0,
-              description="TextWorld challenges on held-out test games (games made on first use, ~1-3 s each)"),
-        Suite("alfworld", tuple(i for i in list_envs(suite="alfworld-unseen") if i != "sparsegym/ALFWorld-Unseen-v0"),
-              episodes=20, step_timeout=60.0,
-              description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
-        Suite("webshop", ("sparsegym/WebShop-v0",), episodes=100, step_timeout=60.0,
-              description="WebShop on the shipped catalog: 100 test goals (score = 100 x mean reward)"),
-        Suite("swe", ("sparsegym/SWE-Mutation-v0",), episodes=24, step_timeout=300.0,
-              description="software repair: bugs injected into vendored Python projects (success = resolved)"),
+        Suite.from_tags("smoke", "smoke", episodes=10,
+                        description="five easy MiniGrid/BabyAI tasks, 10 episodes each (seconds for a fast agent; under a minute on 2 cores)"),
+        Suite.from_tags("minigrid-easy", "minigrid-easy", episodes=30, description="easy MiniGrid and BabyAI tasks"),
+        Suite.from_tags("minigrid-hard", "minigrid-hard", episodes=30,
+                        description="hard-exploration MiniGrid and BabyAI tasks"),
+        Suite.from_tags("babyai", "babyai", episodes=30, description="BabyAI language-instruction levels"),
+        Suite.from_tags("minigrid-stochastic", any_of=("noisy-tv", "sticky"), episodes=30,
+                        description="noisy-TV and sticky-action variants"),
+        Suite.from_tags("bandits", "bandits", exclude="alias", episodes=10,
+                        description="dynamical linear and last-switch-dependent bandits (returns are summed rewards)"),
+        Suite.from_tags("textworld", "textworld-test", episodes=10, step_timeout=120.0,
+                        description="TextWorld challenges on held-out test games (games made on first use, ~1-3 s each)"),
+        Suite.from_tags("alfworld", "alfworld-unseen", exclude="alfworld-mixed", episodes=20, step_timeout=60.0,
+                        description="ALFWorld's six task types on held-out floor plans, 20 games each (text; success = won in 50 steps)"),
+        Suite.from_tags("webshop", ("webshop", "webshop-test"), episodes=100, step_timeout=60.0,
+                        description="WebShop on the shipped catalog: 100 test goals (score = 100 x mean reward)"),
+        Suite.from_tags("swe", "swe", episodes=24, step_timeout=300.0,
+                        description="software repair: bugs injected into vendored Python projects (success = resolved)"),
     )
 }
 

@@ -24,8 +24,8 @@ def test_registered_ids_come_in_train_and_test_pairs():
         assert entry.extra == "text" and not entry.limit_in_env
         split = entry.kwargs["split"]
         assert ("-Test-" in env_id) == (split == "test")
-        assert f"textworld-{split}" in entry.suites
-    assert set(sparsegym.list_envs(suite="textworld-test")) == {i for i in TW_IDS if "-Test-" in i}
+        assert f"textworld-{split}" in entry.tags
+    assert set(sparsegym.list_envs(tag="textworld-test")) == {i for i in TW_IDS if "-Test-" in i}
 
 
 def test_game_spec_validation_names_the_setting():

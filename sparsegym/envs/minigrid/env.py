@@ -11,7 +11,8 @@ Observation contract (every MiniGrid and BabyAI id):
 
 ``obs="image"`` returns the ``image`` array alone (a ``Box``, for CleanRL-style code that expects one
 array; the agent-centred view is already relative to the agent's heading, and the full view holds the
-direction in the agent cell). The mission string is in ``info["mission"]`` (BabyAI missions change from episode to episode).
+direction in the agent cell). Every id has a variant registered with it, for scripts that take only an
+id: ``-Image`` before the version (``sparsegym/MiniGrid-DoorKey-5x5-Image-v0``; see the registry). The mission string is in ``info["mission"]`` (BabyAI missions change from episode to episode).
 ``info["success"]`` is False until the episode ends and then says whether the task was solved
 (MiniGrid pays a positive reward exactly on success); ``info["reward_components"]["extrinsic"]`` is
 the task's own reward, ``1 - 0.9 * steps / max_steps`` on success and 0 otherwise.

@@ -3,6 +3,10 @@
 * **Observations**: by default only ``glyphs``, ``chars``, ``colors``, ``blstats`` and ``message`` (the
   keys agents use, and the fastest to produce); ``observation_keys="all"`` gives the upstream env's full
   set, or pass any tuple of upstream keys. Keys the text view and subgoals need are added on request.
+  ``obs="glyphs"`` (or any one selected key) returns that array alone instead of the ``Dict`` (a
+  ``Box``, for CleanRL-style code that reads ``observation_space.shape``; the ``-Glyphs`` ids, e.g.
+  ``sparsegym/MiniHack-Room-5x5-Glyphs-v0``, are registered with it). The text view and subgoal
+  wrappers need the ``Dict`` ids.
 * **Seeding**: every reset seeds NetHack's own core and display RNGs from the env's RNG (with
   NetHack's re-seeding turned off), so ``reset(seed=s)`` and the unseeded resets after it replay
   exactly; Gymnasium's seed alone does not reach the game. (NetHackChallenge refuses chosen seeds inside the game, by design, so it is not
@@ -68,18 +72,26 @@ class NetHackTask(gymnasium.Env):
     metadata = {"render_modes": ["ansi"]}
 
     def __init__(self, task: str, observation_keys: tuple[str, ...] | str = DEFAULT_KEYS,
-                 extra_keys: tuple[str, ...] = (), render_mode: str | None = None, **task_kwargs: Any):
+                 extra_keys: tuple[str, ...] = (), render_mode: str | None = None, obs: str = "dict",
+                 **task_kwargs: Any):
         if render_mode is not None and render_mode != "ansi":
             raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
         keys = None if observation_keys == "all" else tuple(dict.fromkeys((*observation_keys, *extra_keys)))
+        if obs != "dict" and keys is not None and obs not in keys:
+            raise ValueError(f"obs must be 'dict' or one of the observation keys {keys}, got {obs!r}")
         self.task, self.render_mode = task, render_mode
         self.core = _build_core(task, keys, **task_kwargs)
         upstream = self.core.observation_space
-        self.observation_space = spaces.Dict({k: upstream[k] for k in (keys or upstream.spaces)})
+        if obs != "dict" and obs not in upstream.spaces:
+            raise ValueError(f"obs must be 'dict' or one of the observation keys {tuple(upstream.spaces)}, got {obs!r}")
+        self.obs_mode = obs
+        self._single = None if obs == "dict" else obs  # the one key returned alone, if any
+        dict_space = spaces.Dict({k: upstream[k] for k in (keys or upstream.spaces)})
+        self.observation_space = dict_space if self._single is None else dict_space[self._single]
         self.action_space = spaces.Discrete(self.core.action_space.n)
         self.actions = tuple(self.core.actions)
         self.max_steps = int(getattr(self.core, "_max_episode_steps", 0)) or None
-        self._keys = tuple(self.observation_space.spaces)
+        self._keys = tuple(dict_space.spaces)
         # NLE's own step copies every internal observation array before stepping (its reward needs the
         # previous state), MiniHack's step copies them once more for its reward manager, and we copy
         # the arrays we return after it: the same data two or three times. For tasks that use NLE's
@@ -127,7 +139,8 @@ class NetHackTask(gymnasium.Env):
         info = dict(core_info)
         info["success"] = False
         info["reward_components"] = {"extrinsic": 0.0}
-        return self._select(obs), info
+        obs = self._select(obs)
+        return (obs if self._single is None else obs[self._single]), info
 
     def step(self, action: Any):
         # The common case first (a plain int in range); anything else goes through the full check.
@@ -149,6 +162,8 @@ class NetHackTask(gymnasium.Env):
             terminated, truncated = False, True
         info["success"] = terminated and status == TASK_SUCCESSFUL
         info["reward_components"] = {"extrinsic": reward}
+        if self._single is not None:
+            obs = obs[self._single]
         return obs, reward, terminated, truncated, info
 
     def _checked(self, action: Any) -> int:
