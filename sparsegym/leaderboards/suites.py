@@ -7,6 +7,18 @@ Seeds are fixed by formula so a table is reproducible from the suite name alone:
 ``n`` episodes per env, ``dev`` is ``0 .. n-1`` and ``test`` is ``TEST_SEED_BASE .. TEST_SEED_BASE+n-1``.
 Every env of a suite runs the same seeds, which is what the stratified bootstrap over (episodes x
 envs) expects.
+
+What agents observe (``observation``, a default per suite; a submission's ``observation`` field or
+``--observation`` overrides it):
+
+* ``native``: the env as registered (arrays/dicts for grid envs, text for text-native envs);
+* ``text``: every env as text with free-text actions, so one LLM agent can play every family: envs
+  whose observation space is not ``gymnasium.spaces.Text`` are wrapped in
+  :class:`sparsegym.wrappers.TextObservation`; text-native envs (TextWorld, ALFWorld, WebShop, SWE)
+  are played as they are. Episodes record the view and its version in ``versions``.
+
+The mode is part of a run's identity (:mod:`sparsegym.leaderboards.identity`): the same agent run
+``native`` and ``text`` is two runs.
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ from sparsegym.envs.registry import get_entry, list_envs
 
 TEST_SEED_BASE = 1_000_000
 SPLITS = ("dev", "test")
+#: What an agent may be shown (module docstring).
+OBSERVATIONS = ("native", "text")
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,8 @@ class Suite:
         description: one line for tables.
         step_timeout: seconds an agent may take for one action before the episode is recorded as
             failed (None: no limit).
+        observation: what agents see unless their submission says otherwise: ``native`` or
+            ``text`` (module docstring).
     """
 
     name: str
@@ -38,8 +54,12 @@ class Suite:
     episodes: int
     description: str
     step_timeout: float | None = 10.0
+    observation: str = "native"
 
     def __post_init__(self) -> None:
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"suite {self.name!r}: observation must be one of {', '.join(OBSERVATIONS)}, "
+                             f"got {self.observation!r}")
         if not self.env_ids:
             raise ValueError(f"suite {self.name!r} has no env ids")
         if self.episodes < 1:

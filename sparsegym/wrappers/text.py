@@ -62,6 +62,10 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         (0, ['turn left', 'turn right', 'go forward'])
     """
 
+    #: Version of the text this view writes and the commands it reads; bump it when either changes
+    #: (leaderboard runs record it, and ``observation: text`` results are comparable only within one).
+    VERSION = 1
+
     def __init__(self, env: gymnasium.Env, max_length: int = 8192):
         gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length)
         gymnasium.Wrapper.__init__(self, env)
