@@ -4,8 +4,9 @@
     sparsegym check [ID ...] [--all | --tag T | --family F]
     sparsegym play ID [--seed N] [--view agent|full]
     sparsegym suites
-    sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--workers N] [--backend local|ray]
-    sparsegym submit FILE.yaml [--suite S]
+    sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--name N] [--observation native|text]
+                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|ray]
+    sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
@@ -192,6 +193,10 @@ def _print_result(result, store, suite, split: str, fmt: str = "table") -> None:
     ranked = [s.agent for s in stats]
     if result.agent in ranked:
         print(f"\n{result.agent}: rank {ranked.index(result.agent) + 1} of {len(ranked)} on {suite.name}/{split}")
+    if result.identity is not None:
+        spec = result.identity.spec
+        print(f"{result.agent}: run identity {result.identity.short} (entry {spec['entry']}, "
+              f"{len(spec['files'])} file(s) hashed, observation {spec['observation']}, sparsegym {spec['sparsegym']})")
     print(f"{result.ran} episodes run now, {result.skipped} already stored, {result.failed} failed; store: {store.location}")
     failed = [r for r in result.records if r.error][:5]
     for r in failed:
@@ -199,7 +204,8 @@ def _print_result(result, store, suite, split: str, fmt: str = "table") -> None:
 
 
 def _run_evaluation(args: argparse.Namespace, entry: str, suite_name: str, split: str, name: str | None,
-                    agent_kwargs: dict, base_dir=None, details=None) -> int:
+                    agent_kwargs: dict, base_dir=None, details=None, observation: str | None = None,
+                    model_files: dict | None = None) -> int:
     from sparsegym.leaderboards.evaluator import evaluate
     from sparsegym.leaderboards.suites import get_suite
 
@@ -208,7 +214,7 @@ def _run_evaluation(args: argparse.Namespace, entry: str, suite_name: str, split
         result = evaluate(entry, suite, split, agent_name=name, agent_kwargs=agent_kwargs, store=store,
                           workers=args.workers, backend=args.backend, base_dir=base_dir,
                           trajectory_dir=args.trajectories, details=details, overwrite=args.overwrite,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, observation=observation, model_files=model_files)
         if result.interrupted:
             print(f"\ninterrupted after {result.ran} new episodes (all stored in {store.location}); "
                   "run the same command again to resume", file=sys.stderr)
@@ -226,7 +232,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SystemExit(f"sparsegym evaluate: --agent-kwargs is not valid JSON: {exc}") from None
     if not isinstance(kwargs, dict):
         raise SystemExit("sparsegym evaluate: --agent-kwargs must be a JSON object, e.g. '{\"temperature\": 0}'")
-    return _run_evaluation(args, args.agent, args.suite, args.split, args.name, kwargs)
+    return _run_evaluation(args, args.agent, args.suite, args.split, args.name, kwargs,
+                           observation=args.observation)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -238,7 +245,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     get_suite(suite)
     print(f"submission {sub.name!r} by {', '.join(sub.authors)}: {sub.agent} on suite {suite!r} (test split)")
     return _run_evaluation(args, sub.agent, suite, "test", sub.name, sub.agent_kwargs, sub.base_dir,
-                           details=sub.record())
+                           details=sub.record(), observation=args.observation or sub.observation,
+                           model_files=sub.model_files)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -317,12 +325,33 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from sparsegym.leaderboards.suites import OBSERVATIONS
+
     p.add_argument("--workers", type=int, default=1, help="parallel episodes (processes or Ray CPUs)")
     p.add_argument("--backend", choices=("local", "ray"), default="local")
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.add_argument("--trajectories", default=None, metavar="DIR", help="write one JSONL file per episode here")
-    p.add_argument("--overwrite", action="store_true", help="replace results stored under the same agent name")
+    p.add_argument("--observation", choices=OBSERVATIONS, default=None,
+                   help="what the agent sees: native (the env as registered) or text (grid envs wrapped in "
+                        "TextObservation: text observations, text actions; text-native envs as they are). "
+                        "Default: the submission's, else the suite's. Part of the run identity")
+    p.add_argument("--overwrite", action="store_true",
+                   help="the agent name already holds a different run: delete its results and store this run "
+                        "under it (with the same run: rerun this suite split from scratch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+IDENTITY_HELP = """\
+run identity:
+  A run is identified by what ran, not by its name: a sha256 of the entry point, the agent kwargs
+  (canonical JSON), the sha256 of each model file (a submission's model_files, the agent's .py file,
+  and every kwargs value that names an existing file or folder, whose files are all hashed), the
+  observation mode and the sparsegym version. A run resumes only the episodes stored under an equal
+  identity. A name already bound to a different identity is an error that shows both and what
+  differs: pick another --name, or pass --overwrite to replace the stored results. Without --name,
+  the name is ENTRY's short name plus 8 hex digits of the identity (e.g. load_ppo-1a2b3c4d): a
+  second checkpoint is a second row, the same checkpoint again resumes.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,16 +389,26 @@ def build_parser() -> argparse.ArgumentParser:
     from sparsegym.leaderboards.report import FORMATS
     from sparsegym.leaderboards.suites import SPLITS, SUITES
 
-    p = sub.add_parser("evaluate", help="evaluate an agent on a suite and store one record per episode")
+    p = sub.add_parser(
+        "evaluate", help="evaluate an agent on a suite and store one record per episode",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Evaluate an agent on a suite and store one record per episode.",
+        epilog=IDENTITY_HELP,
+    )
     p.add_argument("--agent", required=True, metavar="ENTRY", help="package.module:factory or path/to/agent.py[:factory]")
     p.add_argument("--suite", required=True, choices=list(SUITES))
     p.add_argument("--split", choices=SPLITS, default="dev")
-    p.add_argument("--name", default=None, help="agent name in the results store (default: from ENTRY)")
-    p.add_argument("--agent-kwargs", default=None, metavar="JSON", help="keyword arguments for the agent factory")
+    p.add_argument("--name", default=None,
+                   help="agent name in the results store (default: ENTRY's short name and the first 8 hex digits "
+                        "of the run identity, e.g. load_ppo-1a2b3c4d, so different runs never share a default name)")
+    p.add_argument("--agent-kwargs", default=None, metavar="JSON",
+                   help="keyword arguments for the agent factory (a JSON object); a value naming an existing "
+                        "file or folder, e.g. {\"path\": \"runs/ppo\"}, is hashed into the run identity")
     _add_run_options(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("submit", help="evaluate a submission file on its suite's test split and print its rank")
+    p = sub.add_parser("submit", help="evaluate a submission file on its suite's test split and print its rank",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=IDENTITY_HELP)
     p.add_argument("file", help="submission YAML (or JSON)")
     p.add_argument("--suite", choices=list(SUITES), default=None, help="override the file's suite")
     p.add_argument("--format", choices=FORMATS[:2], default="table")

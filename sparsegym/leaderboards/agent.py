@@ -23,6 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium
 
+from sparsegym.errors import SparseGymError
+
 DEFAULT_FILE_FACTORIES = ("make_agent", "Agent")
 
 
@@ -33,14 +35,16 @@ class Agent(Protocol):
     def act(self, observation: Any, info: dict[str, Any]) -> Any: ...
 
 
-class AgentLoadError(ValueError):
+class AgentLoadError(SparseGymError, ValueError):
     """An agent entry point that cannot be loaded; the message says what to change."""
 
 
 def _load_file(path: Path) -> Any:
     if not path.is_file():
         raise AgentLoadError(f"agent file {str(path)!r} does not exist")
-    name = "sparsegym_agent_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    # Keyed by path *and* content, so an edited file is imported afresh in a long-lived process.
+    key = str(path.resolve()).encode() + b"\0" + path.read_bytes()
+    name = "sparsegym_agent_" + hashlib.sha1(key).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

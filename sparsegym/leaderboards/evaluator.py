@@ -9,6 +9,16 @@ Robust by construction:
 * with the process-pool backend a worker that dies (a segfault, an OOM kill) is replaced, and the
   episodes it may have been running are retried one by one in isolation, so only the culprit fails.
 
+Runs are identified by what ran, not by their name (:mod:`sparsegym.leaderboards.identity`): the
+entry point, its kwargs, the hashes of its model files (declared, or named by a kwargs value), the
+observation mode and the sparsegym version. Episodes resume only under an equal identity; a name
+already bound to another identity is refused with what differs (``overwrite=True`` replaces it);
+without a name, the default name carries a short identity hash, so different runs never share one.
+
+Observation (``observation="text"``, or the suite's default): the episode runner wraps envs that
+are not text-native in :class:`sparsegym.wrappers.TextObservation` and builds the agent for the
+wrapped env; see :mod:`sparsegym.leaderboards.suites`.
+
 Backends: ``local`` (the calling process when ``workers == 1``, else a pool of ``workers``
 processes) and ``ray`` (one Ray task per episode: ``ray start --head`` on one node and
 ``ray start --address=HEAD:6379`` on the others, then run with ``RAY_ADDRESS=HEAD:6379``; without
@@ -35,8 +45,16 @@ import gymnasium
 import numpy as np
 
 import sparsegym
+from sparsegym.envs.family import get_family
 from sparsegym.envs.registry import get_entry
 from sparsegym.leaderboards.agent import build_agent, load_factory
+from sparsegym.leaderboards.identity import (
+    NAME_HASH,
+    RunIdentity,
+    RunIdentityError,
+    check_observation,
+    run_identity,
+)
 from sparsegym.leaderboards.store import EpisodeRecord, ResultsStore
 from sparsegym.leaderboards.suites import Suite, get_suite
 
@@ -58,6 +76,8 @@ class EpisodeJob:
     base_dir: str | None = None
     step_timeout: float | None = None
     trajectory_dir: str | None = None
+    observation: str = "native"
+    identity: str | None = None
 
 
 class StepTimeout(Exception):
@@ -66,8 +86,24 @@ class StepTimeout(Exception):
 
 # -- one episode, in whatever process runs it --------------------------------------------------------
 
-_ENVS: dict[str, gymnasium.Env] = {}
-_AGENTS: dict[tuple[str, str, str | None, str], Any] = {}
+_ENVS: dict[tuple[str, str], gymnasium.Env] = {}
+_AGENTS: dict[tuple, Any] = {}
+
+
+def make_env(env_id: str, observation: str = "native") -> tuple[gymnasium.Env, dict[str, str]]:
+    """The env an agent plays in ``observation`` mode, and what to stamp in the episode's versions."""
+    env = sparsegym.make(env_id)
+    stamp = {"observation": observation}
+    if observation == "text":
+        if isinstance(env.observation_space, gymnasium.spaces.Text):
+            stamp["text_view"] = "native"  # TextWorld, ALFWorld, WebShop, SWE: already text
+        else:
+            from sparsegym.wrappers.text import TextObservation
+
+            env = TextObservation(env)
+            stamp["text_view"] = env.view.name  # the family's view (e.g. minigrid-text) and its version
+            stamp["text_view_version"] = f"{env.view.version}+TextObservation/{TextObservation.VERSION}"
+    return env, stamp
 
 
 def _versions(env_id: str) -> dict[str, str]:
@@ -75,10 +111,9 @@ def _versions(env_id: str) -> dict[str, str]:
 
     out = {"sparsegym": sparsegym.__version__, "gymnasium": gymnasium.__version__, "numpy": np.__version__,
            "python": sys.version.split()[0]}
-    family_pkg = {"minigrid": "minigrid", "nethack": "nle", "text": "textworld", "webshop": "bm25s"}.get(get_entry(env_id).extra)
-    if family_pkg:
+    for package in get_family(get_entry(env_id).family).packages:  # the family says what its results depend on
         try:
-            out[family_pkg] = version(family_pkg)
+            out[package] = version(package)
         except PackageNotFoundError:
             pass
     return out
@@ -129,11 +164,13 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord:
     use_alarm = (job.step_timeout is not None and hasattr(signal, "setitimer")
                  and threading.current_thread() is threading.main_thread())
     old_handler = signal.signal(signal.SIGALRM, _alarm) if use_alarm else None
+    stamp = {"observation": job.observation}
     try:
-        env = _ENVS.get(job.env_id)
-        if env is None:
-            env = _ENVS[job.env_id] = sparsegym.make(job.env_id)
-        key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id)
+        cached = _ENVS.get((job.env_id, job.observation))
+        if cached is None:
+            cached = _ENVS[(job.env_id, job.observation)] = make_env(job.env_id, job.observation)
+        env, stamp = cached
+        key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id, job.observation, job.identity)
         agent = _AGENTS.get(key)
         if agent is None:
             agent = _AGENTS[key] = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
@@ -187,10 +224,11 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord:
         versions = _versions(job.env_id)
     except Exception:
         versions = {"sparsegym": sparsegym.__version__}
+    versions.update(stamp)
     record = EpisodeRecord(
         agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
         episode_return=total, success=success and error is None, length=steps,
-        wall_seconds=time.perf_counter() - start, error=error, versions=versions,
+        wall_seconds=time.perf_counter() - start, error=error, versions=versions, identity=job.identity,
     )
     if trajectory is not None:
         _write_trajectory(job, record, trajectory)
@@ -218,7 +256,8 @@ def _write_trajectory(job: EpisodeJob, record: EpisodeRecord, steps: list[dict[s
 def _failed(job: EpisodeJob, message: str) -> EpisodeRecord:
     return EpisodeRecord(agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
                          episode_return=0.0, success=False, length=0, wall_seconds=0.0, error=message,
-                         versions={"sparsegym": sparsegym.__version__})
+                         versions={"sparsegym": sparsegym.__version__, "observation": job.observation},
+                         identity=job.identity)
 
 
 def _run_inline(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
@@ -330,13 +369,42 @@ class EvaluationResult:
     failed: int
     interrupted: bool = False
     records: list[EpisodeRecord] = field(default_factory=list)
+    identity: RunIdentity | None = None
 
 
-def default_agent_name(entry: str) -> str:
-    target, _, attr = entry.partition(":")
+def default_agent_name(entry: str, identity: RunIdentity | str | None = None, digits: int = NAME_HASH) -> str:
+    """The entry's short name (``factory``, or ``file-factory`` for a ``.py`` entry), then, given an
+    identity, ``-`` and its first ``digits`` hex digits: ``load_ppo-1a2b3c4d``."""
+    target, _, attr = entry.strip().partition(":")
     if target.endswith(".py"):
-        return f"{Path(target).stem}{'-' + attr if attr else ''}"
-    return attr or target.rsplit(".", 1)[-1]
+        base = f"{Path(target).stem}{'-' + attr if attr else ''}"
+    else:
+        base = attr or target.rsplit(".", 1)[-1]
+    if identity is None:
+        return base
+    digest = identity.digest if isinstance(identity, RunIdentity) else identity
+    return f"{base}-{digest[:digits]}"
+
+
+def _free_default_name(store: ResultsStore, entry: str, identity: RunIdentity) -> str:
+    """The default name, with more hash digits in the (unlikely) case that the short one is taken."""
+    for digits in (NAME_HASH, 12, 16, 24, 64):
+        name = default_agent_name(entry, identity, digits)
+        if store.run_identities(name) <= {identity.digest}:
+            return name
+    raise RunIdentityError(f"every default name of {entry!r} is taken by another run; pass a name (--name)")
+
+
+def identity_conflict(name: str, identity: RunIdentity, stored: dict[str, Any] | None, found: set) -> RunIdentityError:
+    """The error for a name already bound to another run: both identities, what differs, what to do."""
+    others = sorted(str(i)[:12] if i else "none (rows without an identity)" for i in found - {identity.digest})
+    lines = [f"agent name {name!r} already holds results of a different run: stored identity {', '.join(others)}, "
+             f"this run's identity {identity.short}. What differs (stored -> this run):"]
+    spec = stored.get("identity_spec") if stored and stored.get("identity") in found - {identity.digest} else None
+    lines += [f"  - {d}" for d in identity.differences(spec)]
+    lines.append(f"To keep both, evaluate under another name (--name NEW_NAME; agent_name= in Python). To replace "
+                 f"them, pass --overwrite (overwrite=True): the results stored under {name!r} are deleted.")
+    return RunIdentityError("\n".join(lines))
 
 
 def evaluate(
@@ -355,13 +423,20 @@ def evaluate(
     overwrite: bool = False,
     progress: bool = True,
     max_episodes: int | None = None,
+    observation: str | None = None,
+    model_files: dict[str, str] | None = None,
 ) -> EvaluationResult:
     """Evaluate the agent ``entry`` on ``suite``'s ``split`` seeds; records go to ``store``.
 
-    Episodes already stored for (agent name, suite, split) are skipped, so calling this again after
-    an interruption finishes the run. An agent name already used by a different entry point is
-    refused (pass ``overwrite=True`` to drop its old results first). ``max_episodes`` stops after that
-    many new episodes (useful to test resuming).
+    The run's identity (:func:`sparsegym.leaderboards.identity.run_identity`) is computed from
+    ``entry``, ``agent_kwargs``, ``model_files`` (``{path: sha256}``; default: ``details``'
+    ``model_files``), the files the kwargs name, ``observation`` (default: the suite's) and the
+    sparsegym version. Episodes already stored for (agent name, suite, split) under that identity are
+    skipped, so calling this again after an interruption finishes the run. A name bound to another
+    identity raises :class:`RunIdentityError` saying what differs; ``overwrite=True`` deletes the
+    name's results and binds it to this run (with an equal identity, it reruns this suite split).
+    Without ``agent_name`` the name is :func:`default_agent_name` with the identity's hash.
+    ``max_episodes`` stops after that many new episodes (useful to test resuming).
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
     if backend not in BACKENDS:
@@ -369,32 +444,37 @@ def evaluate(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     seeds = suite.seeds(split)  # validates split
+    mode = check_observation(observation or suite.observation)
     load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs
-    name = agent_name or default_agent_name(entry)
+    if model_files is None:
+        model_files = (details or {}).get("model_files") or {}
+    identity = run_identity(entry, agent_kwargs, observation=mode, model_files=model_files, base_dir=base_dir)
     store = store or ResultsStore()
+    name = agent_name or _free_default_name(store, entry, identity)
     known = store.get_submission(name)
-    if known is not None and known["entry"] != entry:
+    found = store.run_identities(name)
+    if found - {identity.digest}:
         if not overwrite:
-            raise ValueError(
-                f"agent name {name!r} already holds results of entry point {known['entry']!r}; "
-                f"choose another name (--name) or pass --overwrite to replace them"
-            )
+            raise identity_conflict(name, identity, known, found)
         store.delete_run(name)
-    if known is None or known["entry"] != entry or details:
-        store.put_submission(name, entry, details or {})
+    elif overwrite and found:
+        store.delete_run(name, suite.name, split)
+    if known is None or known.get("identity") != identity.digest or details:
+        store.put_submission(name, entry, details or {}, identity.digest, identity.spec)
 
-    done = store.done_keys(name, suite.name, split)
+    done = store.done_keys(name, suite.name, split, identity.digest)
     kwargs_json = json.dumps(agent_kwargs or {}, sort_keys=True)
     jobs = [
         EpisodeJob(name, entry, suite.name, split, env_id, seed, kwargs_json,
                    str(base_dir) if base_dir is not None else None, suite.step_timeout,
-                   str(trajectory_dir) if trajectory_dir is not None else None)
+                   str(trajectory_dir) if trajectory_dir is not None else None, mode, identity.digest)
         for env_id in suite.env_ids for seed in seeds if (env_id, seed) not in done
     ]
     total = len(suite.env_ids) * len(seeds)
     if max_episodes is not None:
         jobs = jobs[:max_episodes]
-    result = EvaluationResult(name, suite.name, split, total=total, ran=0, skipped=len(done), failed=0)
+    result = EvaluationResult(name, suite.name, split, total=total, ran=0, skipped=len(done), failed=0,
+                              identity=identity)
     bar = _Progress(total, len(done), f"{name} on {suite.name}/{split}", progress)
     records = BACKENDS[backend](jobs, workers)
     try:

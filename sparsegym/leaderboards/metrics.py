@@ -80,6 +80,7 @@ class AgentStats:
     iqm_ci: tuple[float, float]
     errors: int
     per_env: list[EnvStats]
+    identity: str | None = None  # the run identity of the records (None if they disagree or have none)
 
     @property
     def complete(self) -> bool:
@@ -117,6 +118,7 @@ def agent_stats(agent: str, records: Sequence[EpisodeRecord], env_ids: Sequence[
         raise ValueError(f"no episodes of agent {agent!r} to score")
     # Success rate is the mean over envs of each env's rate (every env weighs the same).
     success_rate = float(np.mean([e.success_rate for e in per_env]))
+    identities = {r.identity for r in records}
     return AgentStats(
         agent=agent,
         episodes=len(records),
@@ -128,6 +130,7 @@ def agent_stats(agent: str, records: Sequence[EpisodeRecord], env_ids: Sequence[
         iqm_ci=stratified_bootstrap_ci(returns, iqm, reps=reps),
         errors=sum(e.errors for e in per_env),
         per_env=per_env,
+        identity=identities.pop() if len(identities) == 1 else None,
     )
 
 

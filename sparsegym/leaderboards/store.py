@@ -8,10 +8,25 @@ Where it lives:
 * ``--db postgresql://USER:PASSWORD@HOST:5432/DBNAME``: a PostgreSQL database (needs
   ``pip install "sparsegym[postgres]"``; the tables are created on first use).
 
-Each episode row is inserted and committed on its own, keyed by (agent, suite, split, env id,
-seed): a run that is killed keeps every finished episode, and a run started again skips them
-(``INSERT ... ON CONFLICT DO NOTHING``, which SQLite >= 3.24 and PostgreSQL both speak). The SQL
-uses only types both engines share.
+Tables:
+
+* ``submissions``: one row per agent *name*: the entry point, free-form ``details`` (authors,
+  kwargs, model files, metadata), and the run ``identity`` the name is bound to with its
+  ``identity_spec`` (what went into the hash: :mod:`sparsegym.leaderboards.identity`);
+* ``episodes``: one row per (agent name, suite, split, env id, seed) with the run ``identity`` on
+  every row, the return, success, length, wall seconds, error and ``versions`` (packages, and the
+  observation mode and text view the agent saw).
+
+Each episode row is inserted and committed on its own: a run that is killed keeps every finished
+episode, and a run started again with the same identity skips them (``INSERT ... ON CONFLICT DO
+NOTHING``, which SQLite >= 3.24 and PostgreSQL both speak). The SQL uses only types both engines share.
+
+Migration: a store written before runs had identities is upgraded in place when opened (SQLite
+under ``BEGIN IMMEDIATE``, PostgreSQL under an advisory lock, so concurrent openers are safe): the
+``identity`` columns are added, and rows without an identity get a *legacy identity* computed from
+the stored entry and details (:func:`sparsegym.leaderboards.identity.legacy_identity`). Old episodes
+stay readable and ranked; an old submission run again unchanged has the same identity and resumes.
+Rows that an older sparsegym writes into an upgraded store are filled the same way on the next open.
 """
 
 from __future__ import annotations
@@ -26,13 +41,16 @@ from pathlib import Path
 from typing import Any
 
 from sparsegym._deps import require
+from sparsegym.leaderboards.identity import legacy_identity
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS submissions (
         agent TEXT PRIMARY KEY,
         entry TEXT NOT NULL,
         details TEXT NOT NULL,
-        created_at DOUBLE PRECISION NOT NULL
+        created_at DOUBLE PRECISION NOT NULL,
+        identity TEXT,
+        identity_spec TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS episodes (
         agent TEXT NOT NULL,
@@ -47,11 +65,17 @@ _SCHEMA = (
         error TEXT,
         versions TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL,
+        identity TEXT,
         PRIMARY KEY (agent, suite, split, env_id, seed)
     )""",
 )
+#: Columns added since the first schema: (table, column, type). Opening an older store adds them.
+_ADDED_COLUMNS = (("submissions", "identity", "TEXT"), ("submissions", "identity_spec", "TEXT"),
+                  ("episodes", "identity", "TEXT"))
 _EPISODE_COLUMNS = ("agent", "suite", "split", "env_id", "seed", "episode_return", "success", "length",
-                    "wall_seconds", "error", "versions", "created_at")
+                    "wall_seconds", "error", "versions", "created_at", "identity")
+#: PostgreSQL advisory-lock key that serializes schema upgrades ("sgym" in ASCII).
+_PG_LOCK = 0x73_67_79_6D
 
 
 @dataclass
@@ -70,6 +94,7 @@ class EpisodeRecord:
     error: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    identity: str | None = None  # sha256 of what ran (sparsegym.leaderboards.identity)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -107,6 +132,7 @@ class ResultsStore:
         for statement in _SCHEMA:
             self._execute(statement)
         self._conn.commit()
+        self._migrate()
 
     # -- low level --------------------------------------------------------------------------------
 
@@ -126,6 +152,56 @@ class ResultsStore:
             return "", []
         return " WHERE " + " AND ".join(f"{k} = ?" for k in given), list(given.values())
 
+    def _columns(self, table: str) -> set[str]:
+        return {d[0].lower() for d in self._execute(f"SELECT * FROM {table} WHERE 1 = 0").description}
+
+    def _migrate(self) -> None:
+        """Add missing columns and give rows without an identity their legacy one (module docstring)."""
+        if all(c in self._columns(t) for t, c, _ in _ADDED_COLUMNS) and not self._has_unidentified():
+            self._conn.commit()  # end the reads' transaction (PostgreSQL would otherwise hold its locks)
+            return
+        try:
+            if self.kind == "sqlite":
+                self._conn.execute("BEGIN IMMEDIATE")  # one writer at a time; others wait (timeout 30 s)
+            else:
+                self._execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK,))
+            for table, column, kind in _ADDED_COLUMNS:
+                if column not in self._columns(table):  # checked again under the lock
+                    self._execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            self._fill_identities()
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+
+    def _has_unidentified(self) -> bool:
+        return any(self._execute(f"SELECT 1 FROM {t} WHERE identity IS NULL LIMIT 1").fetchone()
+                   for t in ("submissions", "episodes"))
+
+    def _fill_identities(self) -> None:
+        versions: dict[str, list[dict]] = {}
+        for agent, raw in self._execute("SELECT agent, versions FROM episodes WHERE identity IS NULL").fetchall():
+            try:
+                versions.setdefault(agent, []).append(json.loads(raw))
+            except (TypeError, ValueError):
+                versions.setdefault(agent, [])
+        subs = self._execute("SELECT agent, entry, details, identity FROM submissions").fetchall()
+        bound = {}
+        for agent, entry, details, identity in subs:
+            if identity is None:
+                try:
+                    details = json.loads(details)
+                except (TypeError, ValueError):
+                    details = {}
+                ident = legacy_identity(entry, details if isinstance(details, dict) else {}, versions.get(agent, []))
+                self._execute("UPDATE submissions SET identity = ?, identity_spec = ? WHERE agent = ?",
+                              (ident.digest, json.dumps(ident.spec, sort_keys=True), agent))
+                identity = ident.digest
+            bound[agent] = identity
+        for agent, rows in versions.items():
+            identity = bound.get(agent) or legacy_identity(None, None, rows, agent=agent).digest
+            self._execute("UPDATE episodes SET identity = ? WHERE agent = ? AND identity IS NULL", (identity, agent))
+
     def close(self) -> None:
         self._conn.close()
 
@@ -142,7 +218,7 @@ class ResultsStore:
         values = (
             record.agent, record.suite, record.split, record.env_id, int(record.seed), float(record.episode_return),
             int(bool(record.success)), int(record.length), float(record.wall_seconds), record.error,
-            json.dumps(record.versions, sort_keys=True), float(record.created_at),
+            json.dumps(record.versions, sort_keys=True), float(record.created_at), record.identity,
         )
         placeholders = ", ".join("?" for _ in _EPISODE_COLUMNS)
         try:
@@ -156,14 +232,15 @@ class ResultsStore:
             raise
         return cur.rowcount == 1
 
-    def done_keys(self, agent: str, suite: str, split: str) -> set[tuple[str, int]]:
-        """(env id, seed) of every stored episode of a run."""
-        cur = self._execute("SELECT env_id, seed FROM episodes WHERE agent = ? AND suite = ? AND split = ?",
-                            (agent, suite, split))
+    def done_keys(self, agent: str, suite: str, split: str, identity: str | None = None) -> set[tuple[str, int]]:
+        """(env id, seed) of every stored episode of a run (of that identity, when given)."""
+        where, params = self._where(agent=agent, suite=suite, split=split, identity=identity)
+        cur = self._execute("SELECT env_id, seed FROM episodes" + where, params)
         return {(row[0], int(row[1])) for row in cur.fetchall()}
 
-    def episodes(self, suite: str | None = None, split: str | None = None, agent: str | None = None) -> list[EpisodeRecord]:
-        where, params = self._where(suite=suite, split=split, agent=agent)
+    def episodes(self, suite: str | None = None, split: str | None = None, agent: str | None = None,
+                 identity: str | None = None) -> list[EpisodeRecord]:
+        where, params = self._where(suite=suite, split=split, agent=agent, identity=identity)
         sql = f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM episodes{where} ORDER BY agent, env_id, seed"
         out = []
         for row in self._execute(sql, params).fetchall():
@@ -183,17 +260,29 @@ class ResultsStore:
     # -- submissions ------------------------------------------------------------------------------
 
     def get_submission(self, agent: str) -> dict[str, Any] | None:
-        row = self._execute("SELECT entry, details, created_at FROM submissions WHERE agent = ?", (agent,)).fetchone()
+        """What the name ``agent`` stands for: entry, details, created_at, identity and identity_spec."""
+        row = self._execute("SELECT entry, details, created_at, identity, identity_spec FROM submissions WHERE agent = ?",
+                            (agent,)).fetchone()
         if row is None:
             return None
-        return {"agent": agent, "entry": row[0], "details": json.loads(row[1]), "created_at": row[2]}
+        return {"agent": agent, "entry": row[0], "details": json.loads(row[1]), "created_at": row[2],
+                "identity": row[3], "identity_spec": json.loads(row[4]) if row[4] else None}
 
-    def put_submission(self, agent: str, entry: str, details: dict[str, Any]) -> None:
-        """Record (or update) what an agent name stands for."""
+    def run_identities(self, agent: str) -> set[str | None]:
+        """Every identity stored under the name ``agent``: its submission's and its episodes'."""
+        sub = self.get_submission(agent)
+        found = {row[0] for row in self._execute("SELECT DISTINCT identity FROM episodes WHERE agent = ?", (agent,))}
+        return found | ({sub["identity"]} if sub is not None else set())
+
+    def put_submission(self, agent: str, entry: str, details: dict[str, Any], identity: str | None = None,
+                       identity_spec: dict[str, Any] | None = None) -> None:
+        """Record (or update) what an agent name stands for, and the run identity it is bound to."""
         try:
             self._execute("DELETE FROM submissions WHERE agent = ?", (agent,))
-            self._execute("INSERT INTO submissions (agent, entry, details, created_at) VALUES (?, ?, ?, ?)",
-                          (agent, entry, json.dumps(details, sort_keys=True), time.time()))
+            self._execute("INSERT INTO submissions (agent, entry, details, created_at, identity, identity_spec) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+                          (agent, entry, json.dumps(details, sort_keys=True), time.time(), identity,
+                           json.dumps(identity_spec, sort_keys=True) if identity_spec is not None else None))
             self._conn.commit()
         except Exception:
             self._conn.rollback()

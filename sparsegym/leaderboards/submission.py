@@ -7,13 +7,17 @@
     agent_kwargs: {temperature: 0} # optional: passed to the factory
     model_files: [weights.pt]      # optional: must exist; their sha256 is stored with the results
     metadata: {url: ..., notes: ...}  # optional: free-form, stored with the results
+    observation: text              # optional: native or text (default: the suite's; see suites)
 
 Every problem is reported with the field it concerns.
+
+The run's identity (:mod:`sparsegym.leaderboards.identity`) covers the agent entry, its kwargs, the
+sha256 of each model file (and of files or folders a kwargs value names, and of the agent's ``.py``
+file), the observation mode and the sparsegym version; ``name`` is the display name bound to it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,14 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from sparsegym._deps import require
-from sparsegym.leaderboards.suites import get_suite
+from sparsegym.errors import SparseGymError
+from sparsegym.leaderboards.identity import sha256_file
+from sparsegym.leaderboards.suites import OBSERVATIONS, get_suite
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 REQUIRED = ("name", "authors", "agent", "suite")
-OPTIONAL = ("agent_kwargs", "model_files", "metadata")
+OPTIONAL = ("agent_kwargs", "model_files", "metadata", "observation")
 
 
-class SubmissionError(ValueError):
+class SubmissionError(SparseGymError, ValueError):
     """A malformed submission; the message names the file and the field."""
 
 
@@ -42,19 +48,19 @@ class Submission:
     model_files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     metadata: dict[str, Any] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)
+    observation: str | None = None  # None: the suite's default
 
     def record(self) -> dict[str, Any]:
         """What the results store keeps about the submission."""
-        return {"authors": self.authors, "agent_kwargs": self.agent_kwargs, "model_files": self.model_files,
-                "metadata": self.metadata}
+        out = {"authors": self.authors, "agent_kwargs": self.agent_kwargs, "model_files": self.model_files,
+               "metadata": self.metadata}
+        if self.observation is not None:
+            out["observation"] = self.observation
+        return out
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def parse_submission(data: Any, source: str = "<submission>", base_dir: Path | None = None) -> Submission:
@@ -101,6 +107,9 @@ def parse_submission(data: Any, source: str = "<submission>", base_dir: Path | N
         if not path.is_file():
             raise bad("model_files", f"{str(f)!r} does not exist (paths are relative to the submission file)")
         hashes[str(f)] = _sha256(path)
+    observation = data.get("observation")
+    if observation is not None and observation not in OBSERVATIONS:
+        raise bad("observation", f"{observation!r} must be one of: {', '.join(OBSERVATIONS)}")
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise bad("metadata", "must be a mapping")
@@ -109,7 +118,8 @@ def parse_submission(data: Any, source: str = "<submission>", base_dir: Path | N
         json.dumps(kwargs)
     except TypeError as exc:
         raise bad("metadata", f"must hold plain values (strings, numbers, lists, mappings): {exc}") from None
-    return Submission(name, authors, data["agent"], str(suite), dict(kwargs), hashes, dict(metadata), base_dir)
+    return Submission(name, authors, data["agent"], str(suite), dict(kwargs), hashes, dict(metadata), base_dir,
+                      observation)
 
 
 def load_submission(path: str | Path) -> Submission:

@@ -14,6 +14,18 @@ matching rows in registry order. To put an env in a suite, tag its row. A query 
 Box-observation variant (tag ``box-obs``): it is the same task as its base id, and a suite scores
 tasks. ("Suite" means only this; the registry's labels are tags.) ``tests/leaderboards/test_suites.py``
 pins every suite's ids, so retagging a row cannot silently change a published suite.
+
+What agents observe (``observation``, a default per suite; a submission's ``observation`` field or
+``--observation`` overrides it):
+
+* ``native``: the env as registered (arrays/dicts for grid envs, text for text-native envs);
+* ``text``: every env as text with free-text actions, so one LLM agent can play every family: envs
+  whose observation space is not ``gymnasium.spaces.Text`` are wrapped in
+  :class:`sparsegym.wrappers.TextObservation`; text-native envs (TextWorld, ALFWorld, WebShop, SWE)
+  are played as they are. Episodes record the view and its version in ``versions``.
+
+The mode is part of a run's identity (:mod:`sparsegym.leaderboards.identity`): the same agent run
+``native`` and ``text`` is two runs.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from sparsegym.envs.registry import BOX_OBS_TAG, TagQuery, get_entry
 
 TEST_SEED_BASE = 1_000_000
 SPLITS = ("dev", "test")
+#: What an agent may be shown (module docstring).
+OBSERVATIONS = ("native", "text")
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,8 @@ class Suite:
             failed (None: no limit).
         query: the tag query ``env_ids`` were computed from (:meth:`from_tags`); None for a suite
             whose ids were given directly (ad-hoc suites, tests).
+        observation: what agents see unless their submission says otherwise: ``native`` or
+            ``text`` (module docstring).
     """
 
     name: str
@@ -48,6 +64,7 @@ class Suite:
     description: str
     step_timeout: float | None = 10.0
     query: TagQuery | None = None
+    observation: str = "native"
 
     @classmethod
     def from_tags(
@@ -60,6 +77,7 @@ class Suite:
         episodes: int,
         description: str,
         step_timeout: float | None = 10.0,
+        observation: str = "native",
     ) -> Suite:
         """A suite of the registered ids carrying every tag of ``tags``, at least one of ``any_of``
         (when given) and none of ``exclude``, in registry order.
@@ -76,9 +94,12 @@ class Suite:
         if boxed:
             raise ValueError(f"suite {name!r}: tags {query} select Box-observation variants ({boxed[0]}, ...); "
                              "a suite scores tasks: use their base ids")
-        return cls(name, tuple(e.id for e in rows), episodes, description, step_timeout, query)
+        return cls(name, tuple(e.id for e in rows), episodes, description, step_timeout, query, observation)
 
     def __post_init__(self) -> None:
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"suite {self.name!r}: observation must be one of {', '.join(OBSERVATIONS)}, "
+                             f"got {self.observation!r}")
         if not self.env_ids:
             raise ValueError(f"suite {self.name!r} has no env ids")
         if self.episodes < 1:

@@ -149,10 +149,10 @@ def test_oracle_and_random_on_the_leaderboard_suite(tmp_path):
     suite = Suite("tw-mini", ("sparsegym/TextWorld-W2-O3-Q4-Test-v0", "sparsegym/TextWorld-Simple-Test-v0"),
                   episodes=2, description="two test games of two ids")
     with ResultsStore(tmp_path / "r.db") as store:
-        evaluate("sparsegym.baselines:WalkthroughAgent", suite, "test", store=store, progress=False)
-        evaluate("sparsegym.baselines:RandomAgent", suite, "test", store=store, progress=False)
-        oracle = store.episodes(agent="WalkthroughAgent")
-        rand = store.episodes(agent="RandomAgent")
+        walk = evaluate("sparsegym.baselines:WalkthroughAgent", suite, "test", store=store, progress=False)
+        randa = evaluate("sparsegym.baselines:RandomAgent", suite, "test", store=store, progress=False)
+        oracle = store.episodes(agent=walk.agent)  # default names: the factory and 8 digits of the run identity
+        rand = store.episodes(agent=randa.agent)
     assert len(oracle) == 4 and all(r.success and r.error is None for r in oracle)
     assert all(r.error is None for r in rand)
     assert sum(r.episode_return for r in rand) < sum(r.episode_return for r in oracle)

@@ -66,3 +66,28 @@ class DiesOnSeedOne(_Base):
         if self.seed == 1 and self.t == 2:
             os._exit(3)
         return 2
+
+
+class TextWalker(_Base):
+    """A text agent: needs string observations; walks forward, turning left every third step, choosing
+    among ``info["admissible_actions"]``."""
+
+    def act(self, obs, info):
+        if not isinstance(obs, str):
+            raise TypeError(f"TextWalker reads text observations, got {type(obs).__name__}")
+        self.t += 1
+        wanted = "turn left" if self.t % 3 == 0 else "go forward"
+        actions = info.get("admissible_actions") or [wanted]
+        return wanted if wanted in actions else actions[0]
+
+
+class FromFile(_Base):
+    """Reads its action index from the file named by ``path`` (a stand-in for a checkpoint)."""
+
+    def __init__(self, env, path):
+        super().__init__(env)
+        with open(path) as f:
+            self.action = int(f.read().strip() or 2)
+
+    def act(self, obs, info):
+        return self.action

@@ -25,9 +25,11 @@ def test_runs_every_episode_of_the_split_once(store, tiny_suite):
     assert result.ran == 8 and result.skipped == 0 and result.failed == 0
     rows = store.episodes(suite="smoke", split="test")
     assert _keys(rows) == sorted((e, s) for e in tiny_suite.env_ids for s in tiny_suite.seeds("test"))
-    assert {r.agent for r in rows} == {"sample_agents-Forward"}
+    # The default name is the entry's short name and 8 hex digits of the run identity.
+    assert {r.agent for r in rows} == {f"sample_agents-Forward-{result.identity.digest[:8]}"} == {result.agent}
+    assert {r.identity for r in rows} == {result.identity.digest}
     r = rows[0]
-    assert r.versions["sparsegym"] and r.versions["minigrid"] == "3.2.0"
+    assert r.versions["sparsegym"] and r.versions["minigrid"] == "3.2.0" and r.versions["observation"] == "native"
     assert r.length > 0 and r.wall_seconds > 0
 
 
@@ -147,7 +149,7 @@ def test_trajectories_are_written_per_episode(store, tiny_suite, tmp_path):
 
 def test_an_agent_name_cannot_silently_change_its_entry_point(store, tiny_suite):
     evaluate(f"{AGENTS}:Forward", tiny_suite, "dev", store=store, progress=False, agent_name="me", max_episodes=2)
-    with pytest.raises(ValueError, match="already holds results of entry point .*--overwrite"):
+    with pytest.raises(ValueError, match="(?s)already holds results of a different run.*entry: .*--overwrite"):
         evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "dev", store=store, progress=False, agent_name="me")
     evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "dev", store=store, progress=False, agent_name="me",
              overwrite=True)
