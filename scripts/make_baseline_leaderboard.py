@@ -1,8 +1,8 @@
-"""Regenerate the published baseline leaderboards in leaderboards/ with sparsegym's own evaluator.
+"""Regenerate the published baseline leaderboards in docs/leaderboards/ with sparsegym's own evaluator.
 
     python scripts/make_baseline_leaderboard.py [--suites smoke minigrid-easy minigrid-hard] [--workers 2]
 
-Runs every baseline that exists on each suite's test split into leaderboards/results.db (resumable:
+Runs every baseline that exists on each suite's test split into docs/leaderboards/results.db (resumable:
 stored episodes are skipped), then writes <suite>.md, <suite>.json, <suite>.html and the plots.
 """
 
@@ -41,7 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suites", nargs="+", default=["smoke", "minigrid-easy", "minigrid-hard", "bandits"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "leaderboards")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "leaderboards")
     parser.add_argument("--db", type=Path, default=None, help="default: OUT/results.db (not committed)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

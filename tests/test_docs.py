@@ -1,4 +1,4 @@
-"""The README stays in sync with the registry and with CI."""
+"""The docs stay in sync with the registry and the README with CI."""
 
 import re
 import subprocess
@@ -8,16 +8,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_env_table_in_readme_is_up_to_date():
+def test_env_table_page_is_up_to_date():
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_env_table.py"), "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
 
-def test_env_table_check_detects_a_stale_readme(tmp_path):
-    stale = (ROOT / "README.md").read_text().replace("| `sparsegym/MiniGrid-FourRooms-v0`", "| `sparsegym/Old-v0`")
-    (tmp_path / "README.md").write_text(stale)
+def test_env_table_check_detects_a_stale_page(tmp_path):
+    stale = (ROOT / "docs" / "envs.md").read_text().replace("| `sparsegym/MiniGrid-FourRooms-v0`", "| `sparsegym/Old-v0`")
+    (tmp_path / "envs.md").write_text(stale)
     out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "gen_env_table.py"), "--check", "--readme", str(tmp_path / "README.md")],
+        [sys.executable, str(ROOT / "scripts" / "gen_env_table.py"), "--check", "--page", str(tmp_path / "envs.md")],
         capture_output=True, text=True,
     )
     assert out.returncode == 1

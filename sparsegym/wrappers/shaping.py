@@ -32,7 +32,7 @@ class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
     On truncation the next state is not terminal, so its potential is kept: the learner bootstraps
     from it. ``info["potential"]`` reports ``Phi(s')``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.wrappers import PotentialShaping
         >>> from sparsegym.wrappers.potentials import minigrid_distance_to_goal

@@ -50,7 +50,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     :class:`~sparsegym.errors.InvalidActionError` listing the valid ones. ``info`` gains
     ``admissible_actions`` (the canonical strings) and ``action_index`` (what was executed).
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.wrappers import TextObservation
         >>> env = TextObservation(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
