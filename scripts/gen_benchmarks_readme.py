@@ -303,21 +303,22 @@ def render() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if benchmarks/README.md is out of date")
+    parser.add_argument("--check", action="store_true", help="fail if the page is out of date")
+    parser.add_argument("--readme", type=Path, default=README, help="the page to write or check")
     args = parser.parse_args()
     new = render()
-    old = README.read_text() if README.exists() else ""
+    old = args.readme.read_text() if args.readme.exists() else ""
     if args.check:
         if new != old:
-            print(f"{README} is out of date: run python scripts/gen_benchmarks_readme.py", file=sys.stderr)
+            print(f"{args.readme} is out of date: run python scripts/gen_benchmarks_readme.py", file=sys.stderr)
             return 1
-        print(f"{README} is up to date")
+        print(f"{args.readme} is up to date")
         return 0
     if new != old:
-        tmp = README.with_suffix(".tmp")
+        tmp = args.readme.with_suffix(".tmp")
         tmp.write_text(new)
-        tmp.replace(README)
-        print(f"wrote {README}")
+        tmp.replace(args.readme)
+        print(f"wrote {args.readme}")
     return 0
 
 
