@@ -16,6 +16,7 @@ import argparse
 import ast
 import csv
 import math
+import re
 import statistics
 import sys
 from collections.abc import Callable
@@ -56,8 +57,9 @@ NOTES = {
         "epochs and minibatches (target: 2x). sparsegym's 64-wide MLP shares one trunk between policy and "
         "value where SB3's `MultiInputPolicy` has one each, so it does about half SB3's network arithmetic; "
         "the rows that turn off the lean vector env, the numpy rollout policy or in-process envs show what "
-        "each of the trainer's own speed-ups is worth. The last row is SB3 on MiniGrid's own view code: "
-        "sparsegym's view speeds up any learner."
+        "each of the trainer's own speed-ups is worth (on 2 cores, worker processes lose more to inter-process "
+        "traffic than they gain). The last row is SB3 on MiniGrid's own view code: sparsegym's view speeds up "
+        "any learner."
     ),
     "exploration": (
         "Frames to 0.9 success are per seed (\"-\": never within the budget). PPO's success is its rate over "
@@ -66,8 +68,9 @@ NOTES = {
         "policy's success rate. `go_explore_demos.txt` compares the length of Go-Explore's best trajectory "
         "as found, with its loops cut out, and the oracle's. The full configuration (4 envs, 7 methods, 3M "
         "frames, 3 seeds) is days of CPU, so the kept table is at 0.5M frames (DoorKey, MultiRoom) and 1M "
-        "(KeyCorridor, ObstructedMaze). Reference: RL-Zoo's PPO has a mean reward of 0.0 on MultiRoom-N4-S5 "
-        "after 10M steps."
+        "(KeyCorridor, ObstructedMaze). References: RL-Zoo's PPO has a mean reward of 0.0 on MultiRoom-N4-S5 "
+        "after 10M steps; E3B's authors report MiniHack, VizDoom and Habitat only, so there are no published "
+        "MiniGrid numbers for E3B to compare with."
     ),
     "noisy_tv": (
         "Read `tv/novel` and `novel/seen` together. A noise-robust bonus pays the TV less than genuinely new "
@@ -122,7 +125,8 @@ def describe(name: str) -> tuple[str, list[str]]:
         if line.strip().startswith("python benchmarks/"):
             commands.append(line.strip())
         else:
-            kept.append(line)
+            # A list nested under a numbered item with 3-space indentation needs 4 (Python-Markdown).
+            kept.append(re.sub(r"^ {1,3}(?=[*-] )", "    ", line))
     text = "\n".join(kept).strip()
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -123,15 +123,15 @@ def render_page(data: dict, folder: Path) -> str:
 
 
 def render_summary(tables: list[dict]) -> str:
-    """One row per (suite, agent) of every stored table, for published.md."""
-    lines = ["| suite | episodes per agent | rank | agent | IQM return | 95% CI | success | 95% CI |",
-             "|---|---|---|---|---|---|---|---|"]
+    """One row per (suite, agent) of every stored table, best first within a suite, for published.md."""
+    lines = ["| suite | rank | agent | IQM return [95% CI] | success [95% CI] | episodes |", "|---|---|---|---|---|---|"]
     for data in tables:
         suite = data["suite"]
         episodes = len(data["env_ids"]) * data["episodes_per_env"]
-        for r in data["ranking"]:
-            lines.append(f"| [{suite}]({suite}.md) | {episodes} | {r['rank']} | {r['agent']} | {_num(r['iqm_return'])} | "
-                         f"{_ci(r['iqm_ci'])} | {_num(r['success_rate'])} | {_ci(r['success_ci'])} |")
+        for i, r in enumerate(data["ranking"]):
+            name = f"[{suite}]({suite}.md)" if i == 0 else ""
+            lines.append(f"| {name} | {r['rank']} | {r['agent']} | {_num(r['iqm_return'])} {_ci(r['iqm_ci'])} | "
+                         f"{_num(r['success_rate'])} {_ci(r['success_ci'])} | {r['episodes']}/{episodes} |")
     return "\n".join(lines)
 
 

@@ -4,8 +4,8 @@ Each row (:class:`EnvEntry`) says how to build the env, how long its episodes ma
 it belongs to and which ``pip`` extra it needs. ``import sparsegym`` registers every row with
 Gymnasium; nothing here imports an optional dependency, so the import stays fast.
 
-Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into the README, and
-a test fails when the README is out of date.
+Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into docs/envs.md, and
+a test fails when that page is out of date.
 """
 
 from __future__ import annotations
