@@ -13,7 +13,7 @@ Results accumulate in ``benchmarks/results/exploration.csv`` (one row per env, m
 written atomically after each run); a run already in the file is not repeated, so an interrupted or
 partial benchmark resumes where it stopped and the table fills up across invocations (``--rerun``
 repeats them); runs made in parallel with different ``--out`` folders are combined with ``--merge DIR ...``,
-and ``--table`` prints the file as the README's markdown table. ``exploration.png`` plots every row of the chosen budget. The full configuration (four envs,
+and ``--table`` prints the file as a markdown table (as in benchmarks/README.md). ``exploration.png`` plots every row of the chosen budget. The full configuration (four envs,
 3M frames, three seeds, seven methods) is days of CPU on a 2-core machine; pass smaller ``--budget`` and
 ``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
 mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.

@@ -84,7 +84,7 @@ class GoExploreConfig:
 class GoExplore:
     """Go-Explore on one env layout (the reset seed ``config.seed``).
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> ge = GoExplore(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
         >>> result = ge.learn(20_000)

@@ -17,7 +17,7 @@ import gymnasium
 class ALFWorldExpertAgent:
     """Leaderboard agent protocol: ``reset(seed)``, ``act(observation, info)``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> env = sparsegym.make("sparsegym/ALFWorld-Heat-v0")
         >>> agent = ALFWorldExpertAgent(env)

@@ -48,7 +48,7 @@ class OracleError(RuntimeError):
 class MiniGridOracle:
     """A full-state planner that follows the leaderboard agent protocol (see the module docstring).
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> env = sparsegym.make("sparsegym/MiniGrid-DoorKey-8x8-v0")
         >>> oracle = MiniGridOracle(env)

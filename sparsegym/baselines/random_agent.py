@@ -14,7 +14,7 @@ class RandomAgent:
     For text envs (a ``Text`` action space) it picks among ``info["admissible_actions"]``; elsewhere it
     samples the action space. Built by the leaderboard as ``RandomAgent(env)``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> env = sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0")
         >>> agent = RandomAgent(env)

@@ -17,7 +17,7 @@ class WalkthroughAgent:
 
     Works on every ``sparsegym/TextWorld-*`` id; the ceiling of the ``textworld`` suite.
 
-    Example:
+    Examples:
         >>> import sparsegym                                            # doctest: +SKIP
         >>> env = sparsegym.make("sparsegym/TextWorld-W2-O3-Q4-v0")     # doctest: +SKIP
         >>> agent = WalkthroughAgent(env)                               # doctest: +SKIP

@@ -4,8 +4,8 @@ Each row (:class:`EnvEntry`) says how to build the env, how long its episodes ma
 carries and which ``pip`` extra it needs. ``import sparsegym`` registers every row with Gymnasium;
 nothing here imports an optional dependency, so the import stays fast.
 
-Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into the README, and
-a test fails when the README is out of date.
+Adding an env is adding a row. ``scripts/gen_env_table.py`` renders this table into docs/envs.md, and
+a test fails when that page is out of date.
 
 **Tags** are plain labels on rows (``minigrid``, ``minigrid-hard``, ``textworld-test``, ``box-obs``,
 ...): ``list_envs(tag=...)``, ``sparsegym list --tag T`` and ``sparsegym check --tag T`` select by one
@@ -423,8 +423,8 @@ def box_variant(env_id: str) -> str:
 
     >>> box_variant("sparsegym/MiniHack-Room-5x5-v0")
     'sparsegym/MiniHack-Room-5x5-Glyphs-v0'
-    >>> [box_variant(i) for i in list_envs(tag="smoke")][:2]
-    ['sparsegym/MiniGrid-DoorKey-5x5-Image-v0', 'sparsegym/MiniGrid-Unlock-Image-v0']
+    >>> box_variant("sparsegym/MiniGrid-Unlock-v0")
+    'sparsegym/MiniGrid-Unlock-Image-v0'
     """
     e = get_entry(env_id)
     if e.base_id is not None:

@@ -42,7 +42,7 @@ independent of the context, so a code that describes it *is* allowed; the gate o
 carries the noise and the error vanishes. On a transition never seen, the gate is what it learned for
 similar contexts (shut for ordinary moves), so the code does not explain novelty away.
 
-Measured on ``benchmarks/noisy_tv.py`` (3 seeds, 400 updates; see the README): the TV pays about as
+Measured on ``benchmarks/noisy_tv.py`` (3 seeds, 400 updates; see benchmarks/README.md): the TV pays about as
 much as familiar states and well below never-seen ones (TV / novel 0.39, per seed 0.35-0.47; novel /
 seen 2.56, per seed 2.2-3.4), against RND's 9.8 and ICM's 0.84 (whose novel / seen is 0.36); the
 learned gate is 1.0 on the TV, 0.10-0.16 on the never-seen task and 0.43-0.59 on familiar transitions.

@@ -100,7 +100,7 @@ class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
 
     ``info["visit_count"]`` reports ``N(s')``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> env = CountBonus(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"), beta=0.1, key="position")
         >>> _ = env.reset(seed=0)

@@ -45,7 +45,7 @@ class GatedReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     Each step's ``info["gate"]`` holds ``withheld`` (the running total) and, at the last step,
     ``released`` (True/False) and ``outcome``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.envs.minigrid.subgoals import picked_up
         >>> from sparsegym.wrappers import GatedReward, SubgoalReward

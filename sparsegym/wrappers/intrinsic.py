@@ -65,7 +65,7 @@ class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
 
     ``info["intrinsic_losses"]`` carries the module's losses on steps where it trained.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.intrinsic import RND
         >>> from sparsegym.wrappers.intrinsic import IntrinsicReward, flat_dim

@@ -35,7 +35,7 @@ class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
     On truncation the next state is not terminal, so its potential is kept: the learner bootstraps
     from it. ``info["potential"]`` reports ``Phi(s')``.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.wrappers import PotentialShaping
         >>> env = PotentialShaping(sparsegym.make("sparsegym/MiniGrid-FourRooms-v0"), "distance_to_goal", gamma=0.99)

@@ -34,7 +34,7 @@ class SubgoalReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     ``info["subgoals_new"]`` those achieved at this step, so an options-style agent can end its option
     when a subgoal completes.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.envs.minigrid.subgoals import picked_up
         >>> env = SubgoalReward(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"), [picked_up("key")], bonus=0.1)

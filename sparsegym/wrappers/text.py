@@ -45,7 +45,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         max_length: observations are cut to this many characters.
         strict_actions: raise on a reply that names no action instead of playing the default action.
 
-    Example:
+    Examples:
         >>> import sparsegym
         >>> from sparsegym.wrappers import TextObservation
         >>> env = TextObservation(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))

@@ -19,7 +19,7 @@ class VectorCountBonus(gymnasium.vector.VectorWrapper):
     States are keyed by their flattened observation (exact equality), as the single-env
     ``CountBonus(key="observation")``.
 
-    Example:
+    Examples:
         >>> import gymnasium, sparsegym
         >>> envs = VectorCountBonus(gymnasium.make_vec("sparsegym/MiniGrid-DoorKey-5x5-v0", num_envs=2), beta=0.1)
         >>> _ = envs.reset(seed=[0, 0])  # two copies of one start state: N = 2 already

@@ -35,7 +35,7 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
     Args mirror :class:`~sparsegym.wrappers.IntrinsicReward`; the module trains on the last
     ``update_every`` steps of all sub-envs (``update_every * num_envs`` transitions).
 
-    Example:
+    Examples:
         >>> import gymnasium, sparsegym
         >>> from sparsegym.intrinsic import RND
         >>> from sparsegym.wrappers.intrinsic import flat_dim

@@ -1,0 +1,330 @@
+"""Write benchmarks/README.md from the benchmark scripts and the results kept in benchmarks/results/.
+
+    python scripts/gen_benchmarks_readme.py          # rewrite benchmarks/README.md
+    python scripts/gen_benchmarks_readme.py --check  # exit 1 if it is out of date
+
+Each benchmark script (benchmarks/NAME.py, not starting with "_") gets a section: what it measures
+(the script's docstring), how to run it (the docstring's `python benchmarks/...` lines), how to read
+its numbers (NOTES below), and every kept result whose file name starts with NAME (or is assigned to
+it in OWNERS): text files verbatim, CSV files as tables (with a summary where one is defined),
+images linked. Nothing is run: regenerating needs only the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import math
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+RESULTS = BENCH / "results"
+README = BENCH / "README.md"
+
+# Page order; scripts not listed here follow in alphabetical order.
+ORDER = ["env_throughput", "wrapper_overhead", "import_time", "ppo_throughput", "exploration", "noisy_tv",
+         "bandits_regret", "text_envs", "alfworld_env", "webshop", "swe"]
+# Result files whose name does not start with the script that writes them.
+OWNERS = {"go_explore_demos.txt": "exploration"}
+
+# How to read each benchmark's numbers: targets and what a value means. Measured figures belong in the
+# results files, not here.
+NOTES = {
+    "env_throughput": (
+        "`ratio` is time per step, sparsegym's env over the raw env it wraps (lower is faster; the target is "
+        "at most 1.10). Rounds alternate between the two, and the ratio is taken per round, so a slow spell "
+        "of a shared machine affects both sides. sparsegym's MiniGrid ids are faster than raw minigrid because "
+        "they compute the agent's view from arrays kept in step with the grid instead of through MiniGrid's "
+        "`gen_obs` (identical codes; `make(id, fast_view=False)` uses MiniGrid's code, and then the ratio was "
+        "about 1.01). The NetHack file compares with the raw env on the same observation keys, and its last "
+        "column gives the raw env on upstream's default (full) keys."
+    ),
+    "wrapper_overhead": (
+        "Ratios are time per step against the bare env (target: each counting or shaping wrapper under "
+        "1.15x). Intrinsic modules are timed on batches of transitions (target: under 50 microseconds per "
+        "transition to compute on CPU). E3B at the authors' 256 features is over that target: its per-env "
+        "256 x 256 matrix is read twice and written once per transition, so the update is memory-bound."
+    ),
+    "import_time": "The target is `import sparsegym` under 0.5 s; nothing heavy is imported until an env is made.",
+    "ppo_throughput": (
+        "`vs SB3` is frames per second of training over stable-baselines3's PPO with the same envs, rollout, "
+        "epochs and minibatches (target: 2x). sparsegym's 64-wide MLP shares one trunk between policy and "
+        "value where SB3's `MultiInputPolicy` has one each, so it does about half SB3's network arithmetic; "
+        "the rows that turn off the lean vector env, the numpy rollout policy or in-process envs show what "
+        "each of the trainer's own speed-ups is worth (on 2 cores, worker processes lose more to inter-process "
+        "traffic than they gain). The last row is SB3 on MiniGrid's own view code: sparsegym's view speeds up "
+        "any learner."
+    ),
+    "exploration": (
+        "Frames to 0.9 success are per seed (\"-\": never within the budget). PPO's success is its rate over "
+        "its last 100 training episodes; all PPO runs use the default MiniGrid CNN encoder. Go-Explore rows "
+        "are its exploration phase on one layout per seed (frames until its archive reaches the goal), not a "
+        "policy's success rate. `go_explore_demos.txt` compares the length of Go-Explore's best trajectory "
+        "as found, with its loops cut out, and the oracle's. The full configuration (4 envs, 7 methods, 3M "
+        "frames, 3 seeds) is days of CPU, so the kept table is at 0.5M frames (DoorKey, MultiRoom) and 1M "
+        "(KeyCorridor, ObstructedMaze). References: RL-Zoo's PPO has a mean reward of 0.0 on MultiRoom-N4-S5 "
+        "after 10M steps; E3B's authors report MiniHack, VizDoom and Habitat only, so there are no published "
+        "MiniGrid numbers for E3B to compare with."
+    ),
+    "noisy_tv": (
+        "Read `tv/novel` and `novel/seen` together. A noise-robust bonus pays the TV less than genuinely new "
+        "states (`tv/novel` below 1) while still paying new states more than seen ones (`novel/seen` above "
+        "1); a low `tv/novel` with `novel/seen` below 1 (ICM here) means the bonus stopped measuring novelty "
+        "altogether. Aleatoric curiosity's bonus is sparse (zero wherever the error is within twice the "
+        "expected noise) and depends on `eta`."
+    ),
+    "bandits_regret": (
+        "Cumulative regret at the horizon, averaged over seeds (lower is better). The paper's worst-case "
+        "bound grows as sqrt(T), a log-log slope of 0.5; on instances with a gap a learner that locks onto "
+        "the best arm flattens out well below that. The registered DynLin instances are those where ignoring "
+        "the dynamics costs most: on random slow instances DynLin-UCB does not always beat LinUCB, because "
+        "its burn-in costs more than it saves where the immediate-best arm is also nearly best in steady state."
+    ),
+    "text_envs": (
+        "`ratio` is time per step, ours over the raw TextWorld engine playing the same game with the same "
+        "commands and requested infos (lower is faster). Generation is measured on an empty cache; resets "
+        "are of cached games."
+    ),
+    "alfworld_env": (
+        "Step latency on the same games with the same seeded random admissible commands, against the raw "
+        "engine stack and ALFWorld's own `AlfredTWEnv`. Every timed reset loads a new game, so it includes "
+        "translating that game's PDDL."
+    ),
+    "webshop": (
+        "Score is 100 x the mean reward of the scripted agent on the test goals, as the WebShop paper "
+        "reports it; success is the fraction of episodes with reward 1."
+    ),
+    "swe": (
+        "Yield is the fraction of tried mutations kept as tasks (some tests catch the bug and some still "
+        "pass). Latencies are medians in the local sandbox, namespaces included; grading runs the project's "
+        "tests."
+    ),
+}
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reading the scripts
+
+
+def scripts() -> list[str]:
+    names = sorted(p.stem for p in BENCH.glob("*.py") if not p.stem.startswith("_"))
+    return [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
+
+
+def describe(name: str) -> tuple[str, list[str]]:
+    """The script's docstring without its command lines, and those command lines."""
+    doc = ast.get_docstring(ast.parse((BENCH / f"{name}.py").read_text())) or ""
+    commands, kept = [], []
+    for line in doc.splitlines():
+        if line.strip().startswith("python benchmarks/"):
+            commands.append(line.strip())
+        else:
+            # A list nested under a numbered item with 3-space indentation needs 4 (Python-Markdown).
+            kept.append(re.sub(r"^ {1,3}(?=[*-] )", "    ", line))
+    text = "\n".join(kept).strip()
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text, commands or [f"python benchmarks/{name}.py"]
+
+
+def owner(filename: str, names: list[str]) -> str | None:
+    if filename in OWNERS:
+        return OWNERS[filename]
+    matches = [n for n in names if filename.startswith(n)]
+    return max(matches, key=len) if matches else None
+
+
+# ------------------------------------------------------------------------------------------------------
+# Rendering results
+
+
+def _fmt(value: str) -> str:
+    try:
+        x = float(value)
+    except ValueError:
+        return value
+    if math.isnan(x):
+        return "-"
+    if x.is_integer() and "." not in value:
+        return f"{int(x):,}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def _range(values: list[float], unit: str = "") -> str:
+    return f"{min(values):.2f}{unit}-{max(values):.2f}{unit} (median {statistics.median(values):.2f}{unit})"
+
+
+def _ratio_summary(path: Path) -> str:
+    header, rows = _read_csv(path)
+    col = {h: i for i, h in enumerate(header)}
+    ratios = [float(r[col["ratio"]]) for r in rows]
+    worst = max(rows, key=lambda r: float(r[col["ratio"]]))
+    text = (f"Over {len(rows)} ids, ratio {_range(ratios, 'x')}; the slowest relative to raw is "
+            f"`{worst[0]}`.")
+    if "upstream_default_keys_steps_per_s" in col:
+        speedup = [float(r[col["ours_steps_per_s"]]) / float(r[col["upstream_default_keys_steps_per_s"]])
+                   for r in rows]
+        text += f" Against upstream's default keys, ours runs {_range(speedup, 'x')} as many steps per second."
+    if "generate_s_per_game" in col:
+        gen = [float(r[col["generate_s_per_game"]]) for r in rows]
+        reset = [float(r[col["reset_ms_cached"]]) for r in rows]
+        text += (f" Generating a game takes {min(gen):.1f}-{max(gen):.1f} s; resetting a cached game "
+                 f"{min(reset):.0f}-{max(reset):.0f} ms.")
+    return text
+
+
+def _exploration_table(path: Path) -> str:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import exploration
+    finally:
+        sys.path.remove(str(BENCH))
+    return exploration.table(exploration._load(path))
+
+
+def _bandits_table(path: Path) -> str:
+    """Final regret per instance and agent, and the log-log slopes the benchmark prints."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bandits_regret import slope
+    finally:
+        sys.path.remove(str(BENCH))
+    header, rows = _read_csv(path)
+    ts = [float(h[1:]) for h in header[2:]]
+    envs: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        envs.setdefault(r[0], {})[r[1]] = [float(v) for v in r[2:]]
+    out = []
+    for family, learner in (("DynLin", "dynlin-ucb"), ("LSD", "optimistic (online)")):
+        ids = [e for e in envs if family in e]
+        agents = list(envs[ids[0]])
+        table_rows = [[f"`{e.split('/')[-1]}`", *[f"{envs[e][a][-1]:.0f}" for a in agents],
+                       f"{slope(_array(ts), _array(envs[e][learner])):.2f}"] for e in ids]
+        out.append(_markdown_table(["instance", *agents, f"{learner} slope"], table_rows))
+    return (f"Final regret at T = {ts[-1]:,.0f}, and the log-log slope of the learner's regret over the second "
+            f"half of the horizon:\n\n" + "\n\n".join(out))
+
+
+def _array(values: list[float]):
+    import numpy as np
+
+    return np.asarray(values)
+
+
+# CSV files with their own rendering; others become a plain table.
+RENDER_CSV: dict[str, Callable[[Path], str]] = {
+    "exploration.csv": _exploration_table,
+    "bandits_regret.csv": _bandits_table,
+}
+SUMMARISE_CSV: dict[str, Callable[[Path], str]] = {
+    "env_throughput.csv": _ratio_summary,
+    "env_throughput_nethack.csv": _ratio_summary,
+    "text_envs.csv": _ratio_summary,
+}
+
+
+def render_result(path: Path) -> str:
+    link = f"[`results/{path.name}`](results/{path.name})"
+    if path.suffix in (".png", ".svg", ".jpg"):
+        return f"{link}:\n\n![{path.stem}](results/{path.name})"
+    if path.suffix == ".csv":
+        if path.name in RENDER_CSV:
+            body = RENDER_CSV[path.name](path)
+        else:
+            header, rows = _read_csv(path)
+            body = _markdown_table(header, rows)
+        summary = SUMMARISE_CSV[path.name](path) + "\n\n" if path.name in SUMMARISE_CSV else ""
+        return f"{link}:\n\n{summary}{body}"
+    return f"{link}:\n\n```text\n{path.read_text().rstrip()}\n```"
+
+
+# ------------------------------------------------------------------------------------------------------
+
+
+def render() -> str:
+    names = scripts()
+    results: dict[str | None, list[Path]] = {}
+    for path in sorted(RESULTS.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            results.setdefault(owner(path.name, names), []).append(path)
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- generated by scripts/gen_benchmarks_readme.py from benchmarks/*.py and benchmarks/results/; "
+        "do not edit -->",
+        "",
+        "Scripts that measure sparsegym's speed and its methods' results, run from the repository's root as "
+        "`python benchmarks/NAME.py`. Their outputs are kept in `results/`, and this page is generated from "
+        "them (`python scripts/gen_benchmarks_readme.py`). Unless a file says otherwise, the figures come "
+        "from the project's development machines: 2 shared CPU cores, CPU torch. Ratios measured side by "
+        "side in one run travel between machines better than absolute rates.",
+        "",
+        *[f"* [{n}](#{n})" for n in names],
+        "",
+    ]
+    for name in names:
+        text, commands = describe(name)
+        lines += [f"## {name}", "", text, "", "```bash", *commands, "```", ""]
+        if name in NOTES:
+            lines += ["**Reading the numbers.** " + NOTES[name], ""]
+        kept = results.get(name, [])
+        if kept:
+            lines += ["**Kept results.**", ""]
+            for path in kept:
+                lines += [render_result(path), ""]
+        else:
+            lines += ["No results kept yet.", ""]
+    if results.get(None):
+        lines += ["## Other results", ""]
+        for path in results[None]:
+            lines += [render_result(path), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the page is out of date")
+    parser.add_argument("--readme", type=Path, default=README, help="the page to write or check")
+    args = parser.parse_args()
+    new = render()
+    old = args.readme.read_text() if args.readme.exists() else ""
+    if args.check:
+        if new != old:
+            print(f"{args.readme} is out of date: run python scripts/gen_benchmarks_readme.py", file=sys.stderr)
+            return 1
+        print(f"{args.readme} is up to date")
+        return 0
+    if new != old:
+        tmp = args.readme.with_suffix(".tmp")
+        tmp.write_text(new)
+        tmp.replace(args.readme)
+        print(f"wrote {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
