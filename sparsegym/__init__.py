@@ -15,20 +15,17 @@ from typing import Any
 
 import gymnasium
 
+from sparsegym._lazy import lazy_exports
 from sparsegym.envs.registry import get_entry, list_envs, register_all, suggest
-from sparsegym.errors import InvalidActionError, MissingDependencyError, UnknownEnvError
+from sparsegym.errors import (
+    ConfigError,
+    InvalidActionError,
+    MissingDependencyError,
+    SparseGymError,
+    UnknownEnvError,
+)
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "__version__",
-    "make",
-    "list_envs",
-    "get_entry",
-    "InvalidActionError",
-    "MissingDependencyError",
-    "UnknownEnvError",
-]
 
 register_all()
 
@@ -44,10 +41,13 @@ def make(id: str | gymnasium.envs.registration.EnvSpec, **kwargs: Any) -> gymnas
     return gymnasium.make(id, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    # Subpackages load on first use so that ``import sparsegym`` stays light.
-    if name in {"wrappers", "envs", "cli"}:
-        import importlib
-
-        return importlib.import_module(f"sparsegym.{name}")
-    raise AttributeError(f"module 'sparsegym' has no attribute {name!r}")
+# Subpackages load on first use, so that ``import sparsegym`` stays light.
+_lazy_all, __getattr__, __dir__ = lazy_exports(__name__, {
+    name: f".{name}:*" for name in ("agents", "baselines", "cli", "envs", "errors", "intrinsic", "leaderboards", "types",
+                                   "wrappers")
+})
+__all__ = [
+    "__version__", "make", "list_envs", "get_entry",
+    "ConfigError", "InvalidActionError", "MissingDependencyError", "SparseGymError", "UnknownEnvError",
+    *_lazy_all,
+]

@@ -17,7 +17,8 @@ from typing import Any
 
 def lazy_exports(package: str, names: Mapping[str, str]) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
     """``names``: public name -> module (``".sub"`` relative to ``package``, or absolute), optionally
-    ``"module:attribute"`` when the attribute's name differs from the public one."""
+    ``"module:attribute"`` when the attribute's name differs from the public one, or ``"module:*"`` for
+    the module itself (a subpackage)."""
     table = dict(names)
 
     def __getattr__(name: str) -> Any:
@@ -25,8 +26,8 @@ def lazy_exports(package: str, names: Mapping[str, str]) -> tuple[list[str], Cal
         if target is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module, _, attr = target.partition(":")
-        value = getattr(importlib.import_module(module, package), attr or name)
-        return value
+        imported = importlib.import_module(module, package)
+        return imported if attr == "*" else getattr(imported, attr or name)
 
     def __dir__() -> list[str]:
         return sorted(set(table) | set(vars(sys.modules[package])))

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Sequence
 
 from sparsegym.envs import registry
+from sparsegym.errors import ConfigError
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -473,7 +474,7 @@ def cmd_swe_make_tasks(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     repo = Path(args.repo).resolve()
     if not repo.is_dir():
-        raise ValueError(f"repository folder {args.repo!r} does not exist")
+        raise ConfigError(f"repository folder {args.repo!r} does not exist")
     report = make_tasks(repo, args.test_cmd, repo_name=args.name, max_tasks=args.max_tasks, max_tries=args.max_tries,
                         seed=args.seed, timeout=args.timeout, repo_field=os.path.relpath(repo, out.parent))
     write_jsonl(report.tasks, out)
@@ -486,15 +487,10 @@ def cmd_swe_make_tasks(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from sparsegym.errors import SparseGymError
-    from sparsegym.leaderboards.agent import AgentLoadError
-    from sparsegym.leaderboards.submission import SubmissionError
 
     try:
         return int(args.func(args) or 0)
-    except (SparseGymError, AgentLoadError, SubmissionError) as exc:
-        print(f"sparsegym: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # bad names and options, worded by the code that found them
+    except SparseGymError as exc:  # a user's mistake, worded by the code that found it; anything else is a bug
         print(f"sparsegym: error: {exc}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,10 @@ class SparseGymError(Exception):
     """Base class of every error sparsegym raises on purpose."""
 
 
+class ConfigError(SparseGymError, ValueError):
+    """A bad argument, option or input value; the message names it, the values allowed and the fix."""
+
+
 class MissingDependencyError(SparseGymError, ImportError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 

@@ -26,6 +26,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from sparsegym.errors import ConfigError
+
 
 def _arm_vectors(env: gymnasium.Env) -> np.ndarray:
     u = env.unwrapped
@@ -182,7 +184,7 @@ class LSDPlanner:
 
     def __init__(self, env: gymnasium.Env, kind: str = "dp", max_cycle: int = 6):
         if kind not in ("dp", "greedy", "cyclic"):
-            raise ValueError(f"kind must be 'dp', 'greedy' or 'cyclic', got {kind!r}")
+            raise ConfigError(f"kind must be 'dp', 'greedy' or 'cyclic', got {kind!r}")
         from sparsegym.envs.bandits.lsd import lsd_model
 
         self.env, self.kind = env, kind

@@ -28,6 +28,8 @@ import gymnasium
 import numpy as np
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
+from sparsegym.errors import ConfigError
+
 
 class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
     """``num_envs`` envs stepped one after another in this process (see the module docstring)."""
@@ -36,7 +38,7 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
 
     def __init__(self, env_fns: Sequence[Callable[[], gymnasium.Env]]):
         if not env_fns:
-            raise ValueError("LeanSyncVectorEnv needs at least one env constructor")
+            raise ConfigError("LeanSyncVectorEnv needs at least one env constructor")
         self.envs = [fn() for fn in env_fns]
         self.num_envs = len(self.envs)
         first = self.envs[0]
@@ -44,7 +46,7 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
         self.single_action_space = first.action_space
         for i, env in enumerate(self.envs[1:], 1):
             if env.observation_space != first.observation_space or env.action_space != first.action_space:
-                raise ValueError(f"env {i} has different spaces from env 0; a vector env needs identical spaces")
+                raise ConfigError(f"env {i} has different spaces from env 0; a vector env needs identical spaces")
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.spec = first.spec
@@ -85,7 +87,7 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
         else:
             seeds = list(seed)
             if len(seeds) != self.num_envs:
-                raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs; pass one per env")
+                raise ConfigError(f"reset got {len(seeds)} seeds for {self.num_envs} envs; pass one per env")
         observations, success = [], np.zeros(self.num_envs, dtype=bool)
         for i, (env, s) in enumerate(zip(self.envs, seeds)):
             obs, info = env.reset(seed=s, options=options)

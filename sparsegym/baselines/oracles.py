@@ -32,6 +32,7 @@ import gymnasium
 import numpy as np
 
 from sparsegym.envs.minigrid.predicates import core_of
+from sparsegym.errors import SparseGymError
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 DIRS = ((1, 0), (0, 1), (-1, 0), (0, -1))
@@ -41,7 +42,7 @@ _GOTO = re.compile(r"^go to (?:the|a) (?:(\w+) )?(key|ball|box|door)$")
 _COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
 
 
-class OracleError(RuntimeError):
+class OracleError(SparseGymError, RuntimeError):
     """The oracle found no plan for this state or mission."""
 
 

@@ -16,6 +16,7 @@ import gymnasium
 import numpy as np
 
 from sparsegym._deps import require
+from sparsegym.errors import ConfigError
 
 ALGOS = ("ppo", "a2c", "dqn", "recurrent-ppo")
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -29,7 +30,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 def _algo_class(algo: str) -> Any:
     if algo not in ALGOS:
-        raise ValueError(f"unknown SB3 algorithm {algo!r}; use one of {', '.join(ALGOS)}")
+        raise ConfigError(f"unknown SB3 algorithm {algo!r}; use one of {', '.join(ALGOS)}")
     if algo == "recurrent-ppo":
         return require("sb3_contrib", "sb3", "RecurrentPPO").RecurrentPPO
     sb3 = require("stable_baselines3", "sb3", "stable-baselines3 baselines")

@@ -44,6 +44,8 @@ from types import MappingProxyType
 
 import gymnasium
 
+from sparsegym.errors import ConfigError
+
 NAMESPACE = "sparsegym"
 
 
@@ -399,7 +401,7 @@ def box_variant_id(env_id: str, key: str) -> str:
     """
     m = _VERSION.match(env_id)
     if m is None:
-        raise ValueError(f"{env_id!r} does not end in -v<N>")
+        raise ConfigError(f"{env_id!r} does not end in -v<N>")
     return f"{m['stem']}-{key[:1].upper()}{key[1:]}-v{m['n']}"
 
 
@@ -431,7 +433,7 @@ def box_variant(env_id: str) -> str:
         return e.id
     key = BOX_OBS_KEYS.get(e.family)
     if key is None:
-        raise ValueError(f"{env_id} has no Box-observation variant (families with one: {', '.join(BOX_OBS_KEYS)})")
+        raise ConfigError(f"{env_id} has no Box-observation variant (families with one: {', '.join(BOX_OBS_KEYS)})")
     return box_variant_id(e.id, key)
 
 
@@ -482,14 +484,14 @@ class TagQuery:
         for name in ("all_of", "any_of", "none_of"):
             object.__setattr__(self, name, _as_tags(getattr(self, name)))
         if not (self.all_of or self.any_of):
-            raise ValueError("a TagQuery needs a tag to select by (all_of or any_of)")
+            raise ConfigError("a TagQuery needs a tag to select by (all_of or any_of)")
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the known tags if the query names a tag no row carries."""
         known = set(tags())
         unknown = [t for t in (*self.all_of, *self.any_of, *self.none_of) if t not in known]
         if unknown:
-            raise ValueError(f"unknown tag {unknown[0]!r}; known tags: {', '.join(tags())}")
+            raise ConfigError(f"unknown tag {unknown[0]!r}; known tags: {', '.join(tags())}")
 
     def matches(self, row_tags: Iterable[str]) -> bool:
         have = set(row_tags)
@@ -535,9 +537,9 @@ def entries(family: str | None = None, tag: str | None = None, *, suite: str | N
     """
     tag = _deprecated_suite(tag, suite, "entries")
     if family is not None and family not in families():
-        raise ValueError(f"unknown family {family!r}; known families: {', '.join(families())}")
+        raise ConfigError(f"unknown family {family!r}; known families: {', '.join(families())}")
     if tag is not None and tag not in tags():
-        raise ValueError(f"unknown tag {tag!r}; known tags: {', '.join(tags())}")
+        raise ConfigError(f"unknown tag {tag!r}; known tags: {', '.join(tags())}")
     return [
         e for e in ENTRIES
         if (family is None or e.family == family) and (tag is None or tag in e.tags)

@@ -33,7 +33,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from sparsegym.errors import InvalidActionError
+from sparsegym.errors import ConfigError, InvalidActionError
 
 #: Characters a text observation or action may contain: printable ASCII, with tab and newline.
 TEXT_CHARSET = string.printable
@@ -115,9 +115,9 @@ class TextEnv(gymnasium.Env[str, str]):
         strict_actions: bool = False,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_observation_length < 64:
-            raise ValueError(f"max_observation_length must be at least 64, got {max_observation_length}")
+            raise ConfigError(f"max_observation_length must be at least 64, got {max_observation_length}")
         self.render_mode = render_mode
         self.max_observation_length = int(max_observation_length)
         self.observation_space = spaces.Text(max_length=self.max_observation_length, charset=TEXT_CHARSET)

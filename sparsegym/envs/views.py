@@ -19,7 +19,7 @@ from typing import Any
 
 import gymnasium
 
-from sparsegym.errors import InvalidActionError
+from sparsegym.errors import ConfigError, InvalidActionError
 
 
 class TextView:
@@ -32,7 +32,7 @@ class TextView:
         self.env = env
         self.action_names = tuple(action_names)
         if not 0 <= default_action < len(self.action_names):
-            raise ValueError(f"default_action {default_action} is not an action index of {self.action_names}")
+            raise ConfigError(f"default_action {default_action} is not an action index of {self.action_names}")
         self.default_action = int(default_action)
 
     def describe(self, observation: Any, info: dict[str, Any]) -> str:

@@ -10,22 +10,15 @@ A run is identified by what ran (entry, kwargs, model-file hashes, observation m
 version): see :mod:`sparsegym.leaderboards.identity`.
 """
 
-from sparsegym.leaderboards.agent import Agent, AgentLoadError, build_agent, load_factory
-from sparsegym.leaderboards.evaluator import EpisodeJob, EvaluationResult, evaluate, run_episode
-from sparsegym.leaderboards.identity import RunIdentity, RunIdentityError, legacy_identity, run_identity
-from sparsegym.leaderboards.metrics import agent_stats, iqm, rank, stratified_bootstrap_ci
-from sparsegym.leaderboards.report import leaderboard, render
-from sparsegym.leaderboards.store import EpisodeRecord, ResultsStore, default_db_path
-from sparsegym.leaderboards.submission import Submission, SubmissionError, load_submission, parse_submission
-from sparsegym.leaderboards.suites import OBSERVATIONS, SUITES, Suite, get_suite
+from sparsegym._lazy import lazy_exports
 
-__all__ = [
-    "Agent", "AgentLoadError", "build_agent", "load_factory",
-    "EpisodeJob", "EvaluationResult", "evaluate", "run_episode",
-    "RunIdentity", "RunIdentityError", "legacy_identity", "run_identity",
-    "agent_stats", "iqm", "rank", "stratified_bootstrap_ci",
-    "leaderboard", "render",
-    "EpisodeRecord", "ResultsStore", "default_db_path",
-    "Submission", "SubmissionError", "load_submission", "parse_submission",
-    "OBSERVATIONS", "SUITES", "Suite", "get_suite",
-]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(("Agent", "AgentLoadError", "build_agent", "load_factory"), ".agent"),
+    **dict.fromkeys(("EpisodeJob", "EvaluationResult", "evaluate", "run_episode"), ".evaluator"),
+    **dict.fromkeys(("RunIdentity", "RunIdentityError", "legacy_identity", "run_identity"), ".identity"),
+    **dict.fromkeys(("agent_stats", "iqm", "rank", "stratified_bootstrap_ci"), ".metrics"),
+    **dict.fromkeys(("leaderboard", "render"), ".report"),
+    **dict.fromkeys(("EpisodeRecord", "ResultsStore", "default_db_path"), ".store"),
+    **dict.fromkeys(("Submission", "SubmissionError", "load_submission", "parse_submission"), ".submission"),
+    **dict.fromkeys(("OBSERVATIONS", "SUITES", "Suite", "get_suite"), ".suites"),
+})

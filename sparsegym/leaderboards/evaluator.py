@@ -47,6 +47,7 @@ import numpy as np
 import sparsegym
 from sparsegym.envs.family import get_family
 from sparsegym.envs.registry import get_entry
+from sparsegym.errors import ConfigError
 from sparsegym.leaderboards.agent import build_agent, load_factory
 from sparsegym.leaderboards.identity import (
     NAME_HASH,
@@ -440,9 +441,9 @@ def evaluate(
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ConfigError(f"workers must be >= 1, got {workers}")
     seeds = suite.seeds(split)  # validates split
     mode = check_observation(observation or suite.observation)
     load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs

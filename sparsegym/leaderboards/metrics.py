@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsegym.errors import ConfigError
 from sparsegym.leaderboards.store import EpisodeRecord
 
 
@@ -28,7 +29,7 @@ def iqm(scores: np.ndarray) -> float:
     x = np.sort(np.asarray(scores, dtype=float).ravel())
     n = x.size
     if n == 0:
-        raise ValueError("IQM of no scores")
+        raise ConfigError("IQM of no scores")
     cut = int(0.25 * n)
     return float(np.mean(x[cut : n - cut]))
 
@@ -115,7 +116,7 @@ def agent_stats(agent: str, records: Sequence[EpisodeRecord], env_ids: Sequence[
     returns = score_matrix(records, env_ids, "episode_return")
     successes = score_matrix(records, env_ids, "success")
     if returns.size == 0:
-        raise ValueError(f"no episodes of agent {agent!r} to score")
+        raise ConfigError(f"no episodes of agent {agent!r} to score")
     # Success rate is the mean over envs of each env's rate (every env weighs the same).
     success_rate = float(np.mean([e.success_rate for e in per_env]))
     identities = {r.identity for r in records}

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
+from sparsegym.errors import ConfigError
 from sparsegym.leaderboards.metrics import AgentStats, agent_stats, rank
 from sparsegym.leaderboards.store import ResultsStore
 from sparsegym.leaderboards.suites import Suite, get_suite
@@ -48,7 +49,7 @@ HEADERS = ["rank", "agent", "IQM return", "95% CI", "success", "95% CI", "mean r
 
 def render(stats: list[AgentStats], suite: Suite, split: str, fmt: str = "table") -> str:
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     title = f"sparsegym leaderboard: suite {suite.name!r}, split {split!r} ({len(suite.env_ids)} envs x {suite.episodes} episodes)"
     if fmt == "json":
         return json.dumps({"suite": suite.name, "split": split, "env_ids": list(suite.env_ids),

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sparsegym.envs.registry import BOX_OBS_TAG, TagQuery, get_entry
+from sparsegym.errors import ConfigError
 
 TEST_SEED_BASE = 1_000_000
 SPLITS = ("dev", "test")
@@ -92,26 +93,26 @@ class Suite:
         rows = query.entries()
         boxed = [e.id for e in rows if BOX_OBS_TAG in e.tags]
         if boxed:
-            raise ValueError(f"suite {name!r}: tags {query} select Box-observation variants ({boxed[0]}, ...); "
+            raise ConfigError(f"suite {name!r}: tags {query} select Box-observation variants ({boxed[0]}, ...); "
                              "a suite scores tasks: use their base ids")
         return cls(name, tuple(e.id for e in rows), episodes, description, step_timeout, query, observation)
 
     def __post_init__(self) -> None:
         if self.observation not in OBSERVATIONS:
-            raise ValueError(f"suite {self.name!r}: observation must be one of {', '.join(OBSERVATIONS)}, "
+            raise ConfigError(f"suite {self.name!r}: observation must be one of {', '.join(OBSERVATIONS)}, "
                              f"got {self.observation!r}")
         if not self.env_ids:
-            raise ValueError(f"suite {self.name!r} has no env ids")
+            raise ConfigError(f"suite {self.name!r} has no env ids")
         if self.episodes < 1:
-            raise ValueError(f"suite {self.name!r}: episodes must be >= 1")
+            raise ConfigError(f"suite {self.name!r}: episodes must be >= 1")
         for env_id in self.env_ids:
             get_entry(env_id)  # raises UnknownEnvError with suggestions
         if set(self.seeds("dev")) & set(self.seeds("test")):  # pragma: no cover - guards the formula
-            raise ValueError(f"suite {self.name!r}: dev and test seeds overlap")
+            raise ConfigError(f"suite {self.name!r}: dev and test seeds overlap")
 
     def seeds(self, split: str) -> list[int]:
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+            raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
         base = 0 if split == "dev" else TEST_SEED_BASE
         return list(range(base, base + self.episodes))
 
@@ -158,4 +159,4 @@ def get_suite(name: str) -> Suite:
 
         near = difflib.get_close_matches(name, list(SUITES), n=1)
         hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ValueError(f"unknown suite {name!r}.{hint} Known suites: {', '.join(SUITES)}") from None
+        raise ConfigError(f"unknown suite {name!r}.{hint} Known suites: {', '.join(SUITES)}") from None

@@ -7,12 +7,10 @@ then observation wrappers that change what the agent sees (``TextObservation``) 
 reward wrappers read the env's own observations.
 """
 
-from sparsegym.wrappers.counts import CountBonus
-from sparsegym.wrappers.gating import GatedReward
-from sparsegym.wrappers.intrinsic import IntrinsicReward
-from sparsegym.wrappers.shaping import PotentialShaping
-from sparsegym.wrappers.subgoals import Subgoal, SubgoalReward, Transition
-from sparsegym.wrappers.text import TextObservation
+from sparsegym._lazy import lazy_exports
 
-__all__ = ["CountBonus", "GatedReward", "IntrinsicReward", "PotentialShaping", "Subgoal", "SubgoalReward",
-           "TextObservation", "Transition"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "CountBonus": ".counts", "GatedReward": ".gating", "IntrinsicReward": ".intrinsic",
+    "PotentialShaping": ".shaping", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals", "Transition": ".subgoals",
+    "TextObservation": ".text",
+})

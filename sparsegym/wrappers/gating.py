@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium
 
+from sparsegym.errors import ConfigError
 from sparsegym.wrappers._components import components
 
 #: ``outcome(info, extrinsic_return) -> float`` at the episode's last step.
@@ -63,12 +64,12 @@ class GatedReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         gymnasium.Wrapper.__init__(self, env)
         if isinstance(outcome, str):
             if outcome not in ("success", "return"):
-                raise ValueError(f"outcome must be 'success', 'return' or a callable, got {outcome!r}")
+                raise ConfigError(f"outcome must be 'success', 'return' or a callable, got {outcome!r}")
             outcome = success_outcome if outcome == "success" else return_outcome
         self.threshold, self.outcome, self.name = float(threshold), outcome, name
         self.gated = None if gated is None else set(gated)
         if self.gated is not None and "extrinsic" in self.gated:
-            raise ValueError("the extrinsic reward is never gated (evaluation scores it)")
+            raise ConfigError("the extrinsic reward is never gated (evaluation scores it)")
         self._withheld = 0.0
         self._extrinsic_return = 0.0
 

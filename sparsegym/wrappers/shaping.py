@@ -14,6 +14,7 @@ import gymnasium
 import numpy as np
 
 from sparsegym.envs.family import require_family
+from sparsegym.errors import ConfigError
 from sparsegym.wrappers._components import add_component
 
 #: A potential: ``potential(env, observation) -> float``; ``env`` is the *unwrapped* env, so a
@@ -51,7 +52,7 @@ class PotentialShaping(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
         if isinstance(potential, str):
             potential = require_family(env, f"the potential {potential!r}").potential(potential)
         if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+            raise ConfigError(f"gamma must be in [0, 1], got {gamma}")
         self.potential, self.gamma, self.name = potential, float(gamma), name
         self._phi = 0.0
 

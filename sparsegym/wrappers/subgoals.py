@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium
 
+from sparsegym.errors import ConfigError
 from sparsegym.types import Subgoal, Transition
 from sparsegym.wrappers._components import add_component
 
@@ -51,9 +52,9 @@ class SubgoalReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         gymnasium.Wrapper.__init__(self, env)
         names = [s.name for s in subgoals]
         if not subgoals:
-            raise ValueError("SubgoalReward needs at least one subgoal")
+            raise ConfigError("SubgoalReward needs at least one subgoal")
         if len(set(names)) != len(names):
-            raise ValueError(f"subgoal names must be unique, got {names}")
+            raise ConfigError(f"subgoal names must be unique, got {names}")
         self.subgoals, self.bonus, self.ordered, self.name = list(subgoals), float(bonus), bool(ordered), name
         self._achieved: list[str] = []
         self._obs: Any = None

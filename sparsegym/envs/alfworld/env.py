@@ -43,6 +43,7 @@ from sparsegym.envs.alfworld._speedups import engine_memo
 from sparsegym.envs.alfworld.actions import normalize
 from sparsegym.envs.alfworld.generator import GameFileError
 from sparsegym.envs.text_env import TextEnv
+from sparsegym.errors import ConfigError
 
 #: ALFWorld's folder name of each split in ``json_2.1.1``.
 REAL_SPLIT_DIRS = {"train": "train", "seen": "valid_seen", "unseen": "valid_unseen"}
@@ -58,7 +59,7 @@ def _task_type(task: str | None) -> str | None:
     if task in gen.TASK_TYPES:
         return task
     known = ", ".join(["mixed", *gen.TASK_SHORT, *gen.TASK_TYPES])
-    raise ValueError(f"unknown ALFWorld task {task!r}; use one of {known}")
+    raise ConfigError(f"unknown ALFWorld task {task!r}; use one of {known}")
 
 
 def find_real_data(data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -159,9 +160,9 @@ class ALFWorldEnv(TextEnv):
                          strict_actions=strict_actions)
         split = _SPLIT_ALIASES.get(split, split)
         if split not in gen.SPLITS:
-            raise ValueError(f"unknown split {split!r}; use one of {', '.join(gen.SPLITS)}")
+            raise ConfigError(f"unknown split {split!r}; use one of {', '.join(gen.SPLITS)}")
         if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+            raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
         self.task_type = _task_type(task)
         self.split = split
         self.max_steps = int(max_steps)
@@ -181,7 +182,7 @@ class ALFWorldEnv(TextEnv):
             self._games = ()
             self.num_games = gen.POOL_SIZES[split] if num_games is None else min(int(num_games), gen.POOL_SIZES[split])
         if self.num_games < 1:
-            raise ValueError("num_games must be >= 1")
+            raise ConfigError("num_games must be >= 1")
         self._engine: Any = None
         self._loaded: str | None = None
         self._steps = 0

@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 
 from sparsegym.envs.alfworld._paths import games_cache, import_alfworld, package_file
+from sparsegym.errors import ConfigError, SparseGymError
 
 #: ALFWorld's six task types, in ALFWorld's order (``alfred_tw_env.TASK_TYPES``).
 TASK_TYPES: tuple[str, ...] = (
@@ -108,11 +109,11 @@ _ACTION_CLASS = {
 _MAX_ATTEMPTS = 30
 
 
-class GameFileError(ValueError):
+class GameFileError(SparseGymError, ValueError):
     """A game folder whose ``traj_data.json`` or ``game.tw-pddl`` is missing or malformed."""
 
 
-class GenerationError(RuntimeError):
+class GenerationError(SparseGymError, RuntimeError):
     """No solvable game was found for a (task type, split, index) within the attempt budget."""
 
 
@@ -126,7 +127,7 @@ def _constants() -> Any:
 def floor_plans(split: str, task_type: str | None = None) -> list[int]:
     """Floor plan numbers of ``split``, restricted to the room types ALFRED allows for ``task_type``."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     rooms = list(_ROOM_RANGES)
     if task_type is not None:
         rooms = [r for r in rooms if r in _constants().GOALS_VALID[task_type]]
@@ -470,11 +471,11 @@ def game_dir(task_type: str, split: str, index: int, cache_dir: str | os.PathLik
 
 def _check_key(task_type: str, split: str, index: int) -> None:
     if task_type not in TASK_TYPES:
-        raise ValueError(f"unknown task type {task_type!r}; use one of {', '.join(TASK_TYPES)}")
+        raise ConfigError(f"unknown task type {task_type!r}; use one of {', '.join(TASK_TYPES)}")
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     if not 0 <= int(index) < POOL_SIZES[split]:
-        raise ValueError(f"game index {index} out of range for split {split!r} (0..{POOL_SIZES[split] - 1})")
+        raise ConfigError(f"game index {index} out of range for split {split!r} (0..{POOL_SIZES[split] - 1})")
 
 
 def generate_game(

@@ -26,6 +26,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from sparsegym.errors import ConfigError
+
 OBS_BOUND = 1e6
 
 
@@ -62,13 +64,13 @@ class DynLinBandit(gymnasium.Env):
         self.w, self.theta = np.asarray(w, float), np.asarray(theta, float)
         n, d = self.B.shape
         if self.A.shape != (n, n) or self.w.shape != (n,) or self.theta.shape != (d,):
-            raise ValueError(f"shapes do not fit: A {self.A.shape}, B {self.B.shape}, w {self.w.shape}, "
+            raise ConfigError(f"shapes do not fit: A {self.A.shape}, B {self.B.shape}, w {self.w.shape}, "
                              f"theta {self.theta.shape} (need A n x n, B n x d, w n, theta d)")
         self.rho = float(max(abs(np.linalg.eigvals(self.A))))
         if self.rho >= 1.0:
-            raise ValueError(f"the spectral radius of A is {self.rho:.3f}; it must be below 1 for a steady state")
+            raise ConfigError(f"the spectral radius of A is {self.rho:.3f}; it must be below 1 for a steady state")
         if observe not in ("last", "none"):
-            raise ValueError(f"observe must be 'last' or 'none', got {observe!r}")
+            raise ConfigError(f"observe must be 'last' or 'none', got {observe!r}")
         self.rho_bar = float(rho_bar) if rho_bar is not None else self.rho
         self.continuous, self.horizon, self.observe = bool(continuous), int(horizon), observe
         self.state_noise, self.reward_noise, self.success_tol = state_noise, reward_noise, success_tol
@@ -83,10 +85,10 @@ class DynLinBandit(gymnasium.Env):
             self.optimal_action = (self.gain > 0).astype(np.float64)
         else:
             if actions is None:
-                raise ValueError("a discrete dynamical linear bandit needs its action vectors (actions=...)")
+                raise ConfigError("a discrete dynamical linear bandit needs its action vectors (actions=...)")
             self.actions = np.asarray(actions, float)
             if self.actions.ndim != 2 or self.actions.shape[1] != d:
-                raise ValueError(f"actions must be a (K, {d}) array of action vectors, got {self.actions.shape}")
+                raise ConfigError(f"actions must be a (K, {d}) array of action vectors, got {self.actions.shape}")
             self.action_space = spaces.Discrete(len(self.actions))
             values = self.actions @ self.gain
             self.optimal_value, worst = float(values.max()), float(values.min())
@@ -102,7 +104,7 @@ class DynLinBandit(gymnasium.Env):
         if self.continuous:
             a = np.asarray(action, dtype=np.float64).reshape(-1)
             if a.shape != (self.d,) or not np.all(np.isfinite(a)):
-                raise ValueError(f"action must be a vector of {self.d} numbers in [0, 1], got {action!r}")
+                raise ConfigError(f"action must be a vector of {self.d} numbers in [0, 1], got {action!r}")
             return np.clip(a, 0.0, 1.0)
         try:
             i = int(action)

@@ -31,13 +31,15 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from sparsegym.errors import ConfigError
+
 FAMILIES = ("satiating", "recharging", "monotone")
 
 
 def payoff_table(family: str, k: int, tau_max: int, seed: int) -> np.ndarray:
     """``mu[i, tau + tau_max]`` for ``tau`` in ``-tau_max..tau_max`` (index ``tau_max`` is unused)."""
     if family not in FAMILIES:
-        raise ValueError(f"unknown payoff family {family!r}; use one of {', '.join(FAMILIES)}")
+        raise ConfigError(f"unknown payoff family {family!r}; use one of {', '.join(FAMILIES)}")
     rng = np.random.default_rng(seed)
     base = rng.uniform(0.35, 0.9, size=k)
     mu = np.zeros((k, 2 * tau_max + 1))
@@ -125,9 +127,9 @@ class LSDBandit(gymnasium.Env):
         self.mu = np.asarray(mu, dtype=np.float64)
         self.k, self.tau_max, self.horizon = self.mu.shape[0], int(tau_max), int(horizon)
         if self.mu.shape != (self.k, 2 * self.tau_max + 1):
-            raise ValueError(f"mu must have shape (K, 2 * tau_max + 1) = ({self.k}, {2 * self.tau_max + 1}), got {self.mu.shape}")
+            raise ConfigError(f"mu must have shape (K, 2 * tau_max + 1) = ({self.k}, {2 * self.tau_max + 1}), got {self.mu.shape}")
         if self.mu.min() < 0 or self.mu.max() > 1:
-            raise ValueError("mu must lie in [0, 1] (payoffs are Bernoulli)")
+            raise ConfigError("mu must lie in [0, 1] (payoffs are Bernoulli)")
         self.success_tol, self.render_mode = success_tol, render_mode
         self.action_space = spaces.Discrete(self.k)
         self.observation_space = spaces.MultiDiscrete([2 * self.tau_max + 1] * self.k)

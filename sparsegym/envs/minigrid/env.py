@@ -52,7 +52,7 @@ from sparsegym.envs.minigrid.text import (
     IDX_TO_OBJECT,
     NOISY_TV_ACTION_NAME,
 )
-from sparsegym.errors import InvalidActionError
+from sparsegym.errors import ConfigError, InvalidActionError
 
 _minigrid = require("minigrid", "minigrid", "The MiniGrid family")
 from minigrid.minigrid_env import MiniGridEnv  # noqa: E402
@@ -83,7 +83,7 @@ def _build_core(task: str, render_mode: str | None, **kwargs: Any) -> MiniGridEn
     try:
         spec = gymnasium.spec(task)
     except gymnasium.error.Error as exc:
-        raise ValueError(f"{task!r} is not a minigrid task id registered by minigrid {_minigrid.__version__}") from exc
+        raise ConfigError(f"{task!r} is not a minigrid task id registered by minigrid {_minigrid.__version__}") from exc
     creator = gymnasium.envs.registration.load_env_creator(spec.entry_point)
     core = creator(**{**spec.kwargs, **kwargs}, render_mode=render_mode)
     if not isinstance(core, MiniGridEnv):
@@ -116,13 +116,13 @@ class MiniGridTask(gymnasium.Env):
         **task_kwargs: Any,
     ):
         if view not in ("agent", "full"):
-            raise ValueError(f"view must be 'agent' (the agent-centred 7x7 view) or 'full' (whole grid), got {view!r}")
+            raise ConfigError(f"view must be 'agent' (the agent-centred 7x7 view) or 'full' (whole grid), got {view!r}")
         if obs not in ("dict", "image"):
-            raise ValueError(f"obs must be 'dict' (image and direction) or 'image' (the image array alone), got {obs!r}")
+            raise ConfigError(f"obs must be 'dict' (image and direction) or 'image' (the image array alone), got {obs!r}")
         if not 0.0 <= float(sticky_prob) < 1.0:
-            raise ValueError(f"sticky_prob must be in [0, 1), got {sticky_prob!r}")
+            raise ConfigError(f"sticky_prob must be in [0, 1), got {sticky_prob!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.task = task
         self.view = view
         self.obs_mode = obs

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sparsegym.envs.minigrid import predicates as P
+from sparsegym.errors import ConfigError
 
 
 def minigrid_distance_to_goal(scale: float | None = None) -> Callable[[Any, Any], float]:
@@ -28,7 +29,7 @@ def minigrid_distance_to_goal(scale: float | None = None) -> Callable[[Any, Any]
         if cache["grid"] is not core.grid:
             goals = [(x, y) for x, y, _ in P.objects(core, "goal")]
             if not goals:
-                raise ValueError("minigrid_distance_to_goal needs a task with a goal square; "
+                raise ConfigError("minigrid_distance_to_goal needs a task with a goal square; "
                                  "use minigrid_subgoal_progress for tasks without one")
             cache["grid"], cache["dist"] = core.grid, P.distance_map(core, goals)
         d = int(cache["dist"][int(core.agent_pos[0]), int(core.agent_pos[1])])
@@ -45,7 +46,7 @@ def minigrid_subgoal_progress(conditions: Sequence[Callable[[Any], bool]], scale
     :mod:`sparsegym.envs.minigrid.predicates`); :func:`doorkey_progress` is a ready-made one.
     """
     if not conditions:
-        raise ValueError("minigrid_subgoal_progress needs at least one condition")
+        raise ConfigError("minigrid_subgoal_progress needs at least one condition")
     conditions = list(conditions)
 
     def potential(env: Any, observation: Any) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sparsegym.envs.minigrid.text import IDX_TO_COLOR, IDX_TO_OBJECT
+from sparsegym.errors import ConfigError
 
 OBJECT_TYPES = ("key", "ball", "box", "door", "goal", "lava", "wall")
 
@@ -27,9 +28,9 @@ def core_of(env: Any) -> Any:
 
 def _check(obj_type: str | None, color: str | None) -> None:
     if obj_type is not None and obj_type not in OBJECT_TYPES:
-        raise ValueError(f"unknown object type {obj_type!r}; use one of {', '.join(OBJECT_TYPES)}")
+        raise ConfigError(f"unknown object type {obj_type!r}; use one of {', '.join(OBJECT_TYPES)}")
     if color is not None and color not in IDX_TO_COLOR:
-        raise ValueError(f"unknown colour {color!r}; use one of {', '.join(IDX_TO_COLOR)}")
+        raise ConfigError(f"unknown colour {color!r}; use one of {', '.join(IDX_TO_COLOR)}")
 
 
 def _matches(obj: Any, obj_type: str | None, color: str | None) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 from sparsegym.envs.minigrid import predicates as P
 from sparsegym.envs.minigrid.text import IDX_TO_COLOR
+from sparsegym.errors import ConfigError
 from sparsegym.types import Subgoal, Transition
 
 
@@ -97,7 +98,7 @@ def from_instruction(text: str, name: str | None = None, bonus: float | None = N
         if kind == "adjacent_to":
             return adjacent_to(g["obj"], g["color"], label, bonus)
         return reached_position((int(g["x"]), int(g["y"])), label, bonus)
-    raise ValueError(
+    raise ConfigError(
         f"cannot read instruction {text!r}; use one of: 'pick up the [colour] key|ball|box', "
         "'open the [colour] door', 'go to the [colour] key|ball|box|door|goal', 'go to (x, y)'"
     )
@@ -127,26 +128,26 @@ def from_spec(spec: Any) -> list[Subgoal]:
     if isinstance(spec, dict):
         spec = spec.get("subgoals")
     if not isinstance(spec, list) or not spec:
-        raise ValueError("a subgoal spec is a non-empty list of entries (or a mapping with a 'subgoals' list)")
+        raise ConfigError("a subgoal spec is a non-empty list of entries (or a mapping with a 'subgoals' list)")
     out = []
     for i, entry in enumerate(spec):
         if not isinstance(entry, dict) or "type" not in entry:
-            raise ValueError(f"subgoal entry {i}: must be a mapping with a 'type' ({', '.join(_BUILDERS)})")
+            raise ConfigError(f"subgoal entry {i}: must be a mapping with a 'type' ({', '.join(_BUILDERS)})")
         kind = entry["type"]
         if kind not in _BUILDERS:
-            raise ValueError(f"subgoal entry {i}: unknown type {kind!r}; use one of {', '.join(_BUILDERS)}")
+            raise ConfigError(f"subgoal entry {i}: unknown type {kind!r}; use one of {', '.join(_BUILDERS)}")
         builder, fields = _BUILDERS[kind]
         unknown = set(entry) - set(fields) - {"type", "name", "bonus"}
         if unknown:
-            raise ValueError(f"subgoal entry {i} ({kind}): unknown field {sorted(unknown)[0]!r}; "
+            raise ConfigError(f"subgoal entry {i} ({kind}): unknown field {sorted(unknown)[0]!r}; "
                              f"allowed: {', '.join(['type', 'name', 'bonus', *fields])}")
         kwargs = {arg: entry[key] for key, arg in fields.items() if key in entry}
         try:
             out.append(builder(**kwargs, name=entry.get("name"), bonus=entry.get("bonus")))
         except TypeError as exc:
-            raise ValueError(f"subgoal entry {i} ({kind}): {exc}") from None
+            raise ConfigError(f"subgoal entry {i} ({kind}): {exc}") from None
         except ValueError as exc:
-            raise ValueError(f"subgoal entry {i} ({kind}): {exc}") from None
+            raise ConfigError(f"subgoal entry {i} ({kind}): {exc}") from None
     return out
 
 

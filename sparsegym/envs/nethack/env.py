@@ -33,6 +33,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sparsegym._deps import require
+from sparsegym.errors import ConfigError
 
 require("nle", "nethack", "The NetHack family")
 with contextlib.redirect_stderr(io.StringIO()):  # minihack imports pkg_resources, which warns
@@ -51,7 +52,7 @@ def _build_core(task: str, observation_keys: tuple[str, ...] | None, **kwargs: A
     try:
         spec = gymnasium.spec(task)
     except gymnasium.error.Error as exc:
-        raise ValueError(f"{task!r} is not a NetHack or MiniHack task id registered by nle/minihack") from exc
+        raise ConfigError(f"{task!r} is not a NetHack or MiniHack task id registered by nle/minihack") from exc
     creator = gymnasium.envs.registration.load_env_creator(spec.entry_point)
     if observation_keys is not None:
         kwargs["observation_keys"] = observation_keys
@@ -75,15 +76,15 @@ class NetHackTask(gymnasium.Env):
                  extra_keys: tuple[str, ...] = (), render_mode: str | None = None, obs: str = "dict",
                  **task_kwargs: Any):
         if render_mode is not None and render_mode != "ansi":
-            raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+            raise ConfigError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
         keys = None if observation_keys == "all" else tuple(dict.fromkeys((*observation_keys, *extra_keys)))
         if obs != "dict" and keys is not None and obs not in keys:
-            raise ValueError(f"obs must be 'dict' or one of the observation keys {keys}, got {obs!r}")
+            raise ConfigError(f"obs must be 'dict' or one of the observation keys {keys}, got {obs!r}")
         self.task, self.render_mode = task, render_mode
         self.core = _build_core(task, keys, **task_kwargs)
         upstream = self.core.observation_space
         if obs != "dict" and obs not in upstream.spaces:
-            raise ValueError(f"obs must be 'dict' or one of the observation keys {tuple(upstream.spaces)}, got {obs!r}")
+            raise ConfigError(f"obs must be 'dict' or one of the observation keys {tuple(upstream.spaces)}, got {obs!r}")
         self.obs_mode = obs
         self._single = None if obs == "dict" else obs  # the one key returned alone, if any
         dict_space = spaces.Dict({k: upstream[k] for k in (keys or upstream.spaces)})

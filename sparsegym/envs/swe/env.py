@@ -55,6 +55,7 @@ from sparsegym.envs.swe.mutate import Mutation
 from sparsegym.envs.swe.sandbox import DockerRuntime, LocalSandbox, Runtime, SandboxError
 from sparsegym.envs.swe.tasks import SWETask, load_tasks, swegym_image
 from sparsegym.envs.text_env import TextEnv
+from sparsegym.errors import ConfigError
 
 OUTCOMES = ("no_submit", "empty_patch", "tests_fail", "resolved")
 #: What a command's output shows when the sandbox stopped something; such a command ends the episode.
@@ -123,13 +124,13 @@ class SWEEnv(TextEnv):
         super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=100_000,
                          strict_actions=strict_actions)
         if reward not in ("resolved", "fraction"):
-            raise ValueError(f"reward must be 'resolved' or 'fraction', got {reward!r}")
+            raise ConfigError(f"reward must be 'resolved' or 'fraction', got {reward!r}")
         if runtime not in ("local", "docker"):
-            raise ValueError(f"runtime must be 'local' or 'docker', got {runtime!r}")
+            raise ConfigError(f"runtime must be 'local' or 'docker', got {runtime!r}")
         path = data_dir() / "tasks.jsonl" if str(tasks) == "shipped" else Path(tasks)
         self.tasks = load_tasks(path)
         if not self.tasks:
-            raise ValueError(f"{path} holds no tasks")
+            raise ConfigError(f"{path} holds no tasks")
         self.task_root = path.parent
         self.runtime_kind, self.reward_mode, self.command_timeout = runtime, reward, command_timeout
         self.sandbox_kwargs = dict(sandbox or {})
@@ -153,7 +154,7 @@ class SWEEnv(TextEnv):
             key = options["task"]
             matches = [t for i, t in enumerate(self.tasks) if key in (i, t.instance_id)]
             if not matches:
-                raise ValueError(f"no task {key!r}: give an index below {len(self.tasks)} or an instance_id")
+                raise ConfigError(f"no task {key!r}: give an index below {len(self.tasks)} or an instance_id")
             self.task = matches[0]
         elif self.reset_seed is not None:  # consecutive seeds cover every task once
             self.task = self.tasks[int(self.reset_seed) % len(self.tasks)]
@@ -194,7 +195,7 @@ class SWEEnv(TextEnv):
                 return self._submit()
             if verb == "run":
                 if not rest:
-                    raise ValueError("run needs a command: run <shell command>")
+                    raise ConfigError("run needs a command: run <shell command>")
                 result = self.rt.run(rest + (("\n" + body) if body else ""), timeout=self.command_timeout)
                 out = result.render()
                 violation = self._violation(result)
@@ -213,7 +214,7 @@ class SWEEnv(TextEnv):
             elif verb == "undo":
                 out = self._undo(rest)
             else:
-                raise ValueError(f"unknown action {verb!r}; use one of: {', '.join(ACTIONS)}")
+                raise ConfigError(f"unknown action {verb!r}; use one of: {', '.join(ACTIONS)}")
         except (ValueError, SandboxError, OSError) as exc:
             info = self._info("no_submit")
             info["action_error"] = str(exc)
@@ -233,7 +234,7 @@ class SWEEnv(TextEnv):
         base = self.rt.path(rel)
         repo = self.rt.path(".")
         if base.is_file():
-            raise ValueError(f"{rel} is a file")
+            raise ConfigError(f"{rel} is a file")
         out = []
         for p in sorted(base.rglob("*")):
             depth = len(p.relative_to(base).parts)
@@ -244,12 +245,12 @@ class SWEEnv(TextEnv):
     def _view(self, rest: str) -> str:
         parts = rest.split()
         if not parts:
-            raise ValueError("view needs a path: view <path> [start end]")
+            raise ConfigError("view needs a path: view <path> [start end]")
         p = self.rt.path(parts[0])
         if p.is_dir():
             return self._listing(parts[0])
         if not p.is_file():
-            raise ValueError(f"{parts[0]} does not exist")
+            raise ConfigError(f"{parts[0]} does not exist")
         lines = p.read_text(errors="replace").splitlines()
         lo, hi = 1, len(lines)
         if len(parts) == 3:
@@ -261,10 +262,10 @@ class SWEEnv(TextEnv):
 
     def _create(self, rest: str, body: str) -> str:
         if not rest:
-            raise ValueError("create needs a path: create <path> then the contents on the next lines")
+            raise ConfigError("create needs a path: create <path> then the contents on the next lines")
         p = self.rt.path(rest)
         if p.exists():
-            raise ValueError(f"{rest} exists; use str_replace or insert to change it")
+            raise ConfigError(f"{rest} exists; use str_replace or insert to change it")
         self._remember(rest, p)
         self.rt.write_file(p, body if body.endswith("\n") or not body else body + "\n")
         return f"Created {rest} ({len(body.splitlines())} lines)."
@@ -272,14 +273,14 @@ class SWEEnv(TextEnv):
     def _str_replace(self, rest: str, body: str) -> str:
         m = re.match(r"<<<<<<< OLD\n(.*?)\n?=======\n(.*?)\n?>>>>>>> NEW\s*$", body, re.S)
         if not rest or m is None:
-            raise ValueError("str_replace needs: str_replace <path>, then <<<<<<< OLD / old text / ======= / new text / >>>>>>> NEW")
+            raise ConfigError("str_replace needs: str_replace <path>, then <<<<<<< OLD / old text / ======= / new text / >>>>>>> NEW")
         p = self.rt.path(rest)
         if not p.is_file():
-            raise ValueError(f"{rest} does not exist")
+            raise ConfigError(f"{rest} does not exist")
         text, old, new = p.read_text(), m.group(1), m.group(2)
         count = text.count(old)
         if count != 1:
-            raise ValueError(f"the old text occurs {count} times in {rest}; it must occur exactly once")
+            raise ConfigError(f"the old text occurs {count} times in {rest}; it must occur exactly once")
         self._remember(rest, p)
         self.rt.write_file(p, text.replace(old, new, 1))
         line = text[: text.index(old)].count("\n") + 1
@@ -288,14 +289,14 @@ class SWEEnv(TextEnv):
     def _insert(self, rest: str, body: str) -> str:
         parts = rest.split()
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            raise ValueError("insert needs: insert <path> <line>, then the text on the next lines")
+            raise ConfigError("insert needs: insert <path> <line>, then the text on the next lines")
         p = self.rt.path(parts[0])
         if not p.is_file():
-            raise ValueError(f"{parts[0]} does not exist")
+            raise ConfigError(f"{parts[0]} does not exist")
         lines = p.read_text().splitlines(keepends=True)
         at = int(parts[1])
         if not 0 <= at <= len(lines):
-            raise ValueError(f"line {at} is outside 0..{len(lines)}")
+            raise ConfigError(f"line {at} is outside 0..{len(lines)}")
         self._remember(parts[0], p)
         new = body if body.endswith("\n") else body + "\n"
         self.rt.write_file(p, "".join(lines[:at]) + new + "".join(lines[at:]))
@@ -305,7 +306,7 @@ class SWEEnv(TextEnv):
         p = self.rt.path(rest)
         stack = self._history.get(str(p))
         if not stack:
-            raise ValueError(f"no edit of {rest} to undo")
+            raise ConfigError(f"no edit of {rest} to undo")
         prev = stack.pop()
         if prev is None:
             p.unlink()

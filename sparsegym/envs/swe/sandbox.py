@@ -79,7 +79,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sparsegym.envs.swe import seccomp
-from sparsegym.errors import SparseGymError
+from sparsegym.errors import ConfigError, SparseGymError
 
 #: Host uid and gid of sandboxed commands when sparsegym runs as root: no account has it, so it owns
 #: nothing but the workspaces it is given (override with ``LocalSandbox(sandbox_uid=...)``).
@@ -255,7 +255,7 @@ def _mode(isolation: str) -> str:
                       "and a seccomp filter)", DeprecationWarning, stacklevel=3)
         return "strict"
     if isolation not in ISOLATION_MODES:
-        raise ValueError(f"isolation must be one of {', '.join(repr(m) for m in ISOLATION_MODES)}, got {isolation!r}")
+        raise ConfigError(f"isolation must be one of {', '.join(repr(m) for m in ISOLATION_MODES)}, got {isolation!r}")
     return isolation
 
 

@@ -26,6 +26,8 @@ import stat
 import tempfile
 from functools import lru_cache
 
+from sparsegym.errors import SparseGymError
+
 # Namespace flags of clone(2) (linux/sched.h). Any of them in clone's flags is refused.
 CLONE_NAMESPACE_FLAGS = {
     "CLONE_NEWTIME": 0x00000080,
@@ -60,7 +62,7 @@ DENIED: dict[str, tuple[str, ...]] = {
 _CLONE_FLAGS_FIRST = {"x86_64", "aarch64", "armv7l", "armv8l", "i686", "riscv64", "ppc64le", "loongarch64"}
 
 
-class SeccompUnavailable(RuntimeError):
+class SeccompUnavailable(SparseGymError, RuntimeError):
     """libseccomp or its Python bindings are missing; the message says which and how to get them."""
 
 

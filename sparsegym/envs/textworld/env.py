@@ -31,6 +31,7 @@ from typing import Any
 from sparsegym._deps import require
 from sparsegym.envs.text_env import TextEnv
 from sparsegym.envs.textworld.games import GameSpec, game_file, game_metadata, quiet_textworld, split_seed
+from sparsegym.errors import ConfigError
 
 #: Games per split an env draws from (game ``i`` has seed ``split base + i``); generated lazily.
 DEFAULT_POOL = 10_000
@@ -114,12 +115,12 @@ class TextWorldEnv(TextEnv):
         self.spec_ = GameSpec.make(challenge, **(settings or {}))
         split_seed(split, 0)  # validates the split
         if reward not in ("dense", "sparse"):
-            raise ValueError(f"reward must be 'dense' or 'sparse', got {reward!r}")
+            raise ConfigError(f"reward must be 'dense' or 'sparse', got {reward!r}")
         if int(pool) < 1:
-            raise ValueError(f"pool must be >= 1, got {pool!r}")
+            raise ConfigError(f"pool must be >= 1, got {pool!r}")
         bad = sorted(set(extra_infos) - set(_EXTRA_INFOS))
         if bad:
-            raise ValueError(f"unknown extra_infos {bad}; choose from {list(_EXTRA_INFOS)}")
+            raise ConfigError(f"unknown extra_infos {bad}; choose from {list(_EXTRA_INFOS)}")
         self.split, self.pool, self.reward_mode, self.banner = split, int(pool), reward, banner
         self.extra_infos = tuple(extra_infos)
         self.game_seed = game_seed

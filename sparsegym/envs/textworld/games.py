@@ -36,6 +36,7 @@ from typing import Any
 
 from sparsegym._cache import cache_dir
 from sparsegym._deps import require
+from sparsegym.errors import SparseGymError
 
 #: First game seed of each split; a split's game ``i`` has seed ``base + i``.
 SPLIT_SEED_BASE = {"train": 0, "test": 1_000_000}
@@ -51,7 +52,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 CHALLENGES = tuple(_DEFAULTS)
 
 
-class GameSpecError(ValueError):
+class GameSpecError(SparseGymError, ValueError):
     """A TextWorld game spec with an unknown challenge or a setting out of range."""
 
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparsegym.errors import ConfigError, SparseGymError
+
 SPLITS = {"test": (0, 500), "dev": (500, 1500), "train": (1500, None)}
 GOAL_SHUFFLE_SEED = 233
 PRODUCT_FILES = ("items_shuffle.json", "items_shuffle_1000.json")
@@ -44,7 +46,7 @@ INSTRUCTION_FILES = ("items_ins_v2.json", "items_ins_v2_1000.json")
 HUMAN_FILE = "items_human_ins.json"
 
 
-class WebShopDataError(ValueError):
+class WebShopDataError(SparseGymError, ValueError):
     """A WebShop data file that is missing or does not follow the original's schema."""
 
 
@@ -168,7 +170,7 @@ class WebShopData:
 
     def split(self, name: str) -> list[Goal]:
         if name not in SPLITS:
-            raise ValueError(f"unknown WebShop split {name!r}; use one of {list(SPLITS)}")
+            raise ConfigError(f"unknown WebShop split {name!r}; use one of {list(SPLITS)}")
         lo, hi = SPLITS[name]
         return self.goals[lo:hi]
 

@@ -50,6 +50,7 @@ from sparsegym.envs.webshop.data import (
 )
 from sparsegym.envs.webshop.reward import get_reward
 from sparsegym.envs.webshop.search import TOP_K, SearchIndex
+from sparsegym.errors import ConfigError
 
 PAGE_SIZE = 10
 SUB_PAGES = ("description", "features", "reviews", "attributes")
@@ -101,9 +102,9 @@ class WebShopEnv(TextEnv):
         super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=512,
                          strict_actions=strict_actions)
         if split not in SPLITS:
-            raise ValueError(f"unknown WebShop split {split!r}; use one of {list(SPLITS)}")
+            raise ConfigError(f"unknown WebShop split {split!r}; use one of {list(SPLITS)}")
         if observation_mode not in ("text", "html"):
-            raise ValueError(f"observation_mode must be 'text' or 'html', got {observation_mode!r}")
+            raise ConfigError(f"observation_mode must be 'text' or 'html', got {observation_mode!r}")
         if data_dir is not None:
             source = "real"
         if source == "real":
@@ -118,10 +119,10 @@ class WebShopEnv(TextEnv):
         elif source == "catalog":
             self.data, self.index, self.asins = load_shop(catalog_dir(n_products, catalog_seed), human_goals=False)
         else:
-            raise ValueError(f"source must be 'catalog' or 'real', got {source!r}")
+            raise ConfigError(f"source must be 'catalog' or 'real', got {source!r}")
         self.goals = self.data.split(split)
         if not self.goals:
-            raise ValueError(f"the {split!r} split of {self.data.source} has no goals ({len(self.data.goals)} goals in all)")
+            raise ConfigError(f"the {split!r} split of {self.data.source} has no goals ({len(self.data.goals)} goals in all)")
         self.split, self.source, self.observation_mode = split, source, observation_mode
         self.show_attrs, self.nouns = show_attrs, nouns
         self.goal: Goal | None = None
@@ -132,7 +133,7 @@ class WebShopEnv(TextEnv):
         if options and "goal" in options:
             i = int(options["goal"])
             if not 0 <= i < len(self.goals):
-                raise ValueError(f"goal index {i} is outside the {self.split!r} split (0..{len(self.goals) - 1})")
+                raise ConfigError(f"goal index {i} is outside the {self.split!r} split (0..{len(self.goals) - 1})")
         else:
             i = int(self.np_random.integers(len(self.goals)))
         self.goal_index, self.goal = i, self.goals[i]

@@ -23,6 +23,8 @@ import functools
 import re
 from typing import Any
 
+from sparsegym.errors import ConfigError
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
@@ -135,7 +137,7 @@ def title_nouns(text: str, backend: str = "auto") -> list[str]:
     ['slim', 'fit', 'cotton', 'shirt', 'navy', 'blue']
     """
     if backend not in ("auto", "spacy", "fallback"):
-        raise ValueError(f"backend must be 'auto', 'spacy' or 'fallback', got {backend!r}")
+        raise ConfigError(f"backend must be 'auto', 'spacy' or 'fallback', got {backend!r}")
     nlp = _spacy_model() if backend in ("auto", "spacy") else None
     if nlp is None:
         if backend == "spacy":
