@@ -16,29 +16,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sparsegym.envs.family import get_family  # noqa: E402
+from sparsegym.envs.registry import get_entry  # noqa: E402
 from sparsegym.leaderboards import ResultsStore, evaluate, get_suite, leaderboard, render  # noqa: E402
 from sparsegym.leaderboards.report import plot_png  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from gen_leaderboard_pages import expected_files  # noqa: E402
 
-# name -> entry point of every baseline that exists today, by the family it plays.
-BASELINES = {
-    "minigrid": {"random": "sparsegym.baselines:RandomAgent", "oracle": "sparsegym.baselines:MiniGridOracle"},
-    "bandits": {"random": "sparsegym.baselines:RandomAgent", "bandit-learner": "sparsegym.agents.bandits:make_bandit_agent"},
-    "textworld": {"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"},
-    "alfworld": {"random": "sparsegym.baselines:RandomAgent",
-                 "expert": "sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent"},
-    "webshop": {"random": "sparsegym.baselines:RandomAgent",
-                "scripted": "sparsegym.baselines.webshop_agent:WebShopScriptedAgent"},
-    "swe": {"submit-at-once": "sparsegym.baselines.swe_agents:SubmitAtOnceAgent",
-            "gold-patch": "sparsegym.baselines.swe_agents:GoldPatchAgent"},
-}
 
-
-def family_of(suite_name: str) -> str:
-    """Which BASELINES row plays a suite (suites named after a family use that row)."""
-    return suite_name if suite_name in BASELINES else "minigrid"
+def baselines_of(suite) -> dict[str, str]:
+    """The reference agents of a suite: its family's (``Family.baselines``; a suite plays one family)."""
+    families = {get_entry(env_id).family for env_id in suite.env_ids}
+    if len(families) != 1:
+        raise SystemExit(f"suite {suite.name!r} mixes families {sorted(families)}: name its baselines here")
+    return dict(get_family(families.pop()).baselines)
 
 
 def main() -> int:
@@ -52,7 +44,7 @@ def main() -> int:
     with ResultsStore(args.db or args.out / "results.db") as store:
         for suite_name in args.suites:
             suite = get_suite(suite_name)
-            for name, entry in BASELINES[family_of(suite.name)].items():
+            for name, entry in baselines_of(suite).items():
                 evaluate(entry, suite, "test", agent_name=name, store=store, workers=args.workers)
             stats = leaderboard(store, suite, "test")
             for fmt, ext in (("json", "json"), ("html", "html")):

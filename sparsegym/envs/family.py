@@ -61,6 +61,7 @@ class Family:
             observation (a dict of tensors), with a classmethod ``accepts(space) -> bool``.
         subgoals: the module of the family's subgoal library (with ``from_spec``).
         oracle: the leaderboard entry point of a scripted agent that solves the family's tasks.
+        baselines: the reference agents published on the family's leaderboards (name -> entry point).
         noop_action: an action index that changes nothing (or least), where one exists.
         play_keys: single keys -> action names for ``sparsegym play``.
         play_kwargs: ``make`` keyword arguments for a person playing (e.g. the full screen).
@@ -77,13 +78,14 @@ class Family:
     encoder: str | None = None
     subgoals: str | None = None
     oracle: str | None = None
+    baselines: Mapping[str, str] = field(default_factory=dict)
     noop_action: int | None = None
     play_keys: Mapping[str, str] = field(default_factory=dict)
     play_kwargs: Mapping[str, Any] = field(default_factory=dict)
     owns: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("state_keys", "potentials", "play_keys", "play_kwargs"):
+        for name in ("state_keys", "potentials", "baselines", "play_keys", "play_kwargs"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     # -- asking --------------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class EnvEntry:
         description: one line for tables.
         base_id: for a Box-observation variant (see the module docstring), the id it is a variant
             of; None for every row written in the table.
+        order_enforce: whether Gymnasium wraps the env to refuse ``step`` before ``reset`` (False for
+            envs that check it themselves).
     """
 
     id: str
@@ -81,6 +83,7 @@ class EnvEntry:
     description: str
     limit_in_env: bool = True
     base_id: str | None = None
+    order_enforce: bool = True
 
     @property
     def name(self) -> str:
@@ -227,7 +230,10 @@ _NH = "sparsegym.envs.nethack.env:make_nethack"
 def _nethack(name: str, upstream: str, limit: int, tags: Iterable[str], description: str) -> EnvEntry:
     return EnvEntry(id=f"{NAMESPACE}/{name}", family="nethack", entry_point=_NH,
                     kwargs=MappingProxyType({"task": upstream}), max_episode_steps=limit,
-                    tags=("nethack", *tags), extra="nethack", description=description)
+                    tags=("nethack", *tags), extra="nethack", description=description,
+                    # NetHack envs check the reset-before-step order themselves at no cost per step (see
+                    # NetHackTask); Gymnasium's wrapper for it is a call layer on every ~20 us step.
+                    order_enforce=False)
 
 
 _NLE, _NAV, _SKILL, _E3B = "nle", "minihack-navigation", "minihack-skills", "minihack-e3b"
@@ -448,9 +454,7 @@ def register_all() -> None:
             kwargs=dict(e.kwargs),
             max_episode_steps=None if e.limit_in_env else e.max_episode_steps,
             disable_env_checker=False,
-            # NetHack envs check the reset-before-step order themselves at no cost per step (see
-            # NetHackTask); Gymnasium's wrapper for it is a call layer on every ~20 us step.
-            order_enforce=e.family != "nethack",
+            order_enforce=e.order_enforce,
         )
 
 

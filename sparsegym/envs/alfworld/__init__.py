@@ -13,7 +13,9 @@ from sparsegym._lazy import lazy_exports
 from sparsegym.envs.family import Family
 
 FAMILY = Family(name="alfworld", packages=("alfworld", "textworld"), text_native=True,
-                oracle="sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent")
+                oracle="sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent",
+                baselines={"random": "sparsegym.baselines:RandomAgent",
+                           "expert": "sparsegym.baselines.alfworld_expert:ALFWorldExpertAgent"})
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "ALFWorldEnv": ".env", "make_alfworld": ".env", "generate_game": ".generator", "TASK_TYPES": ".generator",

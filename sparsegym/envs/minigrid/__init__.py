@@ -24,6 +24,7 @@ FAMILY = Family(
     encoder=f"{_M}.encoder:MiniGridEncoder",
     subgoals=f"{_M}.subgoals",
     oracle="sparsegym.baselines:MiniGridOracle",
+    baselines={"random": "sparsegym.baselines:RandomAgent", "oracle": "sparsegym.baselines:MiniGridOracle"},
     noop_action=6,  # "done": MiniGrid's tasks ignore it
     play_keys={"a": "turn left", "d": "turn right", "w": "go forward", "p": "pick up", "o": "drop", "t": "toggle",
                "x": "done", "v": "watch tv"},

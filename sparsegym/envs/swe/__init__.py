@@ -9,4 +9,6 @@
 from sparsegym.envs.family import Family
 
 FAMILY = Family(name="swe", packages=("docker",), text_native=True,
-                oracle="sparsegym.baselines.swe_agents:GoldPatchAgent")
+                oracle="sparsegym.baselines.swe_agents:GoldPatchAgent",
+                baselines={"submit-at-once": "sparsegym.baselines.swe_agents:SubmitAtOnceAgent",
+                           "gold-patch": "sparsegym.baselines.swe_agents:GoldPatchAgent"})

@@ -8,4 +8,5 @@
 from sparsegym.envs.family import Family
 
 FAMILY = Family(name="textworld", packages=("textworld",), text_native=True,
-                oracle="sparsegym.baselines:WalkthroughAgent")
+                oracle="sparsegym.baselines:WalkthroughAgent",
+                baselines={"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"})

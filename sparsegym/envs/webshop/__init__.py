@@ -8,4 +8,6 @@ from sparsegym.envs.family import Family
 
 #: The family's descriptor (:mod:`sparsegym.envs.family`).
 FAMILY = Family(name="webshop", packages=("bm25s",), text_native=True,
-                oracle="sparsegym.baselines.webshop_agent:WebShopScriptedAgent")
+                oracle="sparsegym.baselines.webshop_agent:WebShopScriptedAgent",
+                baselines={"random": "sparsegym.baselines:RandomAgent",
+                           "scripted": "sparsegym.baselines.webshop_agent:WebShopScriptedAgent"})
