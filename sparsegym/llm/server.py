@@ -460,10 +460,14 @@ def _serve_main(argv: Sequence[str] | None = None) -> None:
 
 
 def _exit_on_stdin_eof() -> None:
-    with contextlib.suppress(OSError, ValueError):
-        while sys.stdin.buffer.read(4096):
+    # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader's lock aborts the interpreter
+    # at shutdown ("could not acquire lock for <stdin>").
+    with contextlib.suppress(OSError):
+        while os.read(0, 4096):
             pass
     print("sparsegym serve: the parent process is gone; stopping", file=sys.stderr, flush=True)
+    if os.name == "posix" and os.getpgrp() == os.getpid():  # the group's leader (LocalServer made it so): all of it
+        os.killpg(os.getpid(), signal.SIGKILL)
     for child in list(_CHILDREN):
         with contextlib.suppress(OSError):
             child.kill()
