@@ -518,7 +518,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def on_term(signum, frame):  # `kill PID` stops the server as Ctrl-C does
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave signals alone
+        old = None
     try:
         with server:
             print(f"serving {server.model_path} as model {server.model!r} at {server.base_url} "
@@ -535,7 +538,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("\nstopped")
         return 0
     finally:
-        signal.signal(signal.SIGTERM, old)
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

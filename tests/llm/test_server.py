@@ -271,6 +271,23 @@ def test_the_server_stops_when_its_parent_is_killed(fake_llama, tmp_path):
     assert srv_mod.port_is_free("127.0.0.1", port)
 
 
+def test_cli_serve_prints_the_exports_and_stops_on_ctrl_c(fake_llama, monkeypatch, capsys):
+    model, pids = fake_llama
+    seen = {}
+
+    def interrupted(self, timeout=None):  # the user presses Ctrl-C while the server runs
+        seen["alive"], seen["port"] = self.alive(), self.port
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LocalServer, "wait", interrupted)
+    assert cli.main(["serve", "--model", str(model), "--parallel", "2", "--alias", "policy"]) == 0
+    out = capsys.readouterr().out
+    url = f"http://127.0.0.1:{seen['port']}/v1"
+    assert seen["alive"] and f"export SPARSEGYM_LLM_BASE_URL={url}" in out
+    assert "export SPARSEGYM_LLM_MODEL=policy" in out and "stopped" in out
+    assert all(_gone(p) for p in pids()) and srv_mod.port_is_free("127.0.0.1", seen["port"])
+
+
 # --- llama.cpp's real server on SmolLM2 ----------------------------------------------------------------------------
 
 def _real_server_missing() -> str | None:
