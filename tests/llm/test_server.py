@@ -357,6 +357,32 @@ def test_completion_with_logprobs(smollm2):
     assert all(0 < len(top) <= 3 and all(v <= 1e-6 for v in top.values()) for top in lp["top_logprobs"])
 
 
+def _stream(base_url: str, body: dict) -> list[dict]:
+    req = urllib.request.Request(base_url + "/chat/completions", data=json.dumps({**body, "stream": True}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    chunks = []
+    with _NO_PROXY.open(req, timeout=60) as r:
+        for line in r:
+            line = line.decode().strip()
+            if line.startswith("data: ") and line != "data: [DONE]":
+                chunks.append(json.loads(line[6:]))
+    return chunks
+
+
+@pytest.mark.llm_server
+@real
+def test_concurrent_streams_all_finish(smollm2):
+    """Three streams on two processes: two share one. llama.cpp's server would cut the first short when the
+    second arrives (its interrupt_requests default); LocalServer turns that off."""
+    body = {"model": smollm2.model, "max_tokens": 12, "min_tokens": 12, "temperature": 0.7,
+            "messages": [{"role": "user", "content": "Tell me about doors."}]}
+    with ThreadPoolExecutor(3) as pool:
+        streams = list(pool.map(lambda _: _stream(smollm2.base_url, body), range(3)))
+    for chunks in streams:
+        assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+        assert sum(bool(c["choices"][0]["delta"].get("content")) for c in chunks) >= 10
+
+
 @pytest.mark.llm_server
 @real
 def test_stopping_frees_the_port_and_leaves_no_process():
