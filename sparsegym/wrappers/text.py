@@ -5,7 +5,8 @@ one); this wrapper applies it and keeps the text-action contract that every text
 shares (the text-native envs keep it too, see :mod:`sparsegym.envs.text_env`):
 
 * forgiving by default: a reply that names no action is not an exception. The view's documented
-  default action is played instead (MiniGrid: "done", which changes nothing; NetHack: "wait"), the
+  default action is played instead (MiniGrid: "done", which changes nothing; NetHack: "wait" where the
+  task's action set has it, else "search", else its first action), the
   observation starts with a line saying what was wrong, ``info["action_error"]`` holds that message
   (``None`` after a valid action) and ``info["invalid_actions"]`` counts such replies in the episode;
 * strict on request (``strict_actions=True``): the same reply raises
