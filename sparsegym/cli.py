@@ -480,7 +480,6 @@ def _add_llm_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_llm_cache(args: argparse.Namespace) -> int:
     import json
-
     from pathlib import Path
 
     from sparsegym.llm.cache import ResponseCache, default_path

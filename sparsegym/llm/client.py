@@ -173,6 +173,7 @@ class _Call:
     tally: _Tally = field(default_factory=_Tally)
     hits: int = 0
     model: str | None = None
+    started: float = field(default_factory=time.perf_counter)
 
     def missing(self) -> list[int]:
         return [i for i in range(self.n) if i not in self.samples]
@@ -340,24 +341,22 @@ class LLMClient:
         llama.cpp's grammar-constrained output); ``extra_body`` adds any other field the server takes
         (``top_p``, ``grammar``, ...). Both are part of the cache key.
         """
-        started = time.perf_counter()
         call = self._plan("chat", list(messages), self.model, temperature=temperature, max_tokens=max_tokens,
                           seed=seed, n=n, stop=stop, response_format=response_format, logprobs=logprobs,
                           top_logprobs=top_logprobs, extra_body=extra_body)
         self._fetch_sync(call)
-        return self._finish(call, started)
+        return self._finish(call)
 
     async def achat(self, messages: Sequence[dict[str, Any]], *, temperature: float = 0.0, max_tokens: int | None = 256,
                     seed: int | None = None, n: int = 1, stop: str | Sequence[str] | None = None,
                     response_format: dict[str, Any] | None = None, logprobs: bool = False,
                     top_logprobs: int | None = None, extra_body: dict[str, Any] | None = None) -> ChatResult:
         """Same as :meth:`chat`, async; the samples a call still needs are requested concurrently."""
-        started = time.perf_counter()
         call = self._plan("chat", list(messages), await self._amodel(), temperature=temperature,
                           max_tokens=max_tokens, seed=seed, n=n, stop=stop, response_format=response_format,
                           logprobs=logprobs, top_logprobs=top_logprobs, extra_body=extra_body)
         await self._fetch_async(call)
-        return self._finish(call, started)
+        return self._finish(call)
 
     def complete(self, prompt: str, *, temperature: float = 0.0, max_tokens: int | None = 256, seed: int | None = None,
                  n: int = 1, stop: str | Sequence[str] | None = None, response_format: dict[str, Any] | None = None,
@@ -368,24 +367,22 @@ class LLMClient:
         ``logprobs=True`` asks for the chosen tokens' log-probabilities (the legacy endpoint's integer
         ``logprobs`` is sent as ``top_logprobs``, or 1).
         """
-        started = time.perf_counter()
         call = self._plan("completions", str(prompt), self.model, temperature=temperature, max_tokens=max_tokens,
                           seed=seed, n=n, stop=stop, response_format=response_format, logprobs=logprobs,
                           top_logprobs=top_logprobs, extra_body=extra_body)
         self._fetch_sync(call)
-        return self._finish(call, started)
+        return self._finish(call)
 
     async def acomplete(self, prompt: str, *, temperature: float = 0.0, max_tokens: int | None = 256,
                         seed: int | None = None, n: int = 1, stop: str | Sequence[str] | None = None,
                         response_format: dict[str, Any] | None = None, logprobs: bool = False,
                         top_logprobs: int | None = None, extra_body: dict[str, Any] | None = None) -> ChatResult:
         """Same as :meth:`complete`, async."""
-        started = time.perf_counter()
         call = self._plan("completions", str(prompt), await self._amodel(), temperature=temperature,
                           max_tokens=max_tokens, seed=seed, n=n, stop=stop, response_format=response_format,
                           logprobs=logprobs, top_logprobs=top_logprobs, extra_body=extra_body)
         await self._fetch_async(call)
-        return self._finish(call, started)
+        return self._finish(call)
 
     async def _amodel(self) -> str:
         if self._model is None:
@@ -508,6 +505,20 @@ class LLMClient:
     # -- fetching the missing samples ------------------------------------------------------------------
 
     def _fetch_sync(self, call: _Call) -> None:
+        try:
+            self._fetch_sync_samples(call)
+        except BaseException:
+            self._account(call, failed=True)
+            raise
+
+    async def _fetch_async(self, call: _Call) -> None:
+        try:
+            await self._fetch_async_samples(call)
+        except BaseException:
+            self._account(call, failed=True)
+            raise
+
+    def _fetch_sync_samples(self, call: _Call) -> None:
         missing = call.missing()
         if not missing:
             return
@@ -527,7 +538,7 @@ class LLMClient:
                 missing = call.missing()
         self._store(call)
 
-    async def _fetch_async(self, call: _Call) -> None:
+    async def _fetch_async_samples(self, call: _Call) -> None:
         missing = call.missing()
         if not missing:
             return
@@ -558,13 +569,18 @@ class LLMClient:
     def _path(self, call: _Call) -> str:
         return "/chat/completions" if call.endpoint == "chat" else "/completions"
 
-    def _finish(self, call: _Call, started: float) -> ChatResult:
-        samples = [call.samples[i] for i in range(call.n)]
+    def _account(self, call: _Call, failed: bool = False) -> Usage:
+        """The call's usage, added to the client's totals (a failed call's requests count too)."""
         usage = Usage(prompt_tokens=call.tally.prompt_tokens, completion_tokens=call.tally.completion_tokens,
                       requests=call.tally.requests, retries=call.tally.retries, cache_hits=call.hits,
-                      seconds=time.perf_counter() - started, calls=1)
+                      seconds=time.perf_counter() - call.started, calls=1, errors=int(failed))
         with self._lock:
             self._stats = self._stats + usage
+        return usage
+
+    def _finish(self, call: _Call) -> ChatResult:
+        samples = [call.samples[i] for i in range(call.n)]
+        usage = self._account(call)
         model = call.model or next((s["model"] for s in samples if s.get("model")), None) or call.request["model"]
         return ChatResult(texts=[s["text"] for s in samples], finish_reasons=[s.get("finish_reason") for s in samples],
                           usage=usage, cached=not call.fetched, model=model,

@@ -82,15 +82,17 @@ class ModelNotServedError(LLMError):
 
 
 class ContextTooLongError(LLMError):
-    """The prompt (plus ``max_tokens``) does not fit the model's context window. ``prompt_tokens`` and
-    ``limit`` are the server's numbers when it gave them, else None."""
+    """The prompt (plus ``max_tokens``) does not fit the model's context window. ``prompt_tokens`` is the
+    size of the request as the server counted it (llama.cpp: the prompt; OpenAI and vLLM: the prompt plus
+    ``max_tokens``) and ``limit`` the context's size, when the server said them, else None."""
 
     def __init__(self, base_url: str, prompt_tokens: int | None, limit: int | None, detail: str):
         self.base_url, self.prompt_tokens, self.limit, self.detail = base_url, prompt_tokens, limit, detail
-        size = f"{prompt_tokens} tokens" if prompt_tokens is not None else "the request (the server did not say how many tokens)"
-        cap = f"the context holds {limit}" if limit is not None else "the server did not say its limit"
+        size = (f"the request needs {prompt_tokens} tokens" if prompt_tokens is not None
+                else "the server did not say how many tokens the request needs")
+        cap = f"the context holds {limit}" if limit is not None else "the server did not say the context's size"
         super().__init__(
-            f"the prompt is too long for the model's context at {base_url}: {size}; {cap} (server: {detail!r}). "
+            f"the prompt is too long for the model's context at {base_url}: {size}, {cap} (server: {detail!r}). "
             "Shorten the prompt (fewer or shorter messages), lower max_tokens, or serve the model with a larger "
             "context (llama.cpp: --n_ctx)")
 

@@ -27,7 +27,8 @@ class Usage:
     retries: int = 0  # of those, the ones that repeated a failed request
     cache_hits: int = 0  # samples served from the response cache
     seconds: float = 0.0  # wall-clock time of the call(s), waits between retries included; summed over calls
-    calls: int = 0  # chat/complete calls (1 in a call's own usage)
+    calls: int = 0  # chat/complete calls (1 in a call's own usage), failed ones included
+    errors: int = 0  # of those, the calls that raised (their requests and tokens count above too)
 
     @property
     def total_tokens(self) -> int:

@@ -20,7 +20,7 @@ is programmable:
   OpenAI's 404 ``model_not_found``.
 * ``delay``: seconds before every completion answer.
 
-It records every request (``requests``: path, JSON body, headers), counts them (``count()``), and the
+It records every request (``requests``: path, JSON body, headers with lower-case names), counts them (``count()``), and the
 most requests it was handling at once (``max_in_flight``).
 
 >>> import json, urllib.request
@@ -317,7 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             request = None
         with owner._lock:
-            owner.requests.append({"path": path, "json": request, "headers": dict(self.headers), "time": time.time()})
+            owner.requests.append({"path": path, "json": request, "time": time.time(),
+                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
         try:
