@@ -341,7 +341,7 @@ class LLMClient:
         llama.cpp's grammar-constrained output); ``extra_body`` adds any other field the server takes
         (``top_p``, ``grammar``, ...). Both are part of the cache key.
         """
-        call = self._plan("chat", list(messages), self.model, temperature=temperature, max_tokens=max_tokens,
+        call = self._plan("chat", _messages(messages), self.model, temperature=temperature, max_tokens=max_tokens,
                           seed=seed, n=n, stop=stop, response_format=response_format, logprobs=logprobs,
                           top_logprobs=top_logprobs, extra_body=extra_body)
         self._fetch_sync(call)
@@ -352,7 +352,7 @@ class LLMClient:
                     response_format: dict[str, Any] | None = None, logprobs: bool = False,
                     top_logprobs: int | None = None, extra_body: dict[str, Any] | None = None) -> ChatResult:
         """Same as :meth:`chat`, async; the samples a call still needs are requested concurrently."""
-        call = self._plan("chat", list(messages), await self._amodel(), temperature=temperature,
+        call = self._plan("chat", _messages(messages), await self._amodel(), temperature=temperature,
                           max_tokens=max_tokens, seed=seed, n=n, stop=stop, response_format=response_format,
                           logprobs=logprobs, top_logprobs=top_logprobs, extra_body=extra_body)
         await self._fetch_async(call)
@@ -364,8 +364,8 @@ class LLMClient:
                  extra_body: dict[str, Any] | None = None) -> ChatResult:
         """Text completion (``POST /v1/completions``) of a raw prompt; arguments as for :meth:`chat`.
 
-        ``logprobs=True`` asks for the chosen tokens' log-probabilities (the legacy endpoint's integer
-        ``logprobs`` is sent as ``top_logprobs``, or 1).
+        ``logprobs=True`` asks for the chosen tokens' log-probabilities: this endpoint's integer ``logprobs``
+        field is set to ``top_logprobs``, or 1.
         """
         call = self._plan("completions", str(prompt), self.model, temperature=temperature, max_tokens=max_tokens,
                           seed=seed, n=n, stop=stop, response_format=response_format, logprobs=logprobs,
@@ -697,6 +697,11 @@ class LLMClient:
                 hint = "the server rejected the request; the message above says which part"
             raise LLMServerError(self.base_url, status, message, attempts, hint) from exc
         raise exc
+
+
+def _messages(messages: Sequence[Any]) -> list[Any]:
+    """The messages as JSON data: SDK message objects (e.g. a previous answer's ``message``) become dicts."""
+    return [m.model_dump(exclude_none=True) if hasattr(m, "model_dump") else m for m in messages]
 
 
 @dataclass

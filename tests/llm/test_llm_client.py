@@ -131,6 +131,14 @@ def test_openai_variables_are_the_fallback_and_the_key_has_a_placeholder(server,
     assert make_client(None).base_url == "http://127.0.0.1:8080/v1"  # loopback, never OpenAI's API by default
 
 
+def test_a_previous_answer_can_be_sent_back(server, make_client):
+    client = make_client(server.base_url, model="scripted-model")
+    first = client.chat(HI)
+    message = first.raw[0].choices[0].message  # an SDK object
+    client.chat([*HI, message, {"role": "user", "content": "again"}])
+    assert server.requests[-1]["json"]["messages"][1] == {"role": "assistant", "content": "ok: hello world"}
+
+
 def test_bad_arguments_are_config_errors(server, make_client):
     client = make_client(server.base_url, model="scripted-model")
     for kwargs in ({"n": 0}, {"temperature": -1}, {"max_tokens": 0}, {"seed": 1.5}):
@@ -405,7 +413,7 @@ def test_async_calls_never_exceed_max_concurrency(make_client):
 
 
 def test_threads_share_the_limit_too(make_client):
-    with ScriptedLLMServer(delay=0.2) as server:
+    with ScriptedLLMServer(delay=0.3) as server:
         client = make_client(server.base_url, model="scripted-model", max_concurrency=2)
         threads = [threading.Thread(target=client.chat, args=([{"role": "user", "content": f"t{i}"}],)) for i in range(6)]
         for t in threads:
