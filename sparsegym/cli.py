@@ -10,6 +10,7 @@
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
+    sparsegym llm cache stats|clear [--path FILE] [--json]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
 """
 
@@ -355,6 +356,40 @@ run identity:
 """
 
 
+def _add_llm_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("llm", help="the LLM client's tools (response cache)")
+    llm = p.add_subparsers(dest="llm_command", required=True)
+    q = llm.add_parser("cache", help="look at or empty the LLM response cache")
+    q.add_argument("action", choices=("stats", "clear"))
+    q.add_argument("--path", default=None, metavar="FILE",
+                   help="the cache file (default: the user cache dir's llm/responses.sqlite)")
+    q.add_argument("--json", action="store_true", help="print the stats as JSON")
+    q.set_defaults(func=cmd_llm_cache)
+
+
+def cmd_llm_cache(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from sparsegym.llm.cache import ResponseCache, default_path
+
+    path = Path(args.path).expanduser() if args.path else default_path()
+    if not path.exists():  # nothing cached yet: say so without making the file
+        stats = {"path": str(path), "entries": 0, "bytes": 0, "hits": 0, "misses": 0}
+        print(json.dumps(stats) if args.json and args.action == "stats" else f"{path}: no cache file yet")
+        return 0
+    cache = ResponseCache(path)
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached responses from {cache.path}")
+        return 0
+    stats = cache.stats()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        print(f"{stats['path']}: {stats['entries']} responses, {stats['bytes'] / 1e6:.2f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     import sparsegym
 
@@ -449,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_baseline)
+
+    _add_llm_commands(sub)
 
     p = sub.add_parser("swe", help="software-repair tools")
     swe = p.add_subparsers(dest="swe_command", required=True)

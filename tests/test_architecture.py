@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sparsegym"
 # Layer of each top-level part of the package; a module may import only its own layer or lower ones.
 LAYERS = {
     "errors": 0, "types": 0, "_deps": 0, "_lazy": 0, "_cache": 0, "utils": 0,
-    "envs": 1,
+    "envs": 1, "llm": 1,
     "intrinsic": 2, "wrappers": 2,
     "agents": 3,
     "baselines": 4,
