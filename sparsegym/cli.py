@@ -5,7 +5,7 @@
     sparsegym play ID [--seed N] [--view agent|full]
     sparsegym suites
     sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--name N] [--observation native|text]
-                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|ray]
+                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|async|ray]
     sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
@@ -329,8 +329,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     from sparsegym.leaderboards.suites import OBSERVATIONS
 
-    p.add_argument("--workers", type=int, default=1, help="parallel episodes (processes or Ray CPUs)")
-    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel episodes (processes, Ray CPUs, or episodes in flight with --backend async)")
+    p.add_argument("--backend", choices=("local", "async", "ray"), default="local",
+                   help="local: processes; async: episodes in flight on one event loop (LLM agents: the server "
+                        "batches their requests); ray: a Ray cluster")
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.add_argument("--trajectories", default=None, metavar="DIR", help="write one JSONL file per episode here")
     p.add_argument("--observation", choices=OBSERVATIONS, default=None,
