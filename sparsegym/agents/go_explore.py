@@ -24,13 +24,14 @@ demonstration format that :func:`sparsegym.agents.imitation.behaviour_cloning` a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
 import numpy as np
+
+from sparsegym.utils.hashing import observation_digest
 
 
 def minigrid_cell(env: gymnasium.Env, observation: Any) -> Hashable:
@@ -43,11 +44,7 @@ def minigrid_cell(env: gymnasium.Env, observation: Any) -> Hashable:
 
 
 def observation_cell(env: gymnasium.Env, observation: Any) -> Hashable:
-    if isinstance(observation, dict):
-        data = b"".join(np.ascontiguousarray(observation[k]).tobytes() for k in sorted(observation))
-    else:
-        data = np.ascontiguousarray(observation).tobytes()
-    return hashlib.blake2b(data, digest_size=12).digest()
+    return observation_digest(observation)
 
 
 CELLS: dict[str, Callable[[gymnasium.Env, Any], Hashable]] = {"minigrid": minigrid_cell, "observation": observation_cell}

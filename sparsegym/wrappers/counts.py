@@ -13,7 +13,6 @@ MiniGrid state: every object with its position and door state, the agent, the ca
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -21,18 +20,15 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from sparsegym.utils.counts import VisitCounts
+from sparsegym.utils.hashing import observation_digest
 from sparsegym.wrappers._components import add_component
 
 StateKey = Callable[[gymnasium.Env, Any], Hashable]
 
 
 def observation_key(env: gymnasium.Env, observation: Any) -> Hashable:
-    if isinstance(observation, str):
-        return observation
-    if isinstance(observation, dict):
-        return hashlib.blake2b(b"".join(np.ascontiguousarray(observation[k]).tobytes() for k in sorted(observation)),
-                               digest_size=16).digest()
-    return hashlib.blake2b(np.ascontiguousarray(observation).tobytes(), digest_size=16).digest()
+    return observation_digest(observation)
 
 
 def text_key(env: gymnasium.Env, observation: Any) -> Hashable:
@@ -103,28 +99,28 @@ class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         self.beta, self.key = float(beta), resolve_key(key)
         self.episodic, self.first_visit = bool(episodic), bool(first_visit)
         self.name = name or ("episodic_count" if episodic or first_visit else "count")
-        self.counts: Counter = Counter()
-        self._episode: set[Hashable] = set()
+        self.visits = VisitCounts()  # N(s): cleared at each reset when episodic
+        self._episode = VisitCounts()  # this episode's counts, for first_visit
+
+    @property
+    def counts(self) -> Counter:
+        return self.visits.table()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         if self.episodic:
-            self.counts.clear()
+            self.visits.clear()
         self._episode.clear()
         k = self.key(self.env, obs)
-        self.counts[k] += 1
+        self.visits.add(k)
         self._episode.add(k)
         return obs, info
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
         k = self.key(self.env, obs)
-        self.counts[k] += 1
-        n = self.counts[k]
-        if self.first_visit:
-            bonus = self.beta if k not in self._episode else 0.0
-        else:
-            bonus = self.beta / np.sqrt(n)
-        self._episode.add(k)
+        n = self.visits.add(k)
+        first = self._episode.add(k) == 1
+        bonus = (self.beta if first else 0.0) if self.first_visit else self.beta / np.sqrt(n)
         info["visit_count"] = n
         return obs, add_component(info, reward, self.name, bonus), terminated, truncated, info

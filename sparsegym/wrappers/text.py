@@ -9,10 +9,9 @@ import gymnasium
 from gymnasium import spaces
 
 from sparsegym.envs.minigrid.text import ACTION_NAMES, carried_phrase, describe, parse_action
+from sparsegym.envs.text_env import TEXT_CHARSET  # one charset for every text surface
 from sparsegym.errors import InvalidActionError
 
-#: Characters a text observation may contain (all printable ASCII, newlines included).
-TEXT_CHARSET = string.printable
 _ACTION_CHARSET = string.ascii_letters + string.digits + " _-.!"
 
 
