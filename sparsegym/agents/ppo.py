@@ -184,7 +184,7 @@ class PPO:
                                      autoreset_mode=SAME_STEP, gamma=cfg.int_gamma, update_every=None)
             stream.reset(obs)
         history: list[dict[str, float]] = []
-        start = time.perf_counter()
+        start, start_step = time.perf_counter(), self.global_step
         hooks.init_callback(self)
         hooks.on_training_start(num_updates * cfg.batch_size)
         try:
@@ -205,8 +205,8 @@ class PPO:
                         stats.update(stream.update())
                         stats["intrinsic_reward"] = float(buffer.int_rewards.mean())
                     elapsed = time.perf_counter() - start
-                    stats.update(frames=self.global_step, fps=self.global_step / elapsed if elapsed else 0.0,
-                                 **episodes.summary())
+                    stats.update(frames=self.global_step, fps=(self.global_step - start_step) / elapsed if elapsed
+                                 else 0.0, **episodes.summary())
                     history.append(stats)
                     if not hooks.on_rollout_end(stats):
                         break
