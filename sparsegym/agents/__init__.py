@@ -2,7 +2,8 @@
 and Go-Explore (numpy only).
 
 Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``) and has
-``learn(total_steps)``, ``save(path)`` and ``load(path)``.
+``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's ``learn`` takes ``callbacks``
+(:mod:`sparsegym.agents.callbacks`: logging, progress, checkpoints, early stopping).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import importlib
 from typing import Any
 
 _NAMES = {"PPO": "ppo", "PPOConfig": "ppo", "gae": "advantages", "load_ppo": "ppo", "GoExplore": "go_explore",
-          "GoExploreConfig": "go_explore", "behaviour_cloning": "imitation", "load_demonstrations": "imitation"}
+          "GoExploreConfig": "go_explore", "behaviour_cloning": "imitation", "load_demonstrations": "imitation",
+          "Callback": "callbacks", "CallbackList": "callbacks", "CSVLogger": "callbacks",
+          "TensorBoardLogger": "callbacks", "ProgressBar": "callbacks", "Checkpoint": "callbacks",
+          "StopOnSuccess": "callbacks"}
 __all__ = list(_NAMES)
 
 

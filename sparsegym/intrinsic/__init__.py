@@ -11,7 +11,12 @@ Every module has:
 
 Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``HindsightCuriosity``, ``AleatoricCuriosity``, ``EpisodicCount``, and
 ``GlobalEpisodic`` (a global x episodic combination). ``make_intrinsic(name, obs_dim, n_actions)``
-builds one by name. They need torch: ``pip install "sparsegym[torch]"``.
+builds one by name. They need torch: ``pip install "sparsegym[torch]"`` (``EpisodicCount`` does not).
+
+``IntrinsicStream`` applies a module to a stream of batched transitions (episode ends in either
+autoreset mode, normalisation, episodic resets, training schedule); the reward wrappers and the
+trainers are built on it. Modules that embed observations (RND, ICM, E3B, NovelD, disagreement,
+aleatoric) take an optional ``encoder`` in place of their flat MLP input layer.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ _MODULES = {
     "AleatoricCuriosity": "aleatoric",
     "EpisodicCount": "counts",
     "GlobalEpisodic": "combined",
+    "IntrinsicStream": "stream",
     "make_intrinsic": "factory",
     "INTRINSIC_MODULES": "factory",
 }
