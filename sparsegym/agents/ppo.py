@@ -60,7 +60,6 @@ from sparsegym.agents.rollout import (
     RolloutBuffer,
     TorchActor,
     _to_tensor_obs,
-    final_success,
 )
 from sparsegym.intrinsic.base import pick_device
 from sparsegym.intrinsic.stream import SAME_STEP, IntrinsicStream
@@ -275,10 +274,6 @@ class PPO:
         int_adv, int_returns = gae(buf.int_rewards, buf.int_values, int_dones, next_int_value, int_last_done,
                                    cfg.int_gamma, cfg.gae_lambda)
         return cfg.ext_coef * adv + cfg.int_coef * int_adv, returns, int_returns
-
-    @staticmethod
-    def _final_success(infos: dict[str, Any], i: int) -> bool:
-        return final_success(infos, i)
 
     def _make_vec(self) -> gymnasium.vector.VectorEnv:
         if self.env_id is None:
