@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sparsegym.errors import ConfigError
+
 COMPLETION_PATHS = ("/v1/chat/completions", "/v1/completions")
 FAULT_KINDS = ("status", "garbage", "drop", "slow", "empty", "no_content")
 
@@ -63,7 +65,7 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
+            raise ConfigError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
 
 
 def default_reply(request: dict[str, Any]) -> str:
@@ -108,7 +110,7 @@ class ScriptedLLMServer:
                  choices_per_request: int | None = None, delay: float = 0.0, context_limit: int | None = None,
                  context_error: str = "llama.cpp", host: str = "127.0.0.1", port: int = 0):
         if context_error not in ("llama.cpp", "openai", "bare"):
-            raise ValueError(f"context_error must be 'llama.cpp', 'openai' or 'bare', got {context_error!r}")
+            raise ConfigError(f"context_error must be 'llama.cpp', 'openai' or 'bare', got {context_error!r}")
         self.reply = reply or default_reply
         self.models = list(models)
         self.strict_model = strict_model
