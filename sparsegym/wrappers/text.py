@@ -81,6 +81,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._invalid = 0
+        self.view.start()
         self.raw_observation = obs  # the env's own observation behind the text (progress trackers read it)
         return self._text(obs, info, None), self._info(info, None, None)
 
@@ -95,6 +96,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
             self._invalid += 1
         obs, reward, terminated, truncated, info = self.env.step(index)
         self.raw_observation = obs
+        self.view.record(index, float(reward))
         return self._text(obs, info, error), reward, terminated, truncated, self._info(info, index, error)
 
     def parse(self, action: str | int) -> int:

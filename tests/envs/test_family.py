@@ -34,9 +34,8 @@ def test_family_of_finds_the_family_of_any_env():
 
 
 def test_what_a_family_lacks_is_a_clear_error():
-    bandits = get_family("bandits")
-    with pytest.raises(FamilyFeatureError, match="the bandits family provides no text view"):
-        bandits.make_text_view(sparsegym.make("sparsegym/DynLinBandit-Rho03-v0"))
+    with pytest.raises(FamilyFeatureError, match="the bandits family provides no state key 'position'|no state key"):
+        get_family("bandits").state_key("position")
     with pytest.raises(FamilyFeatureError, match="text view .its envs are text-native already"):
         get_family("textworld").make_text_view(None)
     with pytest.raises(FamilyFeatureError, match="no state key 'smell'; it has: full, grid, position"):
@@ -119,3 +118,24 @@ def test_potentials_and_cells_by_name():
     assert cell_function(bandit, "auto") is observation_cell  # no domain-knowledge cell: the observation
     with pytest.raises(FamilyFeatureError, match="the bandits family provides no Go-Explore cell"):
         cell_function(bandit, "family")
+
+
+def test_the_bandit_text_view_keeps_the_record_a_player_would():
+    from sparsegym.errors import InvalidActionError
+    from sparsegym.wrappers import TextObservation
+
+    env = TextObservation(sparsegym.make("sparsegym/LSDBandit-Recharging-v0"))
+    text, info = env.reset(seed=0)
+    assert text.startswith("Round 1 of 1000.") and "Arm 2: not pulled yet." in text
+    assert info["admissible_actions"] == ["pull arm 0", "pull arm 1", "pull arm 2"]
+    rewards = []
+    for reply in ("pull arm 1", "Arm 1", "1", "pull arm 0"):
+        text, r, *_ = env.step(reply)
+        rewards.append(r)
+    assert text.startswith("Round 5 of 1000.") and f"got reward {rewards[-1]:.3f}" in text
+    assert f"Arm 1: pulled 3 times, mean reward {sum(rewards[:3]) / 3:.3f}." in text
+    assert env.parse("pull arm 2") == 2
+    with pytest.raises(InvalidActionError, match="Valid actions: pull arm 0, pull arm 1, pull arm 2"):
+        env.parse("pull arm 7")
+    text, *_ = env.reset(seed=1)
+    assert "Arm 1: not pulled yet." in text  # the record starts over with the episode
