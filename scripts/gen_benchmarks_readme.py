@@ -103,7 +103,8 @@ NOTES = {
     "swe": (
         "Yield is the fraction of tried mutations kept as tasks (some tests catch the bug and some still "
         "pass). Latencies are medians in the local sandbox, namespaces included; grading runs the project's "
-        "tests."
+        "tests. The kept figures were measured with the sandbox before it moved to bubblewrap and a seccomp "
+        "filter, and have not been measured again since."
     ),
 }
 

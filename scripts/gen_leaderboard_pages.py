@@ -51,13 +51,21 @@ def _table(table_id: str, columns: list[tuple[str, str, str]], rows: list[list[t
 RANKING_COLUMNS = [
     ("rank", "rank", "number"), ("agent", "agent", "text"), ("iqm", "IQM return", "number"),
     ("iqm_ci", "IQM 95% CI", "number"), ("success", "success", "number"), ("success_ci", "success 95% CI", "number"),
-    ("mean_return", "mean return", "number"), ("episodes", "episodes", "number"), ("errors", "errors", "number"),
+    ("progression", "progression", "number"), ("mean_return", "mean return", "number"),
+    ("episodes", "episodes", "number"), ("errors", "errors", "number"),
 ]
 PER_ENV_COLUMNS = [
     ("agent", "agent", "text"), ("env", "env", "text"), ("success", "success", "number"),
     ("mean_return", "mean return", "number"), ("mean_length", "mean length", "number"),
     ("episodes", "episodes", "number"), ("errors", "errors", "number"),
 ]
+
+
+def _progression(r: dict) -> tuple[str, str]:
+    """Mean progression +/- its standard error; "-" for results stored before progression was recorded."""
+    if r.get("progression") is None:
+        return ("-", "-1")
+    return (f"{_num(r['progression'])} &plusmn; {_num(r.get('progression_se') or 0.0)}", repr(r["progression"]))
 
 
 def _ranking_rows(ranking: list[dict]) -> list[list[tuple[str, str]]]:
@@ -70,6 +78,7 @@ def _ranking_rows(ranking: list[dict]) -> list[list[tuple[str, str]]]:
             (str(r["rank"]), str(r["rank"])), (html.escape(r["agent"]), ""),
             (_num(r["iqm_return"]), repr(r["iqm_return"])), (_ci(r["iqm_ci"]), repr(r["iqm_ci"][0])),
             (_num(r["success_rate"]), repr(r["success_rate"])), (_ci(r["success_ci"]), repr(r["success_ci"][0])),
+            _progression(r),
             (_num(r["mean_return"]), repr(r["mean_return"])), (done, str(r["episodes"])),
             (str(r["errors"]), str(r["errors"])),
         ])

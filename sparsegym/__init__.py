@@ -43,8 +43,8 @@ def make(id: str | gymnasium.envs.registration.EnvSpec, **kwargs: Any) -> gymnas
 
 # Subpackages load on first use, so that ``import sparsegym`` stays light.
 _lazy_all, __getattr__, __dir__ = lazy_exports(__name__, {
-    name: f".{name}:*" for name in ("agents", "baselines", "cli", "envs", "errors", "intrinsic", "leaderboards", "types",
-                                   "wrappers")
+    name: f".{name}:*" for name in ("agents", "baselines", "cli", "envs", "errors", "intrinsic", "leaderboards", "llm",
+                                   "types", "wrappers")
 })
 __all__ = [
     "__version__", "make", "list_envs", "get_entry",

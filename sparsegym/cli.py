@@ -5,11 +5,12 @@
     sparsegym play ID [--seed N] [--view agent|full]
     sparsegym suites
     sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--name N] [--observation native|text]
-                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|ray]
+                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|async|ray]
     sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
+    sparsegym llm cache stats|clear [--path FILE] [--json]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
     sparsegym serve [--model FILE.gguf] [--port N] [--host H] [--n-ctx N] [--parallel N] [--threads N]
 """
@@ -329,8 +330,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     from sparsegym.leaderboards.suites import OBSERVATIONS
 
-    p.add_argument("--workers", type=int, default=1, help="parallel episodes (processes or Ray CPUs)")
-    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel episodes (processes, Ray CPUs, or episodes in flight with --backend async)")
+    p.add_argument("--backend", choices=("local", "async", "ray"), default="local",
+                   help="local: processes; async: episodes in flight on one event loop (LLM agents: the server "
+                        "batches their requests); ray: a Ray cluster")
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.add_argument("--trajectories", default=None, metavar="DIR", help="write one JSONL file per episode here")
     p.add_argument("--observation", choices=OBSERVATIONS, default=None,
@@ -354,6 +358,40 @@ run identity:
   the name is ENTRY's short name plus 8 hex digits of the identity (e.g. load_ppo-1a2b3c4d): a
   second checkpoint is a second row, the same checkpoint again resumes.
 """
+
+
+def _add_llm_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("llm", help="the LLM client's tools (response cache)")
+    llm = p.add_subparsers(dest="llm_command", required=True)
+    q = llm.add_parser("cache", help="look at or empty the LLM response cache")
+    q.add_argument("action", choices=("stats", "clear"))
+    q.add_argument("--path", default=None, metavar="FILE",
+                   help="the cache file (default: the user cache dir's llm/responses.sqlite)")
+    q.add_argument("--json", action="store_true", help="print the stats as JSON")
+    q.set_defaults(func=cmd_llm_cache)
+
+
+def cmd_llm_cache(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from sparsegym.llm.cache import ResponseCache, default_path
+
+    path = Path(args.path).expanduser() if args.path else default_path()
+    if not path.exists():  # nothing cached yet: say so without making the file
+        stats = {"path": str(path), "entries": 0, "bytes": 0, "hits": 0, "misses": 0}
+        print(json.dumps(stats) if args.json and args.action == "stats" else f"{path}: no cache file yet")
+        return 0
+    cache = ResponseCache(path)
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached responses from {cache.path}")
+        return 0
+    stats = cache.stats()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        print(f"{stats['path']}: {stats['entries']} responses, {stats['bytes'] / 1e6:.2f} MB")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -450,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_baseline)
+
+    _add_llm_commands(sub)
 
     p = sub.add_parser("swe", help="software-repair tools")
     swe = p.add_subparsers(dest="swe_command", required=True)

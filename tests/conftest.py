@@ -2,6 +2,7 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
+    _skip_llm_doctests_without_openai(items)
     # Doctests in the minigrid modules need the extra; skip them cleanly where it is absent.
     try:
         import minigrid  # noqa: F401
@@ -25,3 +26,14 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("SPARSEGYM_CACHE", None)
     else:
         os.environ["SPARSEGYM_CACHE"] = old
+
+
+def _skip_llm_doctests_without_openai(items) -> None:
+    """The sparsegym.llm docstring examples make clients: they need the `llm` extra (openai)."""
+    import importlib.util
+
+    if importlib.util.find_spec("openai") is None:  # found without importing it (a 2 s import)
+        skip = pytest.mark.skip(reason='needs pip install "sparsegym[llm]"')
+        for item in items:
+            if any(name in item.nodeid for name in ("sparsegym/llm/__init__.py", "sparsegym/llm/client.py")):
+                item.add_marker(skip)

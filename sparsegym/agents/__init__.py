@@ -1,25 +1,19 @@
 """Agents: PPO with optional intrinsic rewards and imitation (torch, ``pip install "sparsegym[torch]"``),
-and Go-Explore (numpy only).
+Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``) and the
+bandit learners.
 
 Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``) and has
-``learn(total_steps)``, ``save(path)`` and ``load(path)``.
+``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's ``learn`` takes ``callbacks``
+(:mod:`sparsegym.agents.callbacks`: logging, progress, checkpoints, early stopping).
 """
 
-from __future__ import annotations
+from sparsegym._lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_NAMES = {"PPO": "ppo", "PPOConfig": "ppo", "gae": "advantages", "load_ppo": "ppo", "GoExplore": "go_explore",
-          "GoExploreConfig": "go_explore", "behaviour_cloning": "imitation", "load_demonstrations": "imitation"}
-__all__ = list(_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "load_ppo":
-        from sparsegym.agents.ppo import PPO
-
-        return lambda env=None, path=None, **kw: PPO.load(path, env=env, **kw)
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"sparsegym.agents.{_NAMES[name]}"), name)
-    raise AttributeError(f"module 'sparsegym.agents' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "PPO": ".ppo", "PPOConfig": ".ppo", "load_ppo": ".ppo", "gae": ".advantages",
+    "GoExplore": ".go_explore", "GoExploreConfig": ".go_explore",
+    "behaviour_cloning": ".imitation", "load_demonstrations": ".imitation",
+    **dict.fromkeys(("Callback", "CallbackList", "CSVLogger", "TensorBoardLogger", "ProgressBar", "Checkpoint",
+                     "StopOnSuccess"), ".callbacks"),
+    "LLMAgent": ".llm", "parse_reply": ".llm",
+})

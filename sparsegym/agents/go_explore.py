@@ -25,7 +25,6 @@ demonstration format that :func:`sparsegym.agents.imitation.behaviour_cloning` a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,14 +33,12 @@ import gymnasium
 import numpy as np
 
 from sparsegym.envs.family import family_of
+from sparsegym.errors import ConfigError
+from sparsegym.utils.hashing import observation_digest
 
 
 def observation_cell(env: gymnasium.Env, observation: Any) -> Hashable:
-    if isinstance(observation, dict):
-        data = b"".join(np.ascontiguousarray(observation[k]).tobytes() for k in sorted(observation))
-    else:
-        data = np.ascontiguousarray(observation).tobytes()
-    return hashlib.blake2b(data, digest_size=12).digest()
+    return observation_digest(observation)
 
 
 CELLS: dict[str, Callable[[gymnasium.Env, Any], Hashable]] = {"observation": observation_cell}
@@ -58,7 +55,7 @@ def cell_function(env: gymnasium.Env, cell: str) -> Callable[[gymnasium.Env, Any
         return family.go_explore_cell() if family is not None and family.cell is not None else observation_cell
     if family is not None and cell in ("family", family.name):
         return family.go_explore_cell()
-    raise ValueError(f"unknown cell representation {cell!r} for this env: use 'auto', 'observation' or 'family'"
+    raise ConfigError(f"unknown cell representation {cell!r} for this env: use 'auto', 'observation' or 'family'"
                      + (f" ({family.name!r})" if family is not None else ""))
 
 

@@ -17,6 +17,8 @@ import gymnasium
 import numpy as np
 
 from sparsegym.agents.networks import torch
+from sparsegym.errors import ConfigError
+from sparsegym.utils.spaces import unflatten_batch  # noqa: F401  (kept importable from here)
 
 
 def load_demonstrations(path: str | Path) -> dict[str, np.ndarray]:
@@ -27,24 +29,8 @@ def load_demonstrations(path: str | Path) -> dict[str, np.ndarray]:
     data = np.load(path)
     missing = [k for k in ("observations", "actions") if k not in data]
     if missing:
-        raise ValueError(f"{path} lacks the arrays {missing}; a demonstration file needs observations and actions")
+        raise ConfigError(f"{path} lacks the arrays {missing}; a demonstration file needs observations and actions")
     return {k: data[k] for k in data.files}
-
-
-def unflatten_batch(space: gymnasium.Space, flat: np.ndarray) -> Any:
-    """Inverse of :func:`sparsegym.wrappers.vector.flatten_batch` for Box, Discrete and Dict spaces."""
-    if isinstance(space, gymnasium.spaces.Box):
-        return flat.reshape(len(flat), *space.shape).astype(space.dtype)
-    if isinstance(space, gymnasium.spaces.Discrete):
-        return flat.argmax(axis=1) + space.start
-    if isinstance(space, gymnasium.spaces.Dict):
-        out, start = {}, 0
-        for key, sub in space.spaces.items():
-            width = gymnasium.spaces.flatdim(sub)
-            out[key] = unflatten_batch(sub, flat[:, start:start + width])
-            start += width
-        return out
-    raise TypeError(f"cannot unflatten observations of {space}")
 
 
 class DemoSampler:

@@ -13,6 +13,7 @@ torch = require("torch", "torch", "sparsegym.agents")
 nn = torch.nn
 
 from sparsegym.envs.encoders import encoder_for, layer_init  # noqa: E402  (after the friendly torch check)
+from sparsegym.errors import ConfigError  # noqa: E402
 
 __all__ = ["ActorCritic", "FlatEncoder", "NumpyRolloutPolicy", "layer_init"]
 
@@ -55,9 +56,9 @@ def _encoder_class(observation_space: gymnasium.Space, encoder: Any) -> type | N
     try:
         cls = get_family(encoder).encoder_class()
     except FamilyFeatureError as exc:
-        raise ValueError(f"encoder must be 'auto', 'flat', a family with an encoder, or an encoder class: {exc}") from None
+        raise ConfigError(f"encoder must be 'auto', 'flat', a family with an encoder, or an encoder class: {exc}") from None
     if not cls.accepts(observation_space):
-        raise ValueError(f"the {encoder!r} encoder ({cls.__name__}) does not accept this observation space: {observation_space}")
+        raise ConfigError(f"the {encoder!r} encoder ({cls.__name__}) does not accept this observation space: {observation_space}")
     return cls
 
 

@@ -9,25 +9,32 @@ Written to be read top to bottom in the spirit of CleanRL's ``ppo.py``, but usab
     agent.save("runs/doorkey")
     action = agent.act(observation, info)         # the leaderboard agent protocol
 
+``learn`` collects a rollout (:mod:`sparsegym.agents.rollout`), computes advantages
+(:func:`sparsegym.agents.advantages.gae`), updates, and reports to callbacks
+(:mod:`sparsegym.agents.callbacks`: CSV/TensorBoard logs, progress bar, checkpoints, early stopping).
+
 Choices worth knowing:
 
 * the vector env runs in Gymnasium's ``SAME_STEP`` autoreset mode, so each rollout step's next
   observation is the reset observation after an episode ends (CleanRL's convention); truncation is
   treated as termination, as CleanRL does;
-* the intrinsic reward of a transition that ends an episode is computed on its real final observation
-  (``infos["final_obs"]``), and intrinsic returns are non-episodic (episode ends do not cut them), as
-  in the RND paper, unless the module asks otherwise (``episodic_returns``: E3B); modules that ask for
-  it (``normalize_returns``) are divided by a running std of intrinsic returns;
-* advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch.
+* intrinsic rewards come from an :class:`~sparsegym.intrinsic.stream.IntrinsicStream`, the same
+  plumbing the reward wrappers use: a transition that ends an episode is scored on its real final
+  observation (``infos["final_obs"]``), the module's episodic state is cleared when an episode ends,
+  and modules that ask for it (``normalize_returns``) are divided by a running std of intrinsic
+  returns; the module trains once per rollout, after the policy;
+* intrinsic returns are non-episodic (episode ends do not cut them), as in the RND paper, unless the
+  module asks otherwise (``episodic_returns``: E3B); the running return that normalisation divides by
+  follows the same rule;
+* advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch;
+* the seed fixes the envs, the initial parameters (drawn under a forked torch RNG: constructing a PPO
+  leaves the global torch RNG as it was) and the action samplers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import json
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,10 +44,28 @@ import gymnasium
 import numpy as np
 
 from sparsegym.agents.advantages import gae
+from sparsegym.agents.callbacks import (
+    Callback,
+    CallbackList,
+    Checkpoint,
+    CSVLogger,
+    ProgressBar,
+    TensorBoardLogger,
+    as_callback,
+)
 from sparsegym.agents.networks import ActorCritic, NumpyRolloutPolicy, torch
+from sparsegym.agents.rollout import (
+    EpisodeStats,
+    NumpyActor,
+    RolloutBuffer,
+    TorchActor,
+    _to_tensor_obs,
+)
+from sparsegym.errors import ConfigError
 from sparsegym.intrinsic.base import pick_device
-from sparsegym.wrappers.intrinsic import ReturnNormalizer
-from sparsegym.wrappers.vector.intrinsic import flatten_batch
+from sparsegym.intrinsic.stream import SAME_STEP, IntrinsicStream
+
+__all__ = ["PPO", "PPOConfig", "ppo_policy_loss", "ppo_value_loss"]
 
 
 @dataclass
@@ -60,9 +85,12 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # gradient clipping
     norm_adv: bool = True  # normalise advantages per minibatch
     hidden: int = 256  # width of the encoder output and heads
-    encoder: str = "auto"  # auto (MiniGrid CNN / NetHack glyph encoder by observation, else MLP), minigrid, nethack or flat
+    encoder: str = "auto"  # auto (the family's encoder that accepts the observation, else an MLP), a family name, or flat
     recurrent: bool = False  # an LSTM core after the encoder; minibatches then hold whole env sequences
     intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight, counts, ...)
+    # How the intrinsic module embeds observations: "flat" (an MLP over the flattened observation) or "family"
+    # (the env family's encoder, e.g. MiniGrid's CNN over object codes, NetHack's glyph embeddings, as the papers do)
+    intrinsic_encoder: str = "flat"
     int_coef: float = 1.0  # weight of intrinsic advantages (RND paper: 1)
     ext_coef: float = 2.0  # weight of extrinsic advantages when an intrinsic reward is on (RND paper: 2)
     int_gamma: float = 0.99  # discount of intrinsic returns
@@ -70,7 +98,7 @@ class PPOConfig:
     bc_coef: float = 0.0  # weight of the behaviour-cloning loss on demos, added to each PPO minibatch
     numpy_rollout: bool = True  # on CPU, a flat-MLP policy samples rollout actions from a numpy copy of itself (same function, ~4x cheaper per step)
     vectorization: str = "lean"  # lean (sparsegym.agents.vector: in-process, infos trimmed to success), or Gymnasium's sync or async
-    seed: int = 0  # seeds the envs, torch and the action sampler
+    seed: int = 0  # seeds the envs, the initial parameters and the action samplers (never torch's global RNG)
     device: str | None = None  # torch device; default CUDA when available, else CPU
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # keyword arguments for gymnasium.make
 
@@ -81,12 +109,6 @@ class PPOConfig:
     @property
     def minibatch_size(self) -> int:
         return self.batch_size // self.num_minibatches
-
-
-def _to_tensor_obs(obs: Any, device: Any) -> Any:
-    if isinstance(obs, dict):
-        return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
-    return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
 
 
 def _index_obs(obs: Any, idx: Any) -> Any:
@@ -100,11 +122,10 @@ class PPO:
         self.config = config or PPOConfig()
         for k, v in overrides.items():
             if not hasattr(self.config, k):
-                raise ValueError(f"unknown PPO option {k!r}; see PPOConfig")
+                raise ConfigError(f"unknown PPO option {k!r}; see PPOConfig")
             setattr(self.config, k, v)
         cfg = self.config
         self.device = pick_device(cfg.device)
-        torch.manual_seed(cfg.seed)
         if isinstance(env, str):
             import sparsegym  # noqa: F401  (registers the ids)
 
@@ -115,13 +136,15 @@ class PPO:
             probe = env
         self.observation_space, self.action_space = probe.observation_space, probe.action_space
         if not isinstance(self.action_space, gymnasium.spaces.Discrete):
-            raise ValueError(f"PPO here needs a Discrete action space, got {self.action_space}")
+            raise ConfigError(f"PPO here needs a Discrete action space, got {self.action_space}")
         self.n_actions = int(self.action_space.n)
-        self.policy = ActorCritic(self.observation_space, self.n_actions, cfg.hidden,
-                                  intrinsic=cfg.intrinsic is not None, encoder=cfg.encoder, recurrent=cfg.recurrent)
         if cfg.recurrent and cfg.num_envs < cfg.num_minibatches:
-            raise ValueError(f"a recurrent PPO splits minibatches by env: num_envs ({cfg.num_envs}) must be at least "
+            raise ConfigError(f"a recurrent PPO splits minibatches by env: num_envs ({cfg.num_envs}) must be at least "
                              f"num_minibatches ({cfg.num_minibatches})")
+        with torch.random.fork_rng(devices=[]):  # the seed's parameters, without seeding the caller's RNG
+            torch.random.default_generator.manual_seed(cfg.seed)
+            self.policy = ActorCritic(self.observation_space, self.n_actions, cfg.hidden, intrinsic=cfg.intrinsic
+                                      is not None, encoder=cfg.encoder, recurrent=cfg.recurrent)
         self.policy.to(self.device)
         # foreach: one grouped kernel per Adam step instead of one per parameter (same values, tested on CPU).
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, eps=1e-5, foreach=True)
@@ -129,8 +152,20 @@ class PPO:
         if cfg.intrinsic is not None:
             from sparsegym.intrinsic import make_intrinsic
 
+            extra: dict[str, Any] = {}
+            if cfg.intrinsic_encoder == "family":
+                from sparsegym.envs.encoders import encoder_for
+                from sparsegym.envs.family import family_of
+
+                encoder = encoder_for(self.observation_space, family_of(probe))
+                if encoder is None:
+                    raise ConfigError(f"intrinsic_encoder='family': no family encoder accepts {self.observation_space}; "
+                                      "use intrinsic_encoder='flat'")
+                extra = {"encoder": encoder, "observation_space": self.observation_space}
+            elif cfg.intrinsic_encoder != "flat":
+                raise ConfigError(f"intrinsic_encoder must be 'flat' or 'family', got {cfg.intrinsic_encoder!r}")
             self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
-                                            self.n_actions, device=str(self.device), seed=cfg.seed)
+                                            self.n_actions, device=str(self.device), seed=cfg.seed, **extra)
         self.demos = None
         if cfg.demos is not None:
             from sparsegym.agents.imitation import DemoSampler
@@ -141,216 +176,134 @@ class PPO:
 
     # -- training ---------------------------------------------------------------------------------
 
+    def learn(self, total_steps: int, callbacks: Callback | list[Any] | Callable[[dict[str, float]], Any] | None = None,
+              log_dir: str | Path | None = None, progress: bool = True, checkpoint_every: int | None = None, *,
+              callback: Callable[[dict[str, float]], Any] | None = None) -> list[dict[str, float]]:
+        """Train for ``total_steps`` env frames (whole rollouts: at least one); returns each rollout's
+        statistics. ``callbacks``: a :class:`~sparsegym.agents.callbacks.Callback`, a list of them, or
+        a function of each rollout's statistics (returning False stops; ``callback=`` is the older
+        spelling). The shortcuts add default callbacks: ``progress`` a tqdm bar (when tqdm is
+        installed); ``log_dir`` a CSV log ``log_dir/progress.csv`` and, when the ``tensorboard``
+        package is installed, TensorBoard event files there; with ``log_dir`` and ``checkpoint_every``,
+        atomic checkpoints in ``log_dir/checkpoints/<frames>`` that often (``PPO.load`` one to resume)."""
+        cfg = self.config
+        num_updates = max(1, total_steps // cfg.batch_size)
+        hooks = self._callbacks(callbacks, callback, log_dir, progress, checkpoint_every)
+        envs = self._make_vec()
+        obs, _ = envs.reset(seed=[cfg.seed + i for i in range(cfg.num_envs)])
+        next_done = np.zeros(cfg.num_envs, dtype=np.float32)
+        buffer, episodes, actor = RolloutBuffer(cfg.num_steps, cfg.num_envs), EpisodeStats(cfg.num_envs), self._actor()
+        stream = None
+        if self.intrinsic is not None:  # the intrinsic module trains once per rollout, after the policy
+            stream = IntrinsicStream(self.intrinsic, cfg.num_envs, envs.single_observation_space,
+                                     autoreset_mode=SAME_STEP, gamma=cfg.int_gamma, update_every=None)
+            stream.reset(obs)
+        history: list[dict[str, float]] = []
+        start, start_step = time.perf_counter(), self.global_step
+        hooks.init_callback(self)
+        hooks.on_training_start(num_updates * cfg.batch_size)
+        try:
+            with actor.blas_scope():
+                for update in range(1, num_updates + 1):
+                    if cfg.anneal_lr:
+                        self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - (update - 1.0) / num_updates)
+                    hooks.on_rollout_start()
+                    start_state = actor.start_state()
+                    obs, next_done, go_on = self._collect(envs, obs, next_done, buffer, actor, stream, episodes, hooks)
+                    if not go_on:  # a callback stopped training mid-rollout: that rollout is not learned from
+                        break
+                    advantages, returns, int_returns = self._advantages(buffer, *actor.bootstrap(obs, next_done),
+                                                                        next_done)
+                    stats = self._update(buffer, advantages, returns, int_returns, start_state)
+                    actor.sync()
+                    if stream is not None:
+                        stats.update(stream.update())
+                        stats["intrinsic_reward"] = float(buffer.int_rewards.mean())
+                    elapsed = time.perf_counter() - start
+                    stats.update(frames=self.global_step, fps=(self.global_step - start_step) / elapsed if elapsed
+                                 else 0.0, **episodes.summary())
+                    history.append(stats)
+                    if not hooks.on_rollout_end(stats):
+                        break
+        finally:
+            envs.close()
+            hooks.on_training_end()
+        return history
+
+    def _callbacks(self, callbacks: Any, callback: Any, log_dir: str | Path | None, progress: bool,
+                   checkpoint_every: int | None) -> CallbackList:
+        """The caller's callbacks after the ones ``learn``'s shortcuts ask for."""
+        chosen: list[Callback] = []
+        if log_dir is not None:
+            chosen.append(CSVLogger(Path(log_dir) / "progress.csv"))
+            if TensorBoardLogger.available():
+                chosen.append(TensorBoardLogger(log_dir))
+            if checkpoint_every:
+                chosen.append(Checkpoint(Path(log_dir) / "checkpoints", checkpoint_every))
+        if progress and ProgressBar.available():
+            chosen.append(ProgressBar())
+        return CallbackList([*chosen, as_callback(callbacks), as_callback(callback)])
+
+    def _actor(self) -> NumpyActor | TorchActor:
+        """Who picks the rollout's actions: the numpy copy of a flat-MLP policy on CPU, else torch.
+        Seeded by the seed and the frame count, so a resumed run samples reproducibly."""
+        cfg, seed = self.config, self.config.seed + self.global_step
+        if cfg.numpy_rollout and self.device.type == "cpu" and NumpyRolloutPolicy.supports(self.policy):
+            return NumpyActor(self.policy, self.device, seed)
+        return TorchActor(self.policy, self.device, cfg.num_envs, seed)
+
+    def _collect(self, envs: Any, obs: Any, next_done: np.ndarray, buf: RolloutBuffer, actor: Any,
+                 stream: IntrinsicStream | None, episodes: EpisodeStats, hooks: Callback) -> tuple[Any, np.ndarray, bool]:
+        """Step the envs ``num_steps`` times into ``buf``; returns the last observations and done flags,
+        and False if a callback's ``on_step`` asked to stop."""
+        buf.obs.clear()
+        for step in range(self.config.num_steps):
+            self.global_step += self.config.num_envs
+            buf.obs.append(obs)
+            buf.dones[step] = next_done
+            actions, buf.logprobs[step], buf.values[step], buf.int_values[step] = actor(obs, next_done)
+            buf.actions[step] = actions
+            obs, reward, terminated, truncated, infos = envs.step(actions)
+            buf.rewards[step] = reward
+            if stream is not None:
+                buf.int_rewards[step] = stream.step(actions, obs, terminated, truncated, infos)
+            done = np.logical_or(terminated, truncated)
+            episodes.step(reward, done, infos)
+            next_done = done.astype(np.float32)
+            if not hooks.on_step():
+                return obs, next_done, False
+        return obs, next_done, True
+
+    def _advantages(self, buf: RolloutBuffer, next_value: np.ndarray, next_int_value: np.ndarray,
+                    next_done: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mixed advantages, extrinsic returns and intrinsic returns of a rollout. GAE runs over T small
+        rows: numpy does each row's arithmetic for a fraction of torch's dispatch."""
+        cfg = self.config
+        adv, returns = gae(buf.rewards, buf.values, buf.dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
+        if self.intrinsic is None:
+            return adv, returns, np.zeros_like(returns)
+        if self.intrinsic.episodic_returns:  # E3B: intrinsic returns end with the episode
+            int_dones, int_last_done = buf.dones, next_done
+        else:  # RND's recipe: intrinsic returns ignore episode ends
+            int_dones = np.zeros_like(buf.dones)
+            int_last_done = int_dones[0]
+        int_adv, int_returns = gae(buf.int_rewards, buf.int_values, int_dones, next_int_value, int_last_done,
+                                   cfg.int_gamma, cfg.gae_lambda)
+        return cfg.ext_coef * adv + cfg.int_coef * int_adv, returns, int_returns
+
     def _make_vec(self) -> gymnasium.vector.VectorEnv:
         if self.env_id is None:
-            raise ValueError("learn() needs an env id (PPO('sparsegym/...')) to build its vector env")
+            raise ConfigError("learn() needs an env id (PPO('sparsegym/...')) to build its vector env")
         if self.config.vectorization == "lean":
             from sparsegym.agents.vector import make_lean_vec
 
             return make_lean_vec(self.env_id, self.config.num_envs, **self.config.env_kwargs)
         if self.config.vectorization not in ("sync", "async"):
-            raise ValueError(f"vectorization must be 'lean', 'sync' or 'async', got {self.config.vectorization!r}")
+            raise ConfigError(f"vectorization must be 'lean', 'sync' or 'async', got {self.config.vectorization!r}")
         return gymnasium.make_vec(self.env_id, num_envs=self.config.num_envs,
                                   vectorization_mode=self.config.vectorization,
                                   vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
                                   **self.config.env_kwargs)
-
-    def learn(self, total_steps: int, callback: Callable[[dict[str, float]], Any] | None = None,
-              log_dir: str | Path | None = None, progress: bool = True,
-              checkpoint_every: int | None = None) -> list[dict[str, float]]:
-        """Train for ``total_steps`` env frames. Each rollout's statistics go to ``callback`` (return
-        False from it to stop early), to ``log_dir/progress.csv`` and, when the ``tensorboard`` package is
-        installed, to TensorBoard event files in ``log_dir``; they are also returned. With ``log_dir``
-        and ``checkpoint_every``, the agent is saved to ``log_dir/checkpoints/<frames>`` that often."""
-        cfg, dev = self.config, self.device
-        envs = self._make_vec()
-        single = envs.single_observation_space
-        T, N = cfg.num_steps, cfg.num_envs
-        num_updates = max(1, total_steps // cfg.batch_size)
-
-        # Rollout buffers live in numpy while stepping (a numpy row write costs a fraction of a torch
-        # index assignment, and there are several per step) and go to the device once per rollout.
-        np_actions = np.zeros((T, N), dtype=np.int64)
-        np_logprobs, np_rewards, np_int_rewards, np_dones, np_values, np_int_values = (
-            np.zeros((T, N), dtype=np.float32) for _ in range(6))
-        int_norm = ReturnNormalizer(N, cfg.int_gamma) if (self.intrinsic and self.intrinsic.normalize_returns) else None
-
-        obs, _ = envs.reset(seed=[cfg.seed + i for i in range(N)])
-        next_done = np.zeros(N, dtype=np.float32)
-        lstm_state = self.policy.initial_state(N, dev)
-        flat_obs = flatten_batch(single, obs, N) if self.intrinsic else None
-        fast = None
-        if cfg.numpy_rollout and self.device.type == "cpu" and NumpyRolloutPolicy.supports(self.policy):
-            fast = NumpyRolloutPolicy(self.policy, seed=cfg.seed + self.global_step)
-        recent_returns, recent_success = deque(maxlen=100), deque(maxlen=100)
-        ep_returns, ep_lengths = np.zeros(N), np.zeros(N, dtype=int)
-        history: list[dict[str, float]] = []
-        writer = None
-        tensorboard = None
-        next_checkpoint = checkpoint_every
-        if log_dir is not None:
-            Path(log_dir).mkdir(parents=True, exist_ok=True)
-            log_file = open(Path(log_dir) / "progress.csv", "w", newline="")  # noqa: SIM115
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                tensorboard = SummaryWriter(str(log_dir))
-            except ImportError:  # the tensorboard package is optional
-                tensorboard = None
-        bar = None
-        if progress:
-            try:
-                from tqdm import tqdm
-
-                bar = tqdm(total=num_updates * cfg.batch_size, unit="frame", dynamic_ncols=True, desc="PPO")
-            except ImportError:
-                bar = None
-        scope = contextlib.ExitStack()
-        if fast is not None:
-            # numpy's BLAS would start its own threads for the rollout's small products and fight
-            # torch's threads for the cores (at width 256 that halves training speed); one is enough.
-            try:
-                from threadpoolctl import threadpool_limits
-
-                scope.enter_context(threadpool_limits(limits=1, user_api="blas"))
-            except ImportError:  # optional: only speed depends on it
-                pass
-        start = time.perf_counter()
-        try:
-            for update in range(1, num_updates + 1):
-                if cfg.anneal_lr:
-                    self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - (update - 1.0) / num_updates)
-                rollout_obs, rollout_flat, rollout_next_flat = [], [], []
-                start_state = None if lstm_state is None else (lstm_state[0].clone(), lstm_state[1].clone())
-                for step in range(T):
-                    self.global_step += N
-                    rollout_obs.append(obs)
-                    np_dones[step] = next_done
-                    if fast is not None:
-                        a, np_logprobs[step], np_values[step], np_int_values[step] = fast(obs)
-                    else:
-                        t_obs = _to_tensor_obs(obs, dev)
-                        if lstm_state is None:
-                            with torch.inference_mode():
-                                action, logprob, _, value, int_value, _ = self.policy(t_obs, entropy=False)
-                        else:  # the LSTM state is reused by the update, so no inference-mode tensors here
-                            with torch.no_grad():
-                                (action, logprob, _, value, int_value, _), lstm_state = self.policy.forward_sequence(
-                                    t_obs, lstm_state, torch.as_tensor(next_done, device=dev)[None], entropy=False)
-                        a = action.cpu().numpy()
-                        np_logprobs[step] = logprob.cpu().numpy()
-                        np_values[step], np_int_values[step] = value.cpu().numpy(), int_value.cpu().numpy()
-                    np_actions[step] = a
-                    obs_next, reward, term, trunc, infos = envs.step(a)
-                    done = np.logical_or(term, trunc)
-                    np_rewards[step] = reward
-                    if self.intrinsic is not None:
-                        real_next = flatten_batch(single, obs_next, N)
-                        if "final_obs" in infos and done.any():
-                            for i in np.flatnonzero(done):
-                                real_next[i] = gymnasium.spaces.flatten(single, infos["final_obs"][i])
-                        batch = {"obs": flat_obs, "next_obs": real_next, "action": a, "env_ids": np.arange(N)}
-                        bonus = np.asarray(self.intrinsic.compute(batch), dtype=np.float64)
-                        if int_norm is not None:
-                            bonus = int_norm(bonus)
-                        np_int_rewards[step] = bonus
-                        rollout_flat.append(flat_obs)
-                        rollout_next_flat.append(real_next)
-                        if done.any():
-                            self.intrinsic.reset(np.flatnonzero(done))
-                        flat_obs = flatten_batch(single, obs_next, N)
-                    ep_returns += reward
-                    ep_lengths += 1
-                    for i in np.flatnonzero(done):
-                        success = self._final_success(infos, i)
-                        recent_returns.append(ep_returns[i])
-                        recent_success.append(success)
-                        ep_returns[i], ep_lengths[i] = 0.0, 0
-                    obs = obs_next
-                    next_done = done.astype(np.float32)
-
-                obs_buf = {k: torch.as_tensor(np.stack([o[k] for o in rollout_obs]), device=dev)
-                           for k in rollout_obs[0]} if isinstance(rollout_obs[0], dict) else \
-                    torch.as_tensor(np.stack(rollout_obs), dtype=torch.float32, device=dev)
-                with torch.no_grad():
-                    if lstm_state is None:
-                        _, _, _, next_value, next_int_value, _ = self.policy(_to_tensor_obs(obs, dev), entropy=False)
-                    else:
-                        (_, _, _, next_value, next_int_value, _), _ = self.policy.forward_sequence(
-                            _to_tensor_obs(obs, dev), lstm_state, torch.from_numpy(next_done).to(dev)[None],
-                            entropy=False)
-                # GAE runs over T small rows: numpy does each row's arithmetic for a fraction of torch's dispatch.
-                np_adv, np_returns = gae(np_rewards, np_values, np_dones, next_value.cpu().numpy(), next_done,
-                                         cfg.gamma, cfg.gae_lambda)
-                np_int_returns = np.zeros_like(np_returns)
-                if self.intrinsic is not None:
-                    if self.intrinsic.episodic_returns:  # E3B: intrinsic returns end with the episode
-                        int_dones, int_last_done = np_dones, next_done
-                    else:  # RND's recipe: intrinsic returns ignore episode ends
-                        int_dones = np.zeros_like(np_dones)
-                        int_last_done = int_dones[0]
-                    int_adv, np_int_returns = gae(np_int_rewards, np_int_values, int_dones,
-                                                  next_int_value.cpu().numpy(), int_last_done, cfg.int_gamma,
-                                                  cfg.gae_lambda)
-                    np_adv = cfg.ext_coef * np_adv + cfg.int_coef * int_adv
-                actions, logprobs, dones, values, int_values, advantages, returns, int_returns = (
-                    torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if x is np_actions else np.float32)).to(dev)
-                    for x in (np_actions, np_logprobs, np_dones, np_values, np_int_values, np_adv, np_returns,
-                              np_int_returns))
-
-                stats = self._update(obs_buf, actions, logprobs, advantages, returns, values, int_returns, int_values,
-                                     dones, start_state)
-                if fast is not None:
-                    fast.sync()
-                if self.intrinsic is not None:
-                    stats.update(self.intrinsic.update({"obs": np.concatenate(rollout_flat),
-                                                        "next_obs": np.concatenate(rollout_next_flat),
-                                                        "action": np_actions.reshape(-1)}))
-                    stats["intrinsic_reward"] = float(np_int_rewards.mean())
-                elapsed = time.perf_counter() - start
-                stats.update(frames=self.global_step, fps=self.global_step / elapsed if elapsed else 0.0,
-                             episode_return=float(np.mean(recent_returns)) if recent_returns else float("nan"),
-                             success_rate=float(np.mean(recent_success)) if recent_success else float("nan"),
-                             episodes=len(recent_success))
-                history.append(stats)
-                if log_dir is not None:
-                    if writer is None:
-                        writer = csv.DictWriter(log_file, fieldnames=list(stats))
-                        writer.writeheader()
-                    writer.writerow({k: stats.get(k) for k in writer.fieldnames})
-                    log_file.flush()
-                    if tensorboard is not None:
-                        for k, v in stats.items():
-                            if isinstance(v, float) and not np.isnan(v):
-                                tensorboard.add_scalar(k, v, self.global_step)
-                    if next_checkpoint is not None and self.global_step >= next_checkpoint:
-                        self.save(Path(log_dir) / "checkpoints" / str(self.global_step))
-                        next_checkpoint += checkpoint_every
-                if bar is not None:
-                    bar.update(cfg.batch_size)
-                    bar.set_postfix(fps=f"{stats['fps']:.0f}", success=f"{stats['success_rate']:.2f}",
-                                    ret=f"{stats['episode_return']:.2f}", refresh=False)
-                if callback is not None and callback(stats) is False:
-                    break
-        finally:
-            scope.close()
-            envs.close()
-            if bar is not None:
-                bar.close()
-            if log_dir is not None:
-                log_file.close()
-            if tensorboard is not None:
-                tensorboard.close()
-        return history
-
-    @staticmethod
-    def _final_success(infos: dict[str, Any], i: int) -> bool:
-        final = infos.get("final_info")
-        if isinstance(final, dict) and "success" in final:
-            return bool(final["success"][i])
-        if "success" in infos:
-            return bool(infos["success"][i])
-        return False
 
     def _minibatches(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Indices into the flattened (time-major) rollout. A recurrent policy needs whole sequences,
@@ -364,9 +317,15 @@ class PPO:
         steps = np.arange(cfg.num_steps)[:, None] * cfg.num_envs
         return [(steps + envs[i:i + per][None, :]).reshape(-1) for i in range(0, per * cfg.num_minibatches, per)]
 
-    def _update(self, obs: Any, actions: Any, logprobs: Any, advantages: Any, returns: Any, values: Any,
-                int_returns: Any, int_values: Any, dones: Any = None, start_state: Any = None) -> dict[str, float]:
-        cfg = self.config
+    def _update(self, buf: RolloutBuffer, advantages: np.ndarray, returns: np.ndarray, int_returns: np.ndarray,
+                start_state: Any = None) -> dict[str, float]:
+        """``update_epochs`` passes of clipped PPO over the rollout, in minibatches."""
+        cfg, dev = self.config, self.device
+        obs = buf.obs_tensor(dev)
+        actions, logprobs, dones, values, int_values, advantages, returns, int_returns = (
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64 if x is buf.actions else np.float32)).to(dev)
+            for x in (buf.actions, buf.logprobs, buf.dones, buf.values, buf.int_values, advantages, returns,
+                      int_returns))
         B = cfg.batch_size
         flat = lambda x: x.reshape(B, *x.shape[2:])  # noqa: E731
         b_obs = {k: flat(v) for k, v in obs.items()} if isinstance(obs, dict) else flat(obs)
@@ -448,8 +407,10 @@ class PPO:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "config.json").write_text(json.dumps({"env_id": self.env_id, "config": asdict(self.config),
-                                                      "global_step": self.global_step}, indent=2))
+        meta = path / "config.json.tmp"
+        meta.write_text(json.dumps({"env_id": self.env_id, "config": asdict(self.config),
+                                    "global_step": self.global_step}, indent=2))
+        meta.replace(path / "config.json")
         state = {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict()}
         if self.intrinsic is not None:
             state["intrinsic"] = self.intrinsic.state_dict()
@@ -489,3 +450,11 @@ def ppo_value_loss(new_value: Any, old_value: Any, returns: Any, clip_coef: floa
         return 0.5 * unclipped.mean()
     clipped = old_value + torch.clamp(new_value - old_value, -clip_coef, clip_coef)
     return 0.5 * torch.max(unclipped, (clipped - returns).pow(2)).mean()
+
+
+def load_ppo(env: Any = None, path: str | None = None, **kwargs: Any) -> PPO:
+    """Leaderboard factory of a saved PPO run: ``sparsegym evaluate --agent sparsegym.agents:load_ppo
+    --agent-kwargs '{"path": "runs/ppo"}'`` (the run identity hashes the files under ``path``)."""
+    if path is None:
+        raise ConfigError("load_ppo needs the saved run's folder: --agent-kwargs '{\"path\": \"runs/ppo\"}'")
+    return PPO.load(path, env=env, **kwargs)

@@ -3,8 +3,10 @@
 A family names its encoder class in its descriptor (``Family.encoder``). An encoder is a
 ``torch.nn.Module`` built as ``Encoder(observation_space, out_dim)``, whose ``forward`` takes a batch of
 observations (a dict of tensors for Dict spaces) and returns ``(batch, out_dim)`` features, with a
-classmethod ``accepts(space) -> bool``. Policies (:class:`sparsegym.agents.networks.ActorCritic`) and
-learned intrinsic rewards use it through :func:`encoder_for`; anything else gets a flat MLP.
+classmethod ``accepts(space) -> bool``. Policies (:class:`sparsegym.agents.networks.ActorCritic`, with
+``encoder="auto"``) use it through :func:`encoder_for`, and so do learned intrinsic rewards when asked to
+(``PPOConfig(intrinsic_encoder="family")``, or an ``encoder=`` given to the module); anything else gets a
+flat MLP.
 
 This module imports torch (extra ``torch``); family packages import their encoder module only when
 asked for it, so ``import sparsegym`` stays light.

@@ -66,6 +66,8 @@ class Family:
         play_keys: single keys -> action names for ``sparsegym play``.
         play_kwargs: ``make`` keyword arguments for a person playing (e.g. the full screen).
         owns: predicate ``(unwrapped_env) -> bool`` recognising raw upstream envs of the family.
+        progress: tracker class ``(env)`` of an episode's progression (:mod:`sparsegym.envs.progress`);
+            None: success.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Family:
     play_keys: Mapping[str, str] = field(default_factory=dict)
     play_kwargs: Mapping[str, Any] = field(default_factory=dict)
     owns: str | None = None
+    progress: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("state_keys", "potentials", "baselines", "play_keys", "play_kwargs"):

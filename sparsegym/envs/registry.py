@@ -11,8 +11,7 @@ a test fails when that page is out of date.
 ...): ``list_envs(tag=...)``, ``sparsegym list --tag T`` and ``sparsegym check --tag T`` select by one
 tag, and a :class:`TagQuery` (all of / any of / none of several tags) selects by several. A *suite* is
 something else: a seeded leaderboard suite (``sparsegym.leaderboards.suites``), which is defined by a
-tag query over this table. (Tags were called "suites" in sparsegym 0.1; the old spellings still work
-and warn.)
+tag query over this table. (Tags were called "suites" before; the old spellings still work and warn.)
 
 **Box-observation variants.** Single-file RL scripts (CleanRL's ``ppo.py`` and the like) accept only an
 env id and read ``envs.single_observation_space.shape``, which a ``Dict`` observation does not have.

@@ -102,6 +102,11 @@ class TextEnv(gymnasium.Env[str, str]):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    #: The task's rules in a few sentences, for an agent's first turn (:meth:`instructions`).
+    rules = "You are playing a text-based game. Each turn you read what happens and reply with one command."
+    #: True when ``info["admissible_actions"]`` lists whole commands an agent may pick from; False when it
+    #: lists templates or verbs to complete (``search[<query>]``, the software env's action verbs).
+    complete_actions = True
     #: Collapse whitespace in actions (one-line commands); envs whose actions carry file contents
     #: (the software-repair env) turn it off.
     collapse_whitespace = True
@@ -160,6 +165,14 @@ class TextEnv(gymnasium.Env[str, str]):
         if self.render_mode == "human":
             print(obs)
         return obs, reward, bool(terminated), bool(truncated), info
+
+    def instructions(self) -> str:
+        """The rules, how to reply and where the valid commands are, for an agent's first turn."""
+        commands = ("After each observation, the commands the game accepts there are listed; reply with exactly "
+                    "one of them." if self.complete_actions else
+                    "Reply with exactly one action in the syntax described; the actions' forms are listed after each "
+                    "observation.")
+        return f"{self.rules}\n{commands} A reply the game cannot use is answered with an error and costs a turn."
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

@@ -58,6 +58,12 @@ class TextView:
         lines.append(f"A reply that names no action plays '{self.action_names[self.default_action]}'.")
         return "\n".join(lines)
 
+    def start(self) -> None:
+        """A new episode began (views that keep a record of the episode clear it)."""
+
+    def record(self, action: int, reward: float) -> None:
+        """The action just played and its reward (views that keep a record of the episode use it)."""
+
     def extra_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """Info keys the view adds (e.g. the mission); the default adds none."""
         return {}

@@ -9,36 +9,22 @@ Every module has:
 * ``update(batch) -> dict[str, float]``: train on a batch of transitions; returns the losses.
 * ``reset(env_ids)``: forget the episodic state of those envs (a new episode began).
 
-Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``HindsightCuriosity``, ``AleatoricCuriosity``, ``EpisodicCount``, and
+Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``Disagreement``, ``HindsightCuriosity``,
+``AleatoricCuriosity``, ``EpisodicCount``, and
 ``GlobalEpisodic`` (a global x episodic combination). ``make_intrinsic(name, obs_dim, n_actions)``
-builds one by name. They need torch: ``pip install "sparsegym[torch]"``.
+builds one by name. They need torch: ``pip install "sparsegym[torch]"`` (``EpisodicCount`` does not).
+
+``IntrinsicStream`` applies a module to a stream of batched transitions (episode ends in either
+autoreset mode, normalisation, episodic resets, training schedule); the reward wrappers and the
+trainers are built on it. Modules that embed observations (RND, ICM, E3B, NovelD, disagreement,
+aleatoric) take an optional ``encoder`` in place of their flat MLP input layer.
 """
 
-from __future__ import annotations
+from sparsegym._lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_MODULES = {
-    "IntrinsicModule": "base",
-    "RunningMeanStd": "base",
-    "RND": "rnd",
-    "ICM": "icm",
-    "E3B": "e3b",
-    "NovelD": "noveld",
-    "RDD": "rdd",
-    "HindsightCuriosity": "hindsight",
-    "AleatoricCuriosity": "aleatoric",
-    "EpisodicCount": "counts",
-    "GlobalEpisodic": "combined",
-    "make_intrinsic": "factory",
-    "INTRINSIC_MODULES": "factory",
-}
-
-__all__ = list(_MODULES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"sparsegym.intrinsic.{_MODULES[name]}"), name)
-    raise AttributeError(f"module 'sparsegym.intrinsic' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "IntrinsicModule": ".base", "RunningMeanStd": ".base", "RND": ".rnd", "ICM": ".icm", "E3B": ".e3b",
+    "NovelD": ".noveld", "RDD": ".rdd", "Disagreement": ".disagreement", "HindsightCuriosity": ".hindsight",
+    "AleatoricCuriosity": ".aleatoric", "EpisodicCount": ".counts", "GlobalEpisodic": ".combined",
+    "IntrinsicStream": ".stream", "make_intrinsic": ".factory", "INTRINSIC_MODULES": ".factory",
+})

@@ -17,7 +17,9 @@ How the paper's ingredients are realised here:
 * the paper predicts the next observation itself (pixels or MiniGrid codes); we predict ``psi(s')``,
   a fixed random network of the whitened ``s'`` (RND's target, as :mod:`.disagreement` does),
   standardised per dimension with running statistics, so every env's bonus has one scale;
-* observations are whitened and clipped with running statistics as in RND;
+* observations are whitened and clipped with running statistics as in RND; given ``encoder`` (see
+  :data:`sparsegym.intrinsic.base.Encoder`), ``psi`` starts with it instead, and the model reads ``s``
+  through that fixed encoder (not whitened), with the one-hot action;
 * the variance head outputs ``log sigma^2`` clamped to ``[-10, 6]`` for numerical safety;
 * the bonus is clipped at zero (our choice: the protocol's bonuses are non-negative, and a
   transition that is *less* surprising than its expected noise is not worth a negative reward);
@@ -40,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
+from sparsegym.intrinsic.base import Encoder, IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
 
 
 class AleatoricCuriosity(IntrinsicModule):
@@ -48,12 +50,15 @@ class AleatoricCuriosity(IntrinsicModule):
 
     def __init__(self, obs_dim: int, n_actions: int, *, embed_dim: int = 64, hidden: int = 256, eta: float = 2.0,
                  nll_lambda: float = 1.0, lr: float = 1e-3, batch_size: int = 256, epochs: int = 1,
-                 obs_clip: float = 5.0, device: str | None = None, seed: int = 0):
-        super().__init__(obs_dim, n_actions, device, seed)
-        self.target = mlp([obs_dim, hidden, embed_dim]).to(self.device)
-        for p in self.target.parameters():
-            p.requires_grad_(False)
-        self.model = mlp([obs_dim + n_actions, hidden, hidden, 2 * embed_dim]).to(self.device)
+                 obs_clip: float = 5.0, device: str | None = None, seed: int = 0, encoder: Encoder = None,
+                 observation_space: Any = None):
+        super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
+        with self.seeded():
+            self.target = self.obs_mlp([obs_dim, hidden, embed_dim]).to(self.device)
+            for p in self.target.parameters():
+                p.requires_grad_(False)
+            width = hidden if self.has_encoder else obs_dim
+            self.model = mlp([width + n_actions, hidden, hidden, 2 * embed_dim]).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.obs_rms = RunningMeanStd((obs_dim,))
         self.target_rms = RunningMeanStd((embed_dim,))
@@ -74,7 +79,12 @@ class AleatoricCuriosity(IntrinsicModule):
 
     def predict(self, obs: Any, actions: Any) -> tuple[Any, Any]:
         """The mean and ``log sigma^2`` of ``psi(s')`` given ``(s, a)``, each ``(batch, embed_dim)``."""
-        mean, log_var = self.model(torch.cat([self.normalize(obs), self.one_hot(actions)], dim=1)).chunk(2, dim=1)
+        if self.has_encoder:
+            with torch.no_grad():
+                s = self.target.features(self.tensor(obs))
+        else:
+            s = self.normalize(obs)
+        mean, log_var = self.model(torch.cat([s, self.one_hot(actions)], dim=1)).chunk(2, dim=1)
         return mean, log_var.clamp(-10.0, 6.0)
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsegym.errors import ConfigError
 from sparsegym.intrinsic.base import IntrinsicModule
 
 
@@ -17,7 +18,7 @@ class GlobalEpisodic(IntrinsicModule):
     def __init__(self, global_module: IntrinsicModule, episodic_module: IntrinsicModule, rule: str = "product",
                  episodic_weight: float = 1.0):
         if rule not in ("product", "sum"):
-            raise ValueError(f"rule must be 'product' or 'sum', got {rule!r}")
+            raise ConfigError(f"rule must be 'product' or 'sum', got {rule!r}")
         self.global_module, self.episodic_module = global_module, episodic_module
         self.rule, self.episodic_weight = rule, episodic_weight
         self.obs_dim, self.n_actions, self.device = global_module.obs_dim, global_module.n_actions, global_module.device

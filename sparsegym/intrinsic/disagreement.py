@@ -14,6 +14,9 @@ does not.
 Choices here: ``psi`` is a fixed random network of the normalised observation (RND's target; the paper
 uses a fixed random or learned feature space and reports both work), observations are normalised
 with running statistics as in RND, and the models see the normalised ``s`` and a one-hot action.
+Given ``encoder`` (see :data:`sparsegym.intrinsic.base.Encoder`), ``psi`` starts with it instead of an
+MLP layer, and the models read ``s`` through the same fixed encoder (the paper's forward models work
+in the embedding space), with the one-hot action.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
+from sparsegym.errors import ConfigError
+from sparsegym.intrinsic.base import Encoder, IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
 
 
 class Disagreement(IntrinsicModule):
@@ -31,15 +35,17 @@ class Disagreement(IntrinsicModule):
 
     def __init__(self, obs_dim: int, n_actions: int, *, n_models: int = 5, embed_dim: int = 64, hidden: int = 256,
                  lr: float = 1e-3, batch_size: int = 256, epochs: int = 1, obs_clip: float = 5.0, polyak: float = 0.98,
-                 device: str | None = None, seed: int = 0):
-        super().__init__(obs_dim, n_actions, device, seed)
+                 device: str | None = None, seed: int = 0, encoder: Encoder = None, observation_space: Any = None):
+        super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
         if n_models < 2:
-            raise ValueError(f"disagreement needs at least 2 models, got {n_models}")
-        self.target = mlp([obs_dim, hidden, embed_dim]).to(self.device)
-        for p in self.target.parameters():
-            p.requires_grad_(False)
-        self.models = torch.nn.ModuleList(
-            [mlp([obs_dim + n_actions, hidden, hidden, embed_dim]) for _ in range(n_models)]).to(self.device)
+            raise ConfigError(f"disagreement needs at least 2 models, got {n_models}")
+        with self.seeded():
+            self.target = self.obs_mlp([obs_dim, hidden, embed_dim]).to(self.device)
+            for p in self.target.parameters():
+                p.requires_grad_(False)
+            width = hidden if self.has_encoder else obs_dim
+            self.models = torch.nn.ModuleList(
+                [mlp([width + n_actions, hidden, hidden, embed_dim]) for _ in range(n_models)]).to(self.device)
         self.optimizer = torch.optim.Adam(self.models.parameters(), lr=lr)
         # Slow (Polyak-averaged) copies score the bonus: SGD on noisy targets keeps the fast models
         # jittering around the conditional mean, which would read as disagreement on the TV.
@@ -56,9 +62,16 @@ class Disagreement(IntrinsicModule):
     def normalize(self, obs: Any) -> Any:
         return normalize_obs(self, obs, self.obs_rms, self.obs_clip)
 
+    def inputs(self, obs: Any) -> Any:
+        """What the models read of ``s``: the normalised observation, or its fixed encoding."""
+        if self.has_encoder:
+            with torch.no_grad():
+                return self.target.features(self.tensor(obs))
+        return self.normalize(obs)
+
     def predictions(self, obs: Any, actions: Any) -> Any:
         """``(n_models, batch, embed_dim)`` predictions of ``psi(s')``."""
-        x = torch.cat([self.normalize(obs), self.one_hot(actions)], dim=1)
+        x = torch.cat([self.inputs(obs), self.one_hot(actions)], dim=1)
         return torch.stack([m(x) for m in self.slow])
 
     @torch.no_grad()
@@ -72,7 +85,7 @@ class Disagreement(IntrinsicModule):
         n = len(obs)
         with torch.no_grad():
             target = self.target(self.normalize(batch["next_obs"]))
-        x = torch.cat([self.normalize(obs), self.one_hot(batch["action"])], dim=1)
+        x = torch.cat([self.inputs(obs), self.one_hot(batch["action"])], dim=1)
         losses = []
         for _ in range(self.epochs):
             for _start in range(0, n, self.batch_size):

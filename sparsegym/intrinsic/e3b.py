@@ -14,6 +14,10 @@ transition's ``s`` is added to ``C`` before ``s'`` is scored); the bonus is divi
 :class:`sparsegym.agents.PPO` honours. An earlier version here (32 ReLU features, no normalisation,
 returns across episodes, a first-step bonus of about 10-40 against a task reward of at most 1) never
 solved a MiniGrid task in ``benchmarks/exploration.py``.
+
+The embedding is an MLP over flat observations, or starts with ``encoder`` when one is given (the
+authors embed MiniHack and VizDoom observations with convolutional nets; see
+:data:`sparsegym.intrinsic.base.Encoder`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, minibatches, torch
+from sparsegym.intrinsic.base import Encoder, IntrinsicModule, minibatches, torch
 from sparsegym.intrinsic.icm import InverseDynamicsEmbedding
 
 
@@ -34,9 +38,13 @@ class E3B(IntrinsicModule):
     episodic_returns = True
 
     def __init__(self, obs_dim: int, n_actions: int, *, feature_dim: int = 256, hidden: int = 256, ridge: float = 0.1,
-                 lr: float = 1e-4, batch_size: int = 256, epochs: int = 1, device: str | None = None, seed: int = 0):
-        super().__init__(obs_dim, n_actions, device, seed)
-        self.embedding = InverseDynamicsEmbedding(obs_dim, n_actions, feature_dim, hidden, layer_norm=True).to(self.device)
+                 lr: float = 1e-4, batch_size: int = 256, epochs: int = 1, device: str | None = None, seed: int = 0,
+                 encoder: Encoder = None, observation_space: Any = None):
+        super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
+        with self.seeded():
+            body = self.obs_mlp([obs_dim, hidden, feature_dim]) if self.has_encoder else None
+            self.embedding = InverseDynamicsEmbedding(obs_dim, n_actions, feature_dim, hidden, layer_norm=True,
+                                                      body=body).to(self.device)
         self.optimizer = torch.optim.Adam(self.embedding.parameters(), lr=lr)
         self.feature_dim, self.ridge = feature_dim, ridge
         self.batch_size, self.epochs = batch_size, epochs

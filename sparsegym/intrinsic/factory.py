@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sparsegym.errors import ConfigError
 from sparsegym.intrinsic.aleatoric import AleatoricCuriosity
 from sparsegym.intrinsic.base import IntrinsicModule
 from sparsegym.intrinsic.combined import GlobalEpisodic
@@ -39,5 +40,5 @@ def make_intrinsic(name: str, obs_dim: int, n_actions: int | None = None, **kwar
     try:
         builder = INTRINSIC_MODULES[name]
     except KeyError:
-        raise ValueError(f"unknown intrinsic reward {name!r}; use one of {', '.join(INTRINSIC_MODULES)}") from None
+        raise ConfigError(f"unknown intrinsic reward {name!r}; use one of {', '.join(INTRINSIC_MODULES)}") from None
     return builder(obs_dim, n_actions, **kwargs)

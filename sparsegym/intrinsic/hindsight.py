@@ -54,6 +54,10 @@ runs, 1,000 shut the gate on the TV as well; 100 left it at 0.8 on seen states).
 here, a deterministic code added to the prediction outside any gate and held independent by an
 adversarial critic, leaked deterministic outcomes and paid the TV 1.85x new states. For a bonus that
 is noise-robust by an explicit variance estimate instead, see :mod:`.aleatoric`.
+
+Unlike RND, ICM, E3B, NovelD, disagreement and the aleatoric module, this one takes no observation
+``encoder``: its independence penalty compares whitened flat contexts under kernel bandwidths set for
+them, which an encoder's features would need retuned.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsegym.errors import ConfigError
 from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, mlp, normalize_obs, torch
 
 
@@ -81,15 +86,16 @@ class HindsightCuriosity(IntrinsicModule):
                  obs_clip: float = 5.0, device: str | None = None, seed: int = 0):
         super().__init__(obs_dim, n_actions, device, seed)
         if n_actions is None:
-            raise ValueError("HindsightCuriosity needs n_actions (a Discrete action space)")
+            raise ConfigError("HindsightCuriosity needs n_actions (a Discrete action space)")
         d = int(embed_dim)
-        self.target = mlp([obs_dim, hidden, d]).to(self.device)
-        for p in self.target.parameters():
-            p.requires_grad_(False)
-        self.forward_model = mlp([obs_dim + n_actions, hidden, hidden, d]).to(self.device)
-        self.gate_net = mlp([obs_dim + n_actions, hidden, 1]).to(self.device)
-        self.encoder = torch.nn.Linear(d, d).to(self.device)
-        self.decoder = torch.nn.Linear(d, d).to(self.device)
+        with self.seeded():
+            self.target = mlp([obs_dim, hidden, d]).to(self.device)
+            for p in self.target.parameters():
+                p.requires_grad_(False)
+            self.forward_model = mlp([obs_dim + n_actions, hidden, hidden, d]).to(self.device)
+            self.gate_net = mlp([obs_dim + n_actions, hidden, 1]).to(self.device)
+            self.encoder = torch.nn.Linear(d, d).to(self.device)
+            self.decoder = torch.nn.Linear(d, d).to(self.device)
         with torch.no_grad():
             self.gate_net[-1].bias.fill_(gate_bias)           # the gate starts open (sigmoid(2) = 0.88)
             for layer in (self.encoder, self.decoder):

@@ -5,6 +5,8 @@ Features ``phi`` are learned by an inverse-dynamics model (predict the action fr
 ``phi(s')`` from ``phi(s)`` and the action. The bonus is ``eta / 2 * ||phi_hat(s') - phi(s')||^2``.
 The loss is ``(1 - beta) * L_inverse + beta * L_forward`` with ``beta = 0.2`` as in the paper; the
 forward loss does not move the features (their target is detached), which keeps them from collapsing.
+``phi`` is an MLP over flat observations, or starts with ``encoder`` when one is given (the paper's
+convolutional feature net; see :data:`sparsegym.intrinsic.base.Encoder`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, minibatches, mlp, torch
+from sparsegym.intrinsic.base import Encoder, IntrinsicModule, minibatches, mlp, torch
 
 F = torch.nn.functional
 
@@ -22,12 +24,17 @@ F = torch.nn.functional
 class InverseDynamicsEmbedding(torch.nn.Module):
     """``phi`` plus an inverse head: shared by ICM, E3B and the hindsight module."""
 
-    def __init__(self, obs_dim: int, n_actions: int, feature_dim: int, hidden: int, layer_norm: bool = False):
+    def __init__(self, obs_dim: int, n_actions: int, feature_dim: int, hidden: int, layer_norm: bool = False,
+                 body: Any = None):
+        """``body``: the network from observations to ``feature_dim`` features (before the final
+        activation or LayerNorm); default ``mlp([obs_dim, hidden, feature_dim])``."""
         super().__init__()
         if layer_norm:  # E3B's embedding ends in a LayerNorm (no ReLU), so no feature is ever switched off
-            self.phi = torch.nn.Sequential(mlp([obs_dim, hidden, feature_dim]), torch.nn.LayerNorm(feature_dim))
+            body = mlp([obs_dim, hidden, feature_dim]) if body is None else body
+            self.phi = torch.nn.Sequential(body, torch.nn.LayerNorm(feature_dim))
         else:
-            self.phi = mlp([obs_dim, hidden, feature_dim], last_activation=True)
+            self.phi = mlp([obs_dim, hidden, feature_dim], last_activation=True) if body is None else \
+                torch.nn.Sequential(body, torch.nn.ReLU())
         self.inverse = mlp([2 * feature_dim, hidden, n_actions])
 
     def inverse_loss(self, f: Any, f_next: Any, actions: Any) -> Any:
@@ -39,10 +46,12 @@ class ICM(IntrinsicModule):
 
     def __init__(self, obs_dim: int, n_actions: int, *, feature_dim: int = 64, hidden: int = 256, eta: float = 1.0,
                  beta: float = 0.2, lr: float = 1e-3, batch_size: int = 256, epochs: int = 1,
-                 device: str | None = None, seed: int = 0):
-        super().__init__(obs_dim, n_actions, device, seed)
-        self.embedding = InverseDynamicsEmbedding(obs_dim, n_actions, feature_dim, hidden).to(self.device)
-        self.forward_model = mlp([feature_dim + n_actions, hidden, feature_dim]).to(self.device)
+                 device: str | None = None, seed: int = 0, encoder: Encoder = None, observation_space: Any = None):
+        super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
+        with self.seeded():
+            body = self.obs_mlp([obs_dim, hidden, feature_dim]) if self.has_encoder else None
+            self.embedding = InverseDynamicsEmbedding(obs_dim, n_actions, feature_dim, hidden, body=body).to(self.device)
+            self.forward_model = mlp([feature_dim + n_actions, hidden, feature_dim]).to(self.device)
         self.optimizer = torch.optim.Adam(list(self.embedding.parameters()) + list(self.forward_model.parameters()), lr=lr)
         self.eta, self.beta, self.batch_size, self.epochs = eta, beta, batch_size, epochs
         self._rng = np.random.default_rng(seed)

@@ -4,6 +4,9 @@ The bonus pays the *increase* in novelty along a transition, clipped at zero, an
 time ``s'`` is reached in the episode: ``max(N(s') - alpha * N(s), 0) * 1[N_episode(s') = 1]``, with
 ``N`` the RND prediction error and ``alpha = 0.5`` as in the paper. Crossing from explored into
 unexplored territory pays; wandering inside either does not.
+
+Keyword arguments other than ``alpha`` go to the inner :class:`~sparsegym.intrinsic.RND` (``encoder``
+and ``observation_space`` included).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from sparsegym.intrinsic.base import IntrinsicModule, torch
-from sparsegym.intrinsic.counts import row_keys
 from sparsegym.intrinsic.rnd import RND
+from sparsegym.utils.hashing import row_digests
 
 
 class NovelD(IntrinsicModule):
@@ -34,7 +37,7 @@ class NovelD(IntrinsicModule):
     def compute(self, batch: Mapping[str, Any]) -> np.ndarray:
         novelty_next = self.rnd.errors(batch["next_obs"]).cpu().numpy()
         novelty = self.rnd.errors(batch["obs"]).cpu().numpy()
-        keys = row_keys(batch["next_obs"])
+        keys = row_digests(batch["next_obs"])
         ids = self.env_ids(batch, len(keys))
         first = np.empty(len(keys), dtype=np.float32)
         for row, (env, key) in enumerate(zip(ids, keys)):

@@ -29,6 +29,7 @@ class RDD(RND):
     def __init__(self, obs_dim: int, n_actions: int | None = None, *, sigma: float = 1.0, **kwargs: Any):
         super().__init__(obs_dim, n_actions, **kwargs)
         self.sigma = float(sigma)
+        self._noise = torch.Generator(device=self.device).manual_seed(self.seed)  # the targets' noise
 
     def errors(self, obs: Any) -> Any:
         x = self.normalize(obs)
@@ -43,7 +44,7 @@ class RDD(RND):
         for _ in range(self.epochs):
             with torch.no_grad():
                 mean = self.target(x)
-                target = mean + self.sigma * torch.randn_like(mean)
+                target = mean + self.sigma * torch.randn(mean.shape, generator=self._noise, device=self.device)
             for start in range(0, len(obs), self.batch_size):
                 idx = slice(start, start + self.batch_size)
                 loss = (self.predictor(x[idx]) - target[idx]).pow(2).mean()

@@ -5,6 +5,17 @@ on the (normalised) next observation: high on states unlike those trained on, sh
 revisited. As in the paper, observations are whitened with running statistics and clipped to [-5, 5],
 only a fraction of each batch trains the predictor, and wrappers divide the bonus by a running standard
 deviation of the discounted intrinsic return (``normalize_returns``).
+
+Both networks read flat observations with an MLP, or, given ``encoder`` (the paper's convolutional
+nets, or any feature extractor; see :data:`sparsegym.intrinsic.base.Encoder`), start with their own
+copy of the encoder; encoded observations are not whitened (the encoder owns its input processing).
+
+Example:
+    >>> import numpy as np
+    >>> rnd = RND(4, device="cpu", seed=0)
+    >>> bonus = rnd.compute({"next_obs": np.ones((2, 4), np.float32)})
+    >>> bonus.shape, bool(bonus[0] == bonus[1])
+    ((2,), True)
 """
 
 from __future__ import annotations
@@ -14,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.intrinsic.base import IntrinsicModule, RunningMeanStd, minibatches, mlp, normalize_obs, torch
+from sparsegym.intrinsic.base import (
+    Encoder,
+    IntrinsicModule,
+    RunningMeanStd,
+    minibatches,
+    normalize_obs,
+    torch,
+)
 
 
 class RND(IntrinsicModule):
@@ -23,10 +41,12 @@ class RND(IntrinsicModule):
 
     def __init__(self, obs_dim: int, n_actions: int | None = None, *, embed_dim: int = 64, hidden: int = 256,
                  lr: float = 1e-4, update_proportion: float = 0.25, batch_size: int = 256, epochs: int = 1,
-                 obs_clip: float = 5.0, device: str | None = None, seed: int = 0):
-        super().__init__(obs_dim, n_actions, device, seed)
-        self.target = mlp([obs_dim, hidden, hidden, embed_dim]).to(self.device)
-        self.predictor = mlp([obs_dim, hidden, hidden, hidden, embed_dim]).to(self.device)
+                 obs_clip: float = 5.0, device: str | None = None, seed: int = 0, encoder: Encoder = None,
+                 observation_space: Any = None):
+        super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
+        with self.seeded():
+            self.target = self.obs_mlp([obs_dim, hidden, hidden, embed_dim]).to(self.device)
+            self.predictor = self.obs_mlp([obs_dim, hidden, hidden, hidden, embed_dim]).to(self.device)
         for p in self.target.parameters():
             p.requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.predictor.parameters(), lr=lr)

@@ -85,7 +85,9 @@ def load_factory(entry: str, base_dir: str | Path | None = None) -> Callable[...
             if not callable(factory):
                 raise AgentLoadError(f"{name!r} in {target!r} is not callable")
             return factory
-    public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+    exported = getattr(module, "__all__", None)  # a lazy package face lists its names without loading them
+    public = sorted(exported) if exported is not None else sorted(
+        n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
     raise AgentLoadError(
         f"{target!r} has no {' or '.join(repr(c) for c in candidates)}; callables defined there: {', '.join(public) or 'none'}"
     )

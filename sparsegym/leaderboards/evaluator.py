@@ -20,17 +20,26 @@ are not text-native in :class:`sparsegym.wrappers.TextObservation` and builds th
 wrapped env; see :mod:`sparsegym.leaderboards.suites`.
 
 Backends: ``local`` (the calling process when ``workers == 1``, else a pool of ``workers``
-processes) and ``ray`` (one Ray task per episode: ``ray start --head`` on one node and
-``ray start --address=HEAD:6379`` on the others, then run with ``RAY_ADDRESS=HEAD:6379``; without
-``RAY_ADDRESS`` a local Ray instance with ``workers`` CPUs is started).
+processes), ``async`` (``workers`` episodes in flight in this process on one event loop: agents with an
+``aact`` coroutine, such as LLM agents, wait on their server together, so a server that batches
+concurrent requests stays busy; other agents' ``act`` runs in a thread) and ``ray`` (one Ray task per
+episode: ``ray start --head`` on one node and ``ray start --address=HEAD:6379`` on the others, then run
+with ``RAY_ADDRESS=HEAD:6379``; without ``RAY_ADDRESS`` a local Ray instance with ``workers`` CPUs is
+started).
+
+Each record also keeps the episode's *progression* in [0, 1] (BALROG's measure, from the family's
+tracker: :mod:`sparsegym.envs.progress`) and, for agents with ``episode_stats()``, what the agent reports
+about the episode (an LLM agent: calls, tokens, invalid replies, latency).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
@@ -46,6 +55,7 @@ import numpy as np
 
 import sparsegym
 from sparsegym.envs.family import get_family
+from sparsegym.envs.progress import SuccessProgress, progress_for
 from sparsegym.envs.registry import get_entry
 from sparsegym.errors import ConfigError
 from sparsegym.leaderboards.agent import build_agent, load_factory
@@ -157,31 +167,106 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+class _Episode:
+    """One episode's bookkeeping, shared by the synchronous and the asynchronous runners: the return, the
+    step count, success, progression (the family's tracker), the trajectory, and the record at the end."""
+
+    def __init__(self, job: EpisodeJob, env: gymnasium.Env, agent: Any):
+        self.job, self.env, self.agent = job, env, agent
+        self.start = time.perf_counter()
+        self.total, self.steps, self.success, self.error = 0.0, 0, False, None
+        try:
+            self.cap = get_entry(job.env_id).max_episode_steps or DEFAULT_STEP_CAP
+        except Exception:  # an unknown id fails when the env is made, with its own message
+            self.cap = DEFAULT_STEP_CAP
+        self.trajectory: list[dict[str, Any]] | None = [] if job.trajectory_dir else None
+        self.progress = progress_for(env) if env is not None else SuccessProgress()
+
+    def _native(self, obs: Any) -> Any:
+        return getattr(self.env, "raw_observation", obs)  # a text view keeps the env's own observation
+
+    def begin(self, obs: Any, info: dict[str, Any]) -> None:
+        if self.trajectory is not None:
+            self.trajectory.append({"t": 0, "observation": _jsonable(obs), "info": _jsonable(info)})
+
+    def record_step(self, action: Any, obs: Any, reward: float, terminated: bool, truncated: bool,
+                    info: dict[str, Any]) -> bool:
+        """Account for one step; True when the episode is over."""
+        self.steps += 1
+        components = info.get("reward_components") if isinstance(info, dict) else None
+        self.total += float(components["extrinsic"]) if components and "extrinsic" in components else float(reward)
+        self.progress.update(self._native(obs), float(reward), bool(terminated), bool(truncated),
+                             info if isinstance(info, dict) else {})
+        if self.trajectory is not None:
+            self.trajectory.append({"t": self.steps, "action": _jsonable(action), "reward": float(reward),
+                                    "terminated": bool(terminated), "truncated": bool(truncated),
+                                    "observation": _jsonable(obs), "info": _jsonable(info)})
+        if terminated or truncated:
+            self.success = bool(info.get("success", False))
+            return True
+        if self.steps >= self.cap:
+            self.error = f"episode exceeded {self.cap} steps without ending"
+            return True
+        return False
+
+    def fail(self, phase: str, action: Any, exc: BaseException) -> None:
+        if isinstance(exc, (StepTimeout, asyncio.TimeoutError)):
+            self.error = f"step timeout: the agent took over {self.job.step_timeout:g} s to act at step {self.steps}"
+        else:
+            where = "the agent raised" if phase == "agent.act" else f"env.step rejected action {action!r}"
+            self.error = f"{where} at step {self.steps}: {type(exc).__name__}: {exc}"
+
+    def record(self, stamp: dict[str, str]) -> EpisodeRecord:
+        job = self.job
+        try:
+            versions = _versions(job.env_id)
+        except Exception:
+            versions = {"sparsegym": sparsegym.__version__}
+        versions.update(stamp)
+        stats = None
+        if self.agent is not None and hasattr(self.agent, "episode_stats"):
+            try:
+                stats = _jsonable(dict(self.agent.episode_stats()))
+            except Exception as exc:  # the record must still be written
+                stats = {"error": f"episode_stats raised {type(exc).__name__}: {exc}"}
+        record = EpisodeRecord(
+            agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
+            episode_return=self.total, success=self.success and self.error is None, length=self.steps,
+            wall_seconds=time.perf_counter() - self.start, error=self.error, versions=versions, identity=job.identity,
+            progression=float(self.progress.value) if self.error is None else 0.0, agent_stats=stats,
+        )
+        if self.trajectory is not None:
+            _write_trajectory(job, record, self.trajectory)
+        return record
+
+
+def _env_and_agent(job: EpisodeJob, envs: dict, agents: dict) -> tuple[gymnasium.Env, dict[str, str], Any]:
+    cached = envs.get((job.env_id, job.observation))
+    if cached is None:
+        cached = envs[(job.env_id, job.observation)] = make_env(job.env_id, job.observation)
+    env, stamp = cached
+    key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id, job.observation, job.identity)
+    agent = agents.get(key)
+    if agent is None:
+        agent = agents[key] = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
+    return env, stamp, agent
+
+
 def run_episode(job: EpisodeJob) -> EpisodeRecord:
     """Play one episode and return its record; never raises."""
-    start = time.perf_counter()
-    total, steps, success, error = 0.0, 0, False, None
-    trajectory: list[dict[str, Any]] | None = [] if job.trajectory_dir else None
     use_alarm = (job.step_timeout is not None and hasattr(signal, "setitimer")
                  and threading.current_thread() is threading.main_thread())
     old_handler = signal.signal(signal.SIGALRM, _alarm) if use_alarm else None
     stamp = {"observation": job.observation}
+    episode = _Episode(job, None, None)  # replaced once the env and agent exist
     try:
-        cached = _ENVS.get((job.env_id, job.observation))
-        if cached is None:
-            cached = _ENVS[(job.env_id, job.observation)] = make_env(job.env_id, job.observation)
-        env, stamp = cached
-        key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id, job.observation, job.identity)
-        agent = _AGENTS.get(key)
-        if agent is None:
-            agent = _AGENTS[key] = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
-        cap = get_entry(job.env_id).max_episode_steps or DEFAULT_STEP_CAP
+        env, stamp, agent = _env_and_agent(job, _ENVS, _AGENTS)
+        episode = _Episode(job, env, agent)
         agent.reset(job.seed)
         obs, info = env.reset(seed=job.seed)
-        if trajectory is not None:
-            trajectory.append({"t": 0, "observation": _jsonable(obs), "info": _jsonable(info)})
+        episode.begin(obs, info)
         while True:
-            phase = "agent.act"
+            phase, action = "agent.act", None
             try:
                 if job.step_timeout is None:
                     action = agent.act(obs, info)
@@ -195,45 +280,44 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord:
                     action = _act_with_thread_timeout(agent, obs, info, job.step_timeout)
                 phase = "env.step"
                 obs, reward, terminated, truncated, info = env.step(action)
-            except StepTimeout:
-                error = f"step timeout: the agent took over {job.step_timeout:g} s to act at step {steps}"
-                break
             except Exception as exc:
-                where = "the agent raised" if phase == "agent.act" else f"env.step rejected action {action!r}"
-                error = f"{where} at step {steps}: {type(exc).__name__}: {exc}"
+                episode.fail(phase, action, exc)
                 break
-            steps += 1
-            components = info.get("reward_components") if isinstance(info, dict) else None
-            total += float(components["extrinsic"]) if components and "extrinsic" in components else float(reward)
-            if trajectory is not None:
-                trajectory.append({"t": steps, "action": _jsonable(action), "reward": float(reward),
-                                   "terminated": bool(terminated), "truncated": bool(truncated),
-                                   "observation": _jsonable(obs), "info": _jsonable(info)})
-            if terminated or truncated:
-                success = bool(info.get("success", False))
-                break
-            if steps >= cap:
-                error = f"episode exceeded {cap} steps without ending"
+            if episode.record_step(action, obs, reward, terminated, truncated, info):
                 break
     except Exception as exc:
-        error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+        episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)
+    return episode.record(stamp)
+
+
+async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str], agent: Any) -> EpisodeRecord:
+    """Play one episode in an event loop: the agent's ``aact`` is awaited (its ``act`` runs in a thread when
+    it has no ``aact``), so many episodes share one process while their agents wait on a server."""
+    episode = _Episode(job, env, agent)
     try:
-        versions = _versions(job.env_id)
-    except Exception:
-        versions = {"sparsegym": sparsegym.__version__}
-    versions.update(stamp)
-    record = EpisodeRecord(
-        agent=job.agent, suite=job.suite, split=job.split, env_id=job.env_id, seed=job.seed,
-        episode_return=total, success=success and error is None, length=steps,
-        wall_seconds=time.perf_counter() - start, error=error, versions=versions, identity=job.identity,
-    )
-    if trajectory is not None:
-        _write_trajectory(job, record, trajectory)
-    return record
+        agent.reset(job.seed)
+        obs, info = env.reset(seed=job.seed)
+        episode.begin(obs, info)
+        act = getattr(agent, "aact", None)
+        while True:
+            phase, action = "agent.act", None
+            try:
+                pending = act(obs, info) if act is not None else asyncio.to_thread(agent.act, obs, info)
+                action = await asyncio.wait_for(pending, job.step_timeout)
+                phase = "env.step"
+                obs, reward, terminated, truncated, info = env.step(action)
+            except Exception as exc:
+                episode.fail(phase, action, exc)
+                break
+            if episode.record_step(action, obs, reward, terminated, truncated, info):
+                break
+    except Exception as exc:
+        episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+    return episode.record(stamp)
 
 
 def trajectory_path(root: str | Path, agent: str, suite: str, split: str, env_id: str, seed: int) -> Path:
@@ -312,8 +396,47 @@ def _run_ray(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
             yield _failed(job, f"Ray task failed: {type(exc).__name__}: {exc}")
 
 
+def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
+    """``workers`` episodes in flight in this process, on one event loop in a background thread; each slot
+    keeps its own env and agent (an agent holds one episode's state), built on first use."""
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    todo = list(jobs)
+
+    async def slot() -> None:
+        envs: dict = {}
+        agents: dict = {}
+        while todo and not stop.is_set():
+            job = todo.pop(0)
+            try:
+                env, stamp, agent = await asyncio.to_thread(_env_and_agent, job, envs, agents)
+            except Exception as exc:
+                results.put(_failed(job, f"could not run the episode: {type(exc).__name__}: {exc}"))
+                continue
+            results.put(await arun_episode(job, env, stamp, agent))
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(*(slot() for _ in range(max(1, workers))))
+        finally:
+            results.put(None)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="sparsegym-async-evaluator", daemon=True)
+    thread.start()
+    try:
+        while True:
+            record = results.get()
+            if record is None:
+                break
+            yield record
+    finally:
+        stop.set()  # on an interruption: no new episodes; those in flight finish and are dropped
+        thread.join(timeout=5)
+
+
 BACKENDS: dict[str, Callable[[list[EpisodeJob], int], Iterator[EpisodeRecord]]] = {
     "local": lambda jobs, workers: (_run_inline if workers <= 1 else _run_pool)(jobs, workers),
+    "async": _run_async,
     "ray": _run_ray,
 }
 

@@ -17,7 +17,8 @@ A run's identity is the sha256 (hex; shown shortened to 12 digits) of a canonica
     checkpoint saved to the same folder is a different run;
 
 * ``observation``: ``native`` or ``text`` (see :mod:`sparsegym.leaderboards.suites`), and ``view``:
-  the text view and its version for ``text`` (``TextObservation/1``), else null;
+  the text wrapper and its version for ``text`` (e.g. ``TextObservation/2``), else null (each episode
+  also records its family's view and version, e.g. ``minigrid-text`` 1);
 * ``sparsegym``: the installed sparsegym version.
 
 Two runs with equal identities resume each other; a display name is bound to one identity.

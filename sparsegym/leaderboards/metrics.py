@@ -82,6 +82,8 @@ class AgentStats:
     errors: int
     per_env: list[EnvStats]
     identity: str | None = None  # the run identity of the records (None if they disagree or have none)
+    progression: float | None = None  # mean episode progression in [0, 1] (BALROG's measure); None: not recorded
+    progression_se: float | None = None  # its standard error over episodes
 
     @property
     def complete(self) -> bool:
@@ -120,6 +122,9 @@ def agent_stats(agent: str, records: Sequence[EpisodeRecord], env_ids: Sequence[
     # Success rate is the mean over envs of each env's rate (every env weighs the same).
     success_rate = float(np.mean([e.success_rate for e in per_env]))
     identities = {r.identity for r in records}
+    prog = [float(r.progression) for r in records if r.progression is not None]
+    prog_mean = float(np.mean(prog)) if prog else None
+    prog_se = float(np.std(prog, ddof=1) / np.sqrt(len(prog))) if len(prog) > 1 else (0.0 if prog else None)
     return AgentStats(
         agent=agent,
         episodes=len(records),
@@ -132,6 +137,8 @@ def agent_stats(agent: str, records: Sequence[EpisodeRecord], env_ids: Sequence[
         errors=sum(e.errors for e in per_env),
         per_env=per_env,
         identity=identities.pop() if len(identities) == 1 else None,
+        progression=prog_mean,
+        progression_se=prog_se,
     )
 
 

@@ -38,13 +38,15 @@ def _rows(stats: list[AgentStats]) -> list[list[str]]:
     rows = []
     for i, s in enumerate(stats, 1):
         done = f"{s.episodes}/{s.expected_episodes}" if s.expected_episodes else str(s.episodes)
+        prog = "-" if s.progression is None else f"{s.progression:.3f} +/- {s.progression_se or 0.0:.3f}"
         rows.append([str(i), s.agent, f"{s.iqm_return:.3f}", _ci(s.iqm_ci), f"{s.success_rate:.3f}",
-                     _ci(s.success_ci), f"{s.mean_return:.3f}", done + ("" if s.complete else " (partial)"),
+                     _ci(s.success_ci), prog, f"{s.mean_return:.3f}", done + ("" if s.complete else " (partial)"),
                      str(s.errors)])
     return rows
 
 
-HEADERS = ["rank", "agent", "IQM return", "95% CI", "success", "95% CI", "mean return", "episodes", "errors"]
+HEADERS = ["rank", "agent", "IQM return", "95% CI", "success", "95% CI", "progression", "mean return", "episodes",
+           "errors"]
 
 
 def render(stats: list[AgentStats], suite: Suite, split: str, fmt: str = "table") -> str:
@@ -60,7 +62,9 @@ def render(stats: list[AgentStats], suite: Suite, split: str, fmt: str = "table"
         lines = [f"### {title}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         lines += ["", "IQM: interquartile mean of episode returns over (seeds x envs); 95% CIs from a stratified "
-                  "bootstrap over seeds within each env (2,000 replicates)."]
+                  "bootstrap over seeds within each env (2,000 replicates). Progression: mean share of the task "
+                  "achieved per episode (BALROG's measure; success where a task is won or not), +/- its standard "
+                  "error."]
         return "\n".join(lines)
     if fmt == "table":
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADERS)]

@@ -66,14 +66,17 @@ _SCHEMA = (
         versions TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL,
         identity TEXT,
+        progression DOUBLE PRECISION,
+        agent_stats TEXT,
         PRIMARY KEY (agent, suite, split, env_id, seed)
     )""",
 )
 #: Columns added since the first schema: (table, column, type). Opening an older store adds them.
 _ADDED_COLUMNS = (("submissions", "identity", "TEXT"), ("submissions", "identity_spec", "TEXT"),
-                  ("episodes", "identity", "TEXT"))
+                  ("episodes", "identity", "TEXT"), ("episodes", "progression", "DOUBLE PRECISION"),
+                  ("episodes", "agent_stats", "TEXT"))
 _EPISODE_COLUMNS = ("agent", "suite", "split", "env_id", "seed", "episode_return", "success", "length",
-                    "wall_seconds", "error", "versions", "created_at", "identity")
+                    "wall_seconds", "error", "versions", "created_at", "identity", "progression", "agent_stats")
 #: PostgreSQL advisory-lock key that serializes schema upgrades ("sgym" in ASCII).
 _PG_LOCK = 0x73_67_79_6D
 
@@ -95,6 +98,8 @@ class EpisodeRecord:
     versions: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     identity: str | None = None  # sha256 of what ran (sparsegym.leaderboards.identity)
+    progression: float | None = None  # how far the episode got, in [0, 1] (sparsegym.envs.progress); None: not recorded
+    agent_stats: dict[str, Any] | None = None  # what the agent reported (LLM agents: calls, tokens, invalid replies, ...)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -219,6 +224,8 @@ class ResultsStore:
             record.agent, record.suite, record.split, record.env_id, int(record.seed), float(record.episode_return),
             int(bool(record.success)), int(record.length), float(record.wall_seconds), record.error,
             json.dumps(record.versions, sort_keys=True), float(record.created_at), record.identity,
+            None if record.progression is None else float(record.progression),
+            None if record.agent_stats is None else json.dumps(record.agent_stats, sort_keys=True),
         )
         placeholders = ", ".join("?" for _ in _EPISODE_COLUMNS)
         try:
@@ -248,6 +255,7 @@ class ResultsStore:
             d["success"] = bool(d["success"])
             d["seed"] = int(d["seed"])
             d["versions"] = json.loads(d["versions"])
+            d["agent_stats"] = json.loads(d["agent_stats"]) if d["agent_stats"] else None
             out.append(EpisodeRecord(**d))
         return out
 

@@ -15,7 +15,6 @@ the agent, the carried object) and ``"full"``; NetHack has ``"position"`` (dunge
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -24,18 +23,16 @@ import gymnasium
 import numpy as np
 
 from sparsegym.envs.family import family_of, require_family
+from sparsegym.errors import ConfigError
+from sparsegym.utils.counts import VisitCounts
+from sparsegym.utils.hashing import observation_digest
 from sparsegym.wrappers._components import add_component
 
 StateKey = Callable[[gymnasium.Env, Any], Hashable]
 
 
 def observation_key(env: gymnasium.Env, observation: Any) -> Hashable:
-    if isinstance(observation, str):
-        return observation
-    if isinstance(observation, dict):
-        return hashlib.blake2b(b"".join(np.ascontiguousarray(observation[k]).tobytes() for k in sorted(observation)),
-                               digest_size=16).digest()
-    return hashlib.blake2b(np.ascontiguousarray(observation).tobytes(), digest_size=16).digest()
+    return observation_digest(observation)
 
 
 def text_key(env: gymnasium.Env, observation: Any) -> Hashable:
@@ -76,14 +73,14 @@ def resolve_key(key: str | StateKey, env: gymnasium.Env | None = None) -> StateK
     if callable(key):
         return key
     if not isinstance(key, str) or not key:
-        raise ValueError(f"a state key is a name or a callable (env, observation) -> hashable, got {key!r}")
+        raise ConfigError(f"a state key is a name or a callable (env, observation) -> hashable, got {key!r}")
     if key in STATE_KEYS and key not in ("position", "grid"):
         return STATE_KEYS[key]
     if env is not None:
         family = family_of(env)
         if family is None or key not in family.state_keys:
             known = ["observation", "text", *(sorted(family.state_keys) if family is not None else [])]
-            raise ValueError(f"unknown state key {key!r} for this env; use one of {', '.join(known)} or a callable")
+            raise ConfigError(f"unknown state key {key!r} for this env; use one of {', '.join(known)} or a callable")
     return family_key(key)
 
 
@@ -118,28 +115,28 @@ class CountBonus(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         self.beta, self.key = float(beta), resolve_key(key, env)
         self.episodic, self.first_visit = bool(episodic), bool(first_visit)
         self.name = name or ("episodic_count" if episodic or first_visit else "count")
-        self.counts: Counter = Counter()
-        self._episode: set[Hashable] = set()
+        self.visits = VisitCounts()  # N(s): cleared at each reset when episodic
+        self._episode = VisitCounts()  # this episode's counts, for first_visit
+
+    @property
+    def counts(self) -> Counter:
+        return self.visits.table()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         if self.episodic:
-            self.counts.clear()
+            self.visits.clear()
         self._episode.clear()
         k = self.key(self.env, obs)
-        self.counts[k] += 1
+        self.visits.add(k)
         self._episode.add(k)
         return obs, info
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
         k = self.key(self.env, obs)
-        self.counts[k] += 1
-        n = self.counts[k]
-        if self.first_visit:
-            bonus = self.beta if k not in self._episode else 0.0
-        else:
-            bonus = self.beta / np.sqrt(n)
-        self._episode.add(k)
+        n = self.visits.add(k)
+        first = self._episode.add(k) == 1
+        bonus = (self.beta if first else 0.0) if self.first_visit else self.beta / np.sqrt(n)
         info["visit_count"] = n
         return obs, add_component(info, reward, self.name, bonus), terminated, truncated, info

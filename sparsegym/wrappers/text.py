@@ -5,7 +5,8 @@ one); this wrapper applies it and keeps the text-action contract that every text
 shares (the text-native envs keep it too, see :mod:`sparsegym.envs.text_env`):
 
 * forgiving by default: a reply that names no action is not an exception. The view's documented
-  default action is played instead (MiniGrid: "done", which changes nothing; NetHack: "wait"), the
+  default action is played instead (MiniGrid: "done", which changes nothing; NetHack: "wait" where the
+  task's action set has it, else "search", else its first action), the
   observation starts with a line saying what was wrong, ``info["action_error"]`` holds that message
   (``None`` after a valid action) and ``info["invalid_actions"]`` counts such replies in the episode;
 * strict on request (``strict_actions=True``): the same reply raises
@@ -80,6 +81,8 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._invalid = 0
+        self.view.start()
+        self.raw_observation = obs  # the env's own observation behind the text (progress trackers read it)
         return self._text(obs, info, None), self._info(info, None, None)
 
     def step(self, action: str | int):
@@ -92,6 +95,8 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
             error, index = str(exc), self.view.default_action
             self._invalid += 1
         obs, reward, terminated, truncated, info = self.env.step(index)
+        self.raw_observation = obs
+        self.view.record(index, float(reward))
         return self._text(obs, info, error), reward, terminated, truncated, self._info(info, index, error)
 
     def parse(self, action: str | int) -> int:

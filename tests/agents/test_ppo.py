@@ -146,3 +146,18 @@ def test_sequence_forward_clears_state_at_episode_starts():
     # step 2 starts a new episode: from a cleared state it sees what step 0 saw
     assert v_all[2].item() == pytest.approx(v_one[0].item(), abs=1e-6)
     assert v_all[1].item() != pytest.approx(v_one[0].item(), abs=1e-6)
+
+
+def test_intrinsic_modules_can_embed_observations_with_the_family_encoder():
+    from sparsegym.envs.minigrid.encoder import MiniGridEncoder
+    from sparsegym.errors import ConfigError
+
+    agent = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0",
+                PPOConfig(intrinsic="rnd", intrinsic_encoder="family", num_envs=2, num_steps=16, seed=0))
+    assert agent.intrinsic.has_encoder
+    assert any(isinstance(m, MiniGridEncoder) for m in agent.intrinsic.predictor.modules())
+    agent.learn(64)
+    with pytest.raises(ConfigError, match="intrinsic_encoder must be 'flat' or 'family'"):
+        PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(intrinsic="rnd", intrinsic_encoder="cnn", num_envs=1))
+    with pytest.raises(ConfigError, match="no family encoder accepts"):
+        PPO("sparsegym/DynLinBandit-Rho03-v0", PPOConfig(intrinsic="rnd", intrinsic_encoder="family", num_envs=1))

@@ -11,7 +11,7 @@ from minigrid.minigrid_env import MiniGridEnv  # noqa: E402
 import sparsegym  # noqa: E402
 from sparsegym.baselines import MiniGridOracle  # noqa: E402
 from sparsegym.envs.minigrid import fastview  # noqa: E402
-from sparsegym.envs.registry import list_envs  # noqa: E402
+from sparsegym.envs.registry import get_entry, list_envs  # noqa: E402
 
 
 def _reference(core) -> np.ndarray:
@@ -45,8 +45,8 @@ def _check_rollout(env, steps: int, seed: int, policy=None) -> int:
     return checks
 
 
-@pytest.mark.parametrize("env_id", list_envs(family="minigrid"))
-def test_fast_view_equals_minigrid_view_on_every_id(env_id):
+@pytest.mark.parametrize("env_id", [i for i in list_envs(family="minigrid") if not get_entry(i).base_id])
+def test_fast_view_equals_minigrid_view_on_every_id(env_id):  # the Box variants observe the same view
     env = sparsegym.make(env_id, max_steps=60)
     assert _check_rollout(env, 150, seed=3) >= 100
 

@@ -107,3 +107,50 @@ def test_vector_count_bonus_shares_global_counts():
     single = CountBonus(sparsegym.make(DOORKEY5), beta=1.0)
     single.reset(seed=0)
     assert single.step(1)[1] == 1.0
+
+
+def test_vector_wrappers_take_same_step_envs_and_refuse_disabled_autoreset():
+    from sparsegym.agents.vector import make_lean_vec  # SAME_STEP
+
+    envs = VectorCountBonus(make_lean_vec(DOORKEY5, 2, max_steps=3), beta=1.0, episodic=True)
+    envs.reset(seed=[0, 0])
+    for t in range(6):
+        _, rewards, terms, truncs, infos = envs.step(np.array([0, 0]))  # turning left: a new view each step
+        # every transition pays (no reset rows in SAME_STEP); the counts restart each 3-step episode,
+        # whose 4 distinct directions are never repeated within it
+        assert rewards.tolist() == [1.0, 1.0]
+        assert (terms | truncs).all() == (t % 3 == 2)
+    disabled = gymnasium.make_vec(DOORKEY5, num_envs=2,
+                                  vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED})
+    with pytest.raises(ValueError, match="NEXT_STEP or SAME_STEP"):
+        VectorIntrinsicReward(disabled, EpisodicCount(flat_dim(disabled.single_observation_space)))
+
+
+def test_one_observation_digest_for_counts_and_go_explore_cells():
+    from sparsegym.agents.go_explore import observation_cell
+    from sparsegym.utils.hashing import observation_digest
+    from sparsegym.wrappers.counts import observation_key
+
+    obs, _ = sparsegym.make(DOORKEY5).reset(seed=0)
+    assert observation_key(None, obs) == observation_cell(None, obs) == observation_digest(obs)
+
+
+def test_episodic_count_counts_the_episodes_first_observation():
+    counts = EpisodicCount(2)
+    s0, s1 = np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32)
+    assert counts.compute({"obs": s0, "next_obs": s0})[0] == pytest.approx(1 / np.sqrt(2))  # a no-op move
+    assert counts.compute({"obs": s0, "next_obs": s1})[0] == 1.0
+    counts.reset([0])
+    assert counts.compute({"obs": s1, "next_obs": s1})[0] == pytest.approx(1 / np.sqrt(2))
+    shared = EpisodicCount(2, episodic=False)
+    shared.compute({"obs": np.concatenate([s0, s0]), "next_obs": np.concatenate([s1, s1]), "env_ids": np.array([0, 1])})
+    assert shared.visits.count(shared_key(s0)) == 2 and shared.visits.count(shared_key(s1)) == 2
+    from sparsegym.intrinsic import IntrinsicModule
+
+    assert isinstance(counts, IntrinsicModule)
+
+
+def shared_key(row):
+    from sparsegym.utils.hashing import row_digests
+
+    return row_digests(row)[0]

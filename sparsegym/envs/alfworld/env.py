@@ -144,6 +144,12 @@ class ALFWorldEnv(TextEnv):
         True
     """
 
+    rules = (
+        "You are a household robot in a text world. The first observation describes the room and says "
+        "\"Your task is to: ...\". Commands: go to a place, take an object from a place, put it in or on a "
+        "place (move X to Y), open and close receptacles, heat, cool and clean objects with the appliances, "
+        "use a lamp, look, inventory. The episode ends when the task is done.")
+
     def __init__(
         self,
         task: str | None = "mixed",

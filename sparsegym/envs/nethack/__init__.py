@@ -16,6 +16,7 @@ FAMILY = Family(
     cell=f"{_N}.keys:go_explore_cell",
     encoder=f"{_N}.encoder:NetHackEncoder",
     subgoals=f"{_N}.subgoals",
+    progress=f"{_N}.progress:NetHackProgress",
     # A person sees the screen and the inventory.
     play_kwargs={"extra_keys": ("tty_chars", "inv_strs", "inv_letters")},
 )

@@ -43,6 +43,8 @@ with contextlib.redirect_stderr(io.StringIO()):  # minihack imports pkg_resource
         warnings.simplefilter("ignore")
         require("minihack", "nethack", "The MiniHack tasks")
 
+#: Upstream task names of NetHack's open-ended tasks (no goal; success is never reported).
+OPEN_ENDED = ("NetHackScore", "NetHackGold", "NetHackEat", "NetHackScout", "NetHackChallenge")
 DEFAULT_KEYS = ("glyphs", "chars", "colors", "blstats", "message")
 TASK_SUCCESSFUL = 2  # the StepStatus values shared by nle's tasks and MiniHack
 ABORTED = -1
@@ -92,6 +94,9 @@ class NetHackTask(gymnasium.Env):
         self.action_space = spaces.Discrete(self.core.action_space.n)
         self.actions = tuple(self.core.actions)
         self.max_steps = int(getattr(self.core, "_max_episode_steps", 0)) or None
+        #: False for NetHack's open-ended tasks (Score, Gold, Eat, Scout, Challenge: maximise a score), which
+        #: never report success; True for tasks with a goal (MiniHack, Staircase, StaircasePet, Oracle).
+        self.has_goal = not any(t in task for t in OPEN_ENDED)
         self._keys = tuple(dict_space.spaces)
         # NLE's own step copies every internal observation array before stepping (its reward needs the
         # previous state), MiniHack's step copies them once more for its reward manager, and we copy

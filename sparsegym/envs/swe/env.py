@@ -116,6 +116,14 @@ class SWEEnv(TextEnv):
             (``"strict"`` by default; ``"no-seccomp"`` or ``"none"`` are weaker modes chosen by name).
     """
 
+    rules = (
+        "You are a software engineer fixing a bug in a Python repository (your working directory, /testbed) "
+        "so that its failing tests pass without breaking the others. Actions, one per reply: run <shell "
+        "command>; view <path> [<first line> <last line>]; create <path> then the contents on the next lines; "
+        "str_replace <path> then <<<<<<< OLD / old text / ======= / new text / >>>>>>> NEW; insert <path> <line> "
+        "then the text; undo <path>; submit (grades the repository and ends the episode).")
+    complete_actions = False  # actions are verbs with free-text arguments
+
     collapse_whitespace = False
 
     def __init__(self, tasks: str | os.PathLike = "shipped", runtime: str = "local", reward: str = "resolved",

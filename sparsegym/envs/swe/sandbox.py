@@ -7,8 +7,8 @@ Both have one interface (:class:`Runtime`): ``start(repo_dir)``, ``run(command, 
 The local sandbox
 =================
 An agent that explores will try whatever a shell lets it try, so :class:`LocalSandbox` runs each
-command with least privilege. It uses `bubblewrap <https://github.com/containers/bubblewrap>`_
-(``bwrap``, the sandbox Flatpak is built on; Debian/Ubuntu: ``apt-get install bubblewrap``) for the
+command with least privilege. It uses bubblewrap (https://github.com/containers/bubblewrap;
+``bwrap``, the sandbox Flatpak is built on; Debian/Ubuntu: ``apt-get install bubblewrap``) for the
 namespaces, the file-system view, the user mapping and the seccomp filter, rather than namespace code
 of our own. What a command gets, in the default ``isolation="strict"``:
 
@@ -289,7 +289,8 @@ class LocalSandbox(Runtime):
             weaker = "'no-seccomp' (no system-call filter) or 'none'" if isolation == "strict" else "'none'"
             raise SandboxError(
                 f"the local sandbox (isolation={isolation!r}) cannot run on this machine: " + "; ".join(missing)
-                + ". Use the Docker runtime instead (runtime='docker', needs a Docker engine), or, on a machine "
+                + ". Use the Docker runtime instead (runtime='docker': needs a Docker engine and an image for the "
+                "tasks, see docker/Dockerfile.swe), or, on a machine "
                 f"and with code you trust, opt into a weaker mode by name: sandbox={{'isolation': {weaker}}} "
                 "(see sparsegym.envs.swe.sandbox for what each mode enforces)"
             )

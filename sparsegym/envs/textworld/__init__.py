@@ -8,5 +8,6 @@
 from sparsegym.envs.family import Family
 
 FAMILY = Family(name="textworld", packages=("textworld",), text_native=True,
+                progress="sparsegym.envs.textworld.progress:TextWorldProgress",
                 oracle="sparsegym.baselines:WalkthroughAgent",
                 baselines={"random": "sparsegym.baselines:RandomAgent", "walkthrough": "sparsegym.baselines:WalkthroughAgent"})

@@ -94,6 +94,11 @@ class TextWorldEnv(TextEnv):
         >>> obs, reward, terminated, truncated, info = env.step(info["admissible_actions"][0])  # doctest: +SKIP
     """
 
+    rules = (
+        "You are playing a text adventure. The first observation states your objective. Commands are short "
+        "imperative phrases (go north, take the key, open the door, put the apple on the table); your score "
+        "rises as you make progress, and the game ends when the objective is met.")
+
     def __init__(
         self,
         challenge: str = "custom",

@@ -84,6 +84,14 @@ class WebShopEnv(TextEnv):
         nouns: title-noun backend for the reward: ``auto`` (spaCy when installed), ``spacy``, ``fallback``.
     """
 
+    rules = (
+        "You are shopping on a website for a product that matches an instruction (attributes, options and a "
+        "price limit). Actions: search[your keywords] on a page with a search bar, and click[x] where x is "
+        "one of the page's clickable items (a product id, an option value, description, features, reviews, "
+        "< prev, next >, back to search, buy now). Buying ends the episode; the reward measures how well "
+        "the product matches.")
+    complete_actions = False  # the search page lists the template search[<query>]
+
     def __init__(
         self,
         split: str = "test",

@@ -5,28 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
-import numpy as np
-from gymnasium import spaces
 
+from sparsegym.intrinsic.stream import IntrinsicStream, autoreset_mode_name, check_module_size
+from sparsegym.utils.spaces import flatten_batch
 from sparsegym.wrappers._components import add_vector_component
-from sparsegym.wrappers.intrinsic import ReturnNormalizer, check_module_size
 
-
-def flatten_batch(space: gymnasium.Space, obs: Any, n: int) -> np.ndarray:
-    """Flatten a batch of ``n`` observations of ``space`` (the single-env space) to ``(n, flatdim)``."""
-    if isinstance(space, spaces.Box):
-        return np.asarray(obs, dtype=np.float32).reshape(n, -1)
-    if isinstance(space, spaces.Discrete):
-        out = np.zeros((n, space.n), dtype=np.float32)
-        out[np.arange(n), np.asarray(obs, dtype=np.int64) - space.start] = 1.0
-        return out
-    if isinstance(space, spaces.MultiBinary):
-        return np.asarray(obs, dtype=np.float32).reshape(n, -1)
-    if isinstance(space, spaces.Dict):
-        return np.concatenate([flatten_batch(sub, obs[k], n) for k, sub in space.spaces.items()], axis=1)
-    if isinstance(space, spaces.Tuple):
-        return np.concatenate([flatten_batch(sub, o, n) for sub, o in zip(space.spaces, obs)], axis=1)
-    return np.stack([np.asarray(spaces.flatten(space, o), dtype=np.float32) for o in obs])
+__all__ = ["VectorIntrinsicReward", "flatten_batch"]
 
 
 class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
@@ -34,6 +18,12 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
 
     Args mirror :class:`~sparsegym.wrappers.IntrinsicReward`; the module trains on the last
     ``update_every`` steps of all sub-envs (``update_every * num_envs`` transitions).
+
+    Both of Gymnasium's autoreset modes work (read from ``env.metadata["autoreset_mode"]``): with
+    ``NEXT_STEP`` (the default) the step after an episode ends shows the reset observation and earns
+    no bonus; with ``SAME_STEP`` the ending transition is scored on ``infos["final_obs"]``. Either way
+    the bonuses, their normalisation and the module's episodic resets are the same
+    (:class:`~sparsegym.intrinsic.stream.IntrinsicStream`).
 
     Examples:
         >>> import gymnasium, sparsegym
@@ -50,49 +40,27 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
     def __init__(self, env: gymnasium.vector.VectorEnv, module: Any, coef: float = 0.01, update_every: int = 128,
                  learn: bool = True, normalize: bool | None = None, gamma: float = 0.99, name: str | None = None):
         super().__init__(env)
-        mode = env.metadata.get("autoreset_mode")
-        if mode is not None and getattr(mode, "value", mode) != "NextStep":
-            raise ValueError(f"VectorIntrinsicReward supports the NEXT_STEP autoreset mode, got {mode}")
+        mode = autoreset_mode_name(env.metadata.get("autoreset_mode"))
         check_module_size(module, env.single_observation_space)
         self.module, self.coef, self.update_every, self.learn = module, float(coef), int(update_every), bool(learn)
         self.name = name or module.name
-        normalize = module.normalize_returns if normalize is None else normalize
-        self.normalizer = ReturnNormalizer(self.num_envs, gamma) if normalize else None
-        self._obs: np.ndarray | None = None
-        self._ended = np.zeros(self.num_envs, dtype=bool)
-        self._buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.stream = IntrinsicStream(module, self.num_envs, self.single_observation_space, autoreset_mode=mode,
+                                      normalize=normalize, gamma=gamma, episodic_returns=True,
+                                      update_every=int(update_every), learn=learn)
+
+    @property
+    def normalizer(self) -> Any:
+        return self.stream.normalizer
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None):
         obs, infos = self.env.reset(seed=seed, options=options)
-        self._obs = flatten_batch(self.single_observation_space, obs, self.num_envs)
-        self._ended[:] = False
-        self.module.reset(range(self.num_envs))
-        if self.normalizer is not None:
-            self.normalizer.returns[:] = 0.0
+        self.stream.reset(obs)
         return obs, infos
 
     def step(self, actions: Any):
         obs, rewards, terminated, truncated, infos = self.env.step(actions)
-        flat = flatten_batch(self.single_observation_space, obs, self.num_envs)
-        live = ~self._ended  # rows that are real transitions, not autoreset steps
-        bonus = np.zeros(self.num_envs)
-        if live.any():
-            ids = np.flatnonzero(live)
-            batch = {"obs": self._obs[ids], "next_obs": flat[ids], "action": np.asarray(actions)[ids], "env_ids": ids}
-            bonus[ids] = np.asarray(self.module.compute(batch), dtype=np.float64)
-            if self.learn and self.update_every > 0:
-                self._buffer.append((self._obs[ids], np.asarray(actions)[ids], flat[ids]))
-        if self.normalizer is not None:
-            self.normalizer.returns[~live] = 0.0
-            bonus = self.normalizer(bonus) * live
-        restarted = np.flatnonzero(self._ended)
-        if len(restarted):
-            self.module.reset(restarted)  # these rows just showed a reset observation
-        if self.learn and self.update_every > 0 and len(self._buffer) >= self.update_every:
-            o, a, n = (np.concatenate(x) for x in zip(*self._buffer))
-            infos["intrinsic_losses"] = self.module.update({"obs": o, "action": a, "next_obs": n})
-            self._buffer.clear()
-        self._obs = flat
-        self._ended = np.logical_or(terminated, truncated)
+        bonus = self.stream.step(actions, obs, terminated, truncated, infos)
+        if self.stream.losses is not None:
+            infos["intrinsic_losses"] = self.stream.losses
         rewards = add_vector_component(infos, rewards, self.name, self.coef * bonus)
         return obs, rewards, terminated, truncated, infos

@@ -1,0 +1,347 @@
+"""``LLMAgent``: a zero-shot language-model agent for every text surface of sparsegym (BALROG's design).
+
+It plays any env that speaks text: the text-native families (TextWorld, ALFWorld, WebShop, software
+repair) as they are, and every other family through its text view (``observation: text`` in a
+leaderboard submission, or :class:`sparsegym.wrappers.TextObservation` by hand), talking to any
+OpenAI-compatible server through :class:`sparsegym.llm.LLMClient` (``sparsegym serve`` starts a local
+one with SmolLM2-135M-Instruct).
+
+The prompt, as BALROG builds it (Paglieri et al. 2024):
+
+* the first user turn holds the env's instructions (its rules, the actions with one line each, the step
+  budget) and, with ``prompt="few-shot"``, a transcript of the family's oracle solving another episode;
+* then the last ``history`` turns: each observation as a user turn and the agent's action as the
+  assistant's reply;
+* the last user turn starts with "Current observation:", lists the valid actions when the env gives
+  them, and says how to answer.
+
+Prompt styles (``prompt=``): ``"naive"`` (answer with the action only), ``"cot"`` (think, then a last line
+``ACTION: <action>``), ``"tagged"`` (think, then ``<action>...</action>``), ``"few-shot"`` (naive, with an
+oracle transcript). Beyond BALROG, ``constrained=True`` restricts the reply to the admissible actions by
+grammar where the server supports JSON-schema ``enum`` constraints (llama.cpp's server does): the model
+then cannot answer anything else (with ``cot`` the schema has a ``reasoning`` string before ``action``).
+
+Replies are parsed forgivingly (:func:`parse_reply`: quotes, case, numbering, "Action:" prefixes,
+reasoning around the action). A reply that names no valid action is counted, and on a text view the
+view's documented default action is played with a feedback line in the next prompt (MiniGrid "done",
+NetHack "wait"); on a text-native env the reply goes to the game, which answers with its own error (the
+text-env contract). ``episode_stats()`` reports, per episode: LLM calls, HTTP requests, cache hits,
+prompt and completion tokens, invalid replies, and seconds waiting for the server; the leaderboard
+stores them with each episode.
+
+Leaderboard submission::
+
+    name: smollm2-cot
+    authors: [me]
+    agent: sparsegym.agents:LLMAgent
+    suite: textworld
+    observation: text
+    agent_kwargs: {model: smollm2, base_url: "http://127.0.0.1:8080/v1", prompt: cot, constrained: false}
+
+Example (a scripted stand-in server; a real one is ``sparsegym serve``):
+
+>>> import sparsegym
+>>> from sparsegym.llm.testing import ScriptedLLMServer
+>>> from sparsegym.wrappers import TextObservation
+>>> env = TextObservation(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
+>>> with ScriptedLLMServer(reply=lambda request: "I will turn left.") as server:
+...     agent = LLMAgent(env, base_url=server.base_url, cache=False)
+...     agent.reset(0)
+...     obs, info = env.reset(seed=0)
+...     action = agent.act(obs, info)
+>>> action, agent.episode_stats()["calls"], agent.episode_stats()["invalid_replies"]
+('turn left', 1, 0)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium
+
+from sparsegym.errors import ConfigError
+
+PROMPTS = ("naive", "cot", "tagged", "few-shot")
+_STYLE_INSTRUCTION = {
+    "naive": "Answer with exactly one of the valid actions and nothing else.",
+    "few-shot": "Answer with exactly one of the valid actions and nothing else.",
+    "cot": "First think step by step about what to do, briefly. Then write your final answer on the last line as "
+           "ACTION: <one valid action>",
+    "tagged": "First think briefly about what to do. Then give your final answer as <action>one valid action</action>",
+}
+_DEFAULT_MAX_TOKENS = {"naive": 32, "few-shot": 32, "cot": 256, "tagged": 256}
+_PREFIX = re.compile(r"^\s*(?:[-*>#]+|\d+[.)]|\(?[a-z]\)|final answer\s*:|answer\s*:|action\s*:|next action\s*:|"
+                     r"command\s*:|i will\s+|i'll\s+|i choose\s+|i should\s+|let's\s+|let me\s+)\s*", re.I)
+_QUOTES = "\"'`*_"
+_TEMPLATE = re.compile(r"<[^<>]+>")
+
+
+def _normalise(text: str) -> str:
+    """Lower-case, whitespace collapsed, surrounding quotes, markup and final punctuation removed."""
+    text = " ".join(text.split()).lower()
+    for _ in range(4):
+        before = text
+        text = _PREFIX.sub("", text).strip().strip(_QUOTES).strip().rstrip(".!,;:").strip()
+        if text == before:
+            break
+    return text
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """``search[<query>]`` -> a pattern that accepts ``search[anything]`` (case-insensitive)."""
+    parts = _TEMPLATE.split(template)
+    return re.compile("(" + "(.+?)".join(re.escape(p) for p in parts) + ")", re.I)
+
+
+def _answer_text(reply: str, style: str) -> str:
+    """The part of a reply that should hold the action: after the last ``ACTION:`` (cot), inside the last
+    ``<action>`` tag (tagged; BALROG's ``<|ACTION|>...<|END|>`` too), else the whole reply."""
+    if style == "tagged":
+        found = re.findall(r"<action>(.*?)</action>", reply, re.I | re.S) or \
+            re.findall(r"<\|action\|>(.*?)<\|end\|>", reply, re.I | re.S)
+        if found:
+            return found[-1]
+    if style in ("cot", "tagged"):
+        parts = re.split(r"action\s*:", reply, flags=re.I)
+        if len(parts) > 1:
+            return parts[-1].strip().splitlines()[0] if parts[-1].strip() else ""
+    return reply
+
+
+def parse_reply(reply: str, actions: Sequence[str] = (), style: str = "naive") -> str | None:
+    """The action a reply names, or None when it names none.
+
+    ``actions``: the valid actions (``info["admissible_actions"]``); entries with ``<...>`` placeholders are
+    templates (``search[<query>]`` accepts ``search[red shoes]``). Without actions (free-text envs), the
+    reply's answer part, stripped, is the action (None when empty).
+
+    >>> acts = ["turn left", "turn right", "go forward"]
+    >>> parse_reply("Go forward.", acts), parse_reply('"TURN LEFT"', acts), parse_reply("2. turn right", acts)
+    ('go forward', 'turn left', 'turn right')
+    >>> parse_reply("I think the key is ahead, so I go forward", acts)
+    'go forward'
+    >>> parse_reply("Let me think: turning left is bad.\\nACTION: turn right", acts, style="cot")
+    'turn right'
+    >>> parse_reply("jump", acts) is None, parse_reply("", acts) is None
+    (True, True)
+    >>> parse_reply("search[red running shoes]", ["search[<query>]"])
+    'search[red running shoes]'
+    """
+    if not isinstance(reply, str):
+        return None
+    answer = _answer_text(reply, style).strip()
+    if not actions:
+        return answer.strip().strip("`").strip() or None
+    complete = [a for a in actions if not _TEMPLATE.search(a)]
+    templates = [a for a in actions if _TEMPLATE.search(a)]
+    key = _normalise(answer)
+    by_norm = {_normalise(a): a for a in complete}
+    if key in by_norm:
+        return by_norm[key]
+    for template in templates:  # a template filled in
+        m = _template_regex(template).search(answer)
+        if m and all(g.strip() for g in m.groups()[1:]):
+            return m.group(1).strip()
+    # The action named inside a longer reply: the one mentioned last, and the longest at that place.
+    best: tuple[int, int, str] | None = None
+    for norm, action in by_norm.items():
+        for m in re.finditer(r"(?<![a-z0-9])" + re.escape(norm) + r"(?![a-z0-9])", key):
+            cand = (m.start(), len(norm), action)
+            if best is None or cand[:2] > best[:2]:
+                best = cand
+    return best[2] if best else None
+
+
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(base_url: str | None, model: str | None, api_key: str | None, cache: Any, max_concurrency: int,
+                  timeout: float) -> Any:
+    """One :class:`~sparsegym.llm.LLMClient` per server and settings in this process, shared by every
+    agent, so its concurrency limit and accounting cover all episodes in flight."""
+    from sparsegym.llm import LLMClient
+
+    key = (base_url, model, api_key, str(cache), max_concurrency, timeout)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = LLMClient(base_url, model, api_key, cache=cache, max_concurrency=max_concurrency,
+                                               timeout=timeout)
+        return client
+
+
+class LLMAgent:
+    """A zero-shot LLM agent (module docstring) in the leaderboard protocol (``reset``, ``act``, ``aact``).
+
+    Args:
+        env: the text surface it plays (a text-native env, or an env wrapped in ``TextObservation``).
+        model, base_url, api_key: the server (defaults: ``SPARSEGYM_LLM_*`` environment variables).
+        prompt: ``"naive"``, ``"cot"``, ``"tagged"`` or ``"few-shot"``.
+        constrained: restrict replies to the admissible actions by grammar (JSON-schema ``enum``).
+        history: past turns (observation + action) kept in the prompt (BALROG: 16).
+        temperature, max_tokens, seed: sampling (``max_tokens`` defaults to 32 for answers, 256 with thinking).
+        demos: oracle episodes shown with ``prompt="few-shot"``.
+        cache: the response cache (see :class:`sparsegym.llm.LLMClient`); a warm rerun makes no requests.
+        max_concurrency: requests in flight to the server from this process (shared by all agents).
+        timeout: seconds per request.
+        client: an :class:`~sparsegym.llm.LLMClient` to use instead of making one.
+    """
+
+    def __init__(self, env: gymnasium.Env, *, model: str | None = None, base_url: str | None = None,
+                 api_key: str | None = None, prompt: str = "naive", constrained: bool = False, history: int = 16,
+                 temperature: float = 0.0, max_tokens: int | None = None, seed: int | None = 0, demos: int = 1,
+                 cache: Any = True, max_concurrency: int = 16, timeout: float = 120.0, client: Any = None):
+        if prompt not in PROMPTS:
+            raise ConfigError(f"prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")
+        if not isinstance(env.observation_space, gymnasium.spaces.Text):
+            raise ConfigError(
+                f"LLMAgent plays text: {env.spec.id if env.spec else type(env.unwrapped).__name__} observes "
+                f"{type(env.observation_space).__name__}. Submit with `observation: text` (or `--observation text`), "
+                "or wrap the env in sparsegym.wrappers.TextObservation")
+        self.env, self.prompt, self.constrained = env, prompt, bool(constrained)
+        self.history, self.temperature, self.seed, self.demos = int(history), float(temperature), seed, int(demos)
+        self.max_tokens = max_tokens or _DEFAULT_MAX_TOKENS[prompt]
+        self.client = client if client is not None else shared_client(base_url, model, api_key, cache,
+                                                                       max_concurrency, timeout)
+        self._instructions = self._make_instructions()
+        self._demo_text: str | None = None
+        self.reset(None)
+
+    # -- the prompt ----------------------------------------------------------------------------------
+    def _make_instructions(self) -> str:
+        try:
+            text = self.env.get_wrapper_attr("instructions")()
+        except AttributeError:
+            text = "You are playing a text-based game. Each turn, reply with one command."
+        budget = self.env.spec.max_episode_steps if self.env.spec is not None else None
+        if budget is None:
+            from sparsegym.envs.registry import get_entry
+
+            try:
+                budget = get_entry(self.env.spec.id).max_episode_steps if self.env.spec else None
+            except Exception:
+                budget = None
+        if budget:
+            text += f"\nYou have at most {budget} steps."
+        return text
+
+    def _view(self) -> Any:
+        try:
+            return self.env.get_wrapper_attr("view")
+        except AttributeError:
+            return None
+
+    def _few_shot(self) -> str:
+        """A transcript of the family's oracle solving an episode of another seed (made once)."""
+        if self._demo_text is None:
+            from sparsegym.agents.demos import oracle_transcript
+
+            self._demo_text = oracle_transcript(self.env, episodes=self.demos)
+        return self._demo_text
+
+    def messages(self, observation: str, info: dict[str, Any]) -> list[dict[str, str]]:
+        """The chat messages for the next action (module docstring)."""
+        first = self._instructions
+        if self.prompt == "few-shot":
+            demo = self._few_shot()
+            if demo:
+                first += "\n\nHere is an example of an episode played well:\n" + demo
+        msgs = [{"role": "user", "content": first}]
+        for obs, action in list(self._turns)[-self.history:] if self.history else []:
+            msgs.append({"role": "user", "content": f"Observation:\n{obs}"})
+            msgs.append({"role": "assistant", "content": action})
+        actions = list(info.get("admissible_actions") or [])
+        parts = []
+        if self._feedback:
+            parts.append(self._feedback)
+        parts.append(f"Current observation:\n{observation}")
+        if actions:
+            parts.append("Valid actions: " + "; ".join(actions))
+        parts.append(_STYLE_INSTRUCTION[self.prompt] if actions or self.prompt in ("cot", "tagged") else
+                     "Answer with your next action only.")
+        msgs.append({"role": "user", "content": "\n\n".join(parts)})
+        if msgs[0]["content"] and len(msgs) > 1 and msgs[1]["role"] == "user":  # merge: roles must alternate
+            msgs[1]["content"] = msgs[0]["content"] + "\n\n" + msgs[1]["content"]
+            msgs.pop(0)
+        return msgs
+
+    def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
+        if not self.constrained or not actions or any(_TEMPLATE.search(a) for a in actions):
+            return None  # nothing to constrain to (free text, or a template to fill in)
+        props: dict[str, Any] = {"action": {"type": "string", "enum": actions}}
+        required = ["action"]
+        if self.prompt in ("cot", "tagged"):
+            props = {"reasoning": {"type": "string"}, **props}
+            required = ["reasoning", "action"]
+        return {"type": "json_object", "schema": {"type": "object", "properties": props, "required": required}}
+
+    # -- acting ----------------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        self._turns: deque[tuple[str, str]] = deque(maxlen=max(self.history, 1))
+        self._feedback = ""
+        self._episode_seed = seed
+        self._step = 0
+        self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                       "invalid_replies": 0, "llm_seconds": 0.0}
+
+    def episode_stats(self) -> dict[str, Any]:
+        """What this episode cost and how often the model's reply named no valid action."""
+        return dict(self._stats, seconds_per_call=self._stats["llm_seconds"] / max(1, self._stats["calls"]))
+
+    def _request(self, observation: str, info: dict[str, Any]) -> dict[str, Any]:
+        actions = list(info.get("admissible_actions") or [])
+        seed = None if self.seed is None else int(self.seed) + 1000 * int(self._episode_seed or 0) + self._step
+        return {"messages": self.messages(observation, info), "temperature": self.temperature,
+                "max_tokens": self.max_tokens, "seed": seed if self.temperature > 0 else None,
+                "response_format": self._response_format(actions)}
+
+    def _decide(self, observation: str, info: dict[str, Any], result: Any, seconds: float) -> str:
+        usage = result.usage
+        self._stats["calls"] += 1
+        self._stats["requests"] += usage.requests
+        self._stats["cache_hits"] += usage.cache_hits
+        self._stats["prompt_tokens"] += usage.prompt_tokens
+        self._stats["completion_tokens"] += usage.completion_tokens
+        self._stats["llm_seconds"] += seconds
+        reply = result.text or ""
+        actions = list(info.get("admissible_actions") or [])
+        complete = bool(actions) and getattr(self.env.unwrapped, "complete_actions", True)
+        if self.constrained and actions and reply.lstrip().startswith("{"):
+            try:
+                reply = str(json.loads(reply).get("action", reply))
+            except (ValueError, AttributeError):
+                pass
+        action = parse_reply(reply, actions if complete or any(_TEMPLATE.search(a) for a in actions) else (),
+                             "naive" if self.prompt == "few-shot" else self.prompt)
+        self._feedback = ""
+        if action is None:
+            self._stats["invalid_replies"] += 1
+            view = self._view()
+            if view is not None:  # a text view: its documented default action, and say so next turn
+                action = view.action_names[view.default_action]
+                self._feedback = (f"Your last reply ({reply.strip()[:80]!r}) named no valid action, so "
+                                  f"'{action}' was played.")
+            else:  # a text-native game answers the reply itself (and counts it)
+                action = _answer_text(reply, self.prompt).strip() or "look"
+        self._turns.append((observation, action))
+        self._step += 1
+        return action
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        request = self._request(observation, info)
+        start = time.perf_counter()
+        result = self.client.chat(**request)
+        return self._decide(observation, info, result, time.perf_counter() - start)
+
+    async def aact(self, observation: str, info: dict[str, Any]) -> str:
+        request = self._request(observation, info)
+        start = time.perf_counter()
+        result = await self.client.achat(**request)
+        return self._decide(observation, info, result, time.perf_counter() - start)

@@ -1,0 +1,146 @@
+"""LLMAgent (sparsegym.agents.llm): reply parsing, the prompt, constrained decoding, invalid replies, and
+leaderboard runs against a scripted OpenAI-compatible server (the real local server: tests/llm)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("openai")
+
+import sparsegym  # noqa: E402
+from sparsegym.agents.llm import LLMAgent, parse_reply  # noqa: E402
+from sparsegym.errors import ConfigError  # noqa: E402
+from sparsegym.llm.testing import ScriptedLLMServer  # noqa: E402
+from sparsegym.wrappers import TextObservation  # noqa: E402
+
+GRID = ["turn left", "turn right", "go forward", "pick up", "drop", "toggle", "done"]
+ALF = ["go to countertop 1", "go to fridge 1", "take apple 1 from countertop 1", "open fridge 1", "look", "inventory"]
+
+# (reply, style, actions, expected): replies as small models and large ones really write them.
+REPLIES = [
+    ("go forward", "naive", GRID, "go forward"),
+    ("Go forward.", "naive", GRID, "go forward"),
+    ("GO FORWARD", "naive", GRID, "go forward"),
+    ('"turn left"', "naive", GRID, "turn left"),
+    ("`pick up`", "naive", GRID, "pick up"),
+    ("**toggle**", "naive", GRID, "toggle"),
+    ("1. turn right", "naive", GRID, "turn right"),
+    ("- drop", "naive", GRID, "drop"),
+    ("Action: done", "naive", GRID, "done"),
+    ("I will go forward", "naive", GRID, "go forward"),
+    ("The key is in front of me, so I should pick up", "naive", GRID, "pick up"),
+    ("turn left\n", "naive", GRID, "turn left"),
+    ("  go   forward  ", "naive", GRID, "go forward"),
+    ("fly", "naive", GRID, None),
+    ("", "naive", GRID, None),
+    ("   ", "naive", GRID, None),
+    ("I'm not sure what to do here.", "naive", GRID, None),
+    ("The door is locked; I need the key first.\nACTION: turn right", "cot", GRID, "turn right"),
+    ("Thinking: go forward would hit a wall.\nAction: turn left", "cot", GRID, "turn left"),
+    ("Let me think. turn left, then go forward.", "cot", GRID, "go forward"),
+    ("Reasoning about it... <action>pick up</action>", "tagged", GRID, "pick up"),
+    ("<|ACTION|>toggle<|END|>", "tagged", GRID, "toggle"),
+    ("take apple 1 from countertop 1", "naive", ALF, "take apple 1 from countertop 1"),
+    ("I should go to fridge 1 and open it", "naive", ALF, "go to fridge 1"),
+    ("Open fridge 1.", "naive", ALF, "open fridge 1"),
+    ("search[red shoes size 9]", "naive", ["search[<query>]"], "search[red shoes size 9]"),
+    ("I'll search[cheap blue mug] now", "naive", ["search[<query>]"], "search[cheap blue mug]"),
+    ("click[buy now]", "naive", ["click[buy now]", "click[< prev]"], "click[buy now]"),
+    ("search[]", "naive", ["search[<query>]"], None),
+    ("run pytest -q", "naive", [], "run pytest -q"),
+]
+
+
+@pytest.mark.parametrize("reply, style, actions, expected", REPLIES)
+def test_parse_reply(reply, style, actions, expected):
+    assert parse_reply(reply, actions, style) == expected
+
+
+def _last_body(server):
+    return [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]
+
+
+def _minigrid():
+    return TextObservation(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"))
+
+
+def test_the_prompt_follows_balrog():
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: "go forward") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, history=2)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        for _ in range(4):
+            obs, *_, info = env.step(agent.act(obs, info))
+        msgs = _last_body(server)["messages"]
+    roles = [m["role"] for m in msgs]
+    assert roles == ["user", "assistant", "user", "assistant", "user"]  # instructions merged into the first turn
+    first, last = msgs[0]["content"], msgs[-1]["content"]
+    assert first.startswith("You are an agent in a grid world.") and "- go forward: move one step" in first
+    assert "You have at most 250 steps." in first and "Observation:" in first
+    assert last.startswith("Current observation:\nMission: use the key") or "Current observation:" in last
+    assert "Valid actions: turn left; turn right; go forward; pick up; drop; toggle; done" in last
+    assert "Answer with exactly one of the valid actions and nothing else." in last
+    assert [m["content"] for m in msgs if m["role"] == "assistant"] == ["go forward", "go forward"]  # history 2
+
+
+def test_an_invalid_reply_plays_the_default_action_with_feedback():
+    env = _minigrid()
+    replies = iter(["let's dance", "turn left"])
+    with ScriptedLLMServer(reply=lambda r: next(replies)) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        assert agent.act(obs, info) == "done"  # MiniGrid's view: "done" changes nothing
+        obs, *_, info = env.step("done")
+        assert agent.act(obs, info) == "turn left"
+        assert "named no valid action, so 'done' was played" in _last_body(server)["messages"][-1]["content"]
+    stats = agent.episode_stats()
+    assert stats["invalid_replies"] == 1 and stats["calls"] == 2 and stats["requests"] == 2
+    assert stats["prompt_tokens"] > 0 and stats["completion_tokens"] > 0
+
+
+def test_constrained_decoding_sends_the_admissible_actions_as_an_enum():
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: json.dumps({"reasoning": "the key", "action": "pick up"})) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, prompt="cot", constrained=True)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        assert agent.act(obs, info) == "pick up"
+        fmt = _last_body(server)["response_format"]
+    assert fmt["type"] == "json_object" and fmt["schema"]["required"] == ["reasoning", "action"]
+    assert fmt["schema"]["properties"]["action"]["enum"] == GRID
+
+
+def test_few_shot_shows_the_oracle_solving_another_episode():
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: "toggle") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, prompt="few-shot")
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        agent.act(obs, info)
+        first = _last_body(server)["messages"][0]["content"]
+    assert "Here is an example of an episode played well:" in first
+    assert "Action: pick up" in first and "(The episode ended with the task done.)" in first
+
+
+def test_a_native_env_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="Submit with `observation: text`"):
+        LLMAgent(sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0"), base_url="http://127.0.0.1:9/v1")
+
+
+def test_text_native_envs_get_their_instructions_and_the_game_answers_invalid_replies():
+    pytest.importorskip("textworld")
+    env = sparsegym.make("sparsegym/TextWorld-TreasureHunter-L10-v0")
+    with ScriptedLLMServer(reply=lambda r: "dance with the dragon") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        action = agent.act(obs, info)
+        first = _last_body(server)["messages"][0]["content"]
+    assert first.startswith("You are playing a text adventure.") and "You have at most" in first
+    assert action == "dance with the dragon" and agent.episode_stats()["invalid_replies"] == 1
+    obs, r, term, trunc, info = env.step(action)
+    assert info["invalid_actions"] in (0, 1)  # the game's own contract decides; nothing raised
