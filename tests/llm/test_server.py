@@ -385,6 +385,20 @@ def test_concurrent_streams_all_finish(smollm2):
 
 @pytest.mark.llm_server
 @real
+def test_sparsegym_client_finds_it_through_the_exported_variables(smollm2, monkeypatch):
+    pytest.importorskip("openai")
+    from sparsegym.llm import LLMClient
+
+    for key, value in smollm2.env().items():
+        monkeypatch.setenv(key, value)
+    client = LLMClient(cache=False)
+    assert client.models() == ["smollm2"]
+    result = client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, n=2, seed=0, temperature=0.7)
+    assert len(result.texts) == 2 and all(result.texts) and result.model == "smollm2"
+
+
+@pytest.mark.llm_server
+@real
 def test_stopping_frees_the_port_and_leaves_no_process():
     srv = LocalServer(parallel=1, ready_timeout=120).start()
     port, leader = srv.port, srv.pid
