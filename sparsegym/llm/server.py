@@ -500,14 +500,14 @@ def _supervise(host: str, port: int, n: int, llama_args: Sequence[str]) -> None:
         sys.exit(98)
     listener.listen(128)
 
-    def shutdown(*_):
+    def shutdown(signum=None, frame=None, code: int = 0):
         for child in _CHILDREN:
             with contextlib.suppress(OSError):
                 child.terminate()
         for child in _CHILDREN:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(5)
-        os._exit(0)
+        os._exit(code)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -525,7 +525,7 @@ def _supervise(host: str, port: int, n: int, llama_args: Sequence[str]) -> None:
             if _CHILDREN[i].poll() is not None:
                 print(f"sparsegym serve: worker {i} exited with code {_CHILDREN[i].returncode}", file=sys.stderr,
                       flush=True)
-                shutdown()
+                shutdown(code=1)
             try:
                 _http_get(f"http://127.0.0.1:{backends[i][1]}/v1/models", timeout=2.0)
                 pending.discard(i)
@@ -579,7 +579,7 @@ async def _balance(listener: socket.socket, backends: list[tuple[str, int]], chi
                 if child.poll() is not None:
                     print(f"sparsegym serve: worker {i} exited with code {child.returncode}; stopping",
                           file=sys.stderr, flush=True)
-                    shutdown()
+                    shutdown(code=1)
             await asyncio.sleep(0.5)
 
     server = await asyncio.start_server(handle, sock=listener)
