@@ -1,0 +1,177 @@
+"""Evaluating LLM agents at speed: episodes in flight vs the server's own ceiling, measured side by side.
+
+LLM evaluation is bound by the model server, so the evaluator's ``async`` backend keeps many episodes in
+flight in one process and the server serves their requests together. For each suite and each number of
+episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-135M-Instruct behind
+``sparsegym serve``, constrained decoding, no cache) on the suite's first envs and measures:
+
+* episodes per minute and completion tokens per second, and their ratio to K = 1;
+* mean occupancy: how many requests were in flight on average (the sum of request latencies over the
+  wall time, Little's law);
+* the ceiling, measured in the same run right after: the server's completion tokens per second on a
+  synthetic batch of K concurrent requests of the same kind (a prompt of the run, the same limits), with
+  no env in the loop; and the evaluator's share of it.
+
+Then the largest K once more with a warm cache: it must make zero requests.
+
+    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--parallel 2]
+
+Results: ``benchmarks/results/llm_eval.txt``, ``.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SUITES = {  # a TextWorld and a MiniGrid suite, trimmed to short tasks (a few envs, a few episodes)
+    "textworld": ("sparsegym/TextWorld-CoinCollector-L5-Test-v0", "sparsegym/TextWorld-W2-O3-Q4-Test-v0"),
+    "smoke": ("sparsegym/MiniGrid-MultiRoom-N2-S4-v0", "sparsegym/BabyAI-GoToRedBallGrey-v0"),
+}
+
+
+def _suite(name: str, episodes: int):
+    from sparsegym.leaderboards.suites import Suite
+
+    return Suite(name, SUITES[name], episodes=episodes, description=f"{name}, trimmed for the benchmark",
+                 step_timeout=600.0)
+
+
+def run_eval(server, suite, k: int, cache: str | bool, store_path: Path) -> dict:
+    from sparsegym.leaderboards.evaluator import evaluate
+    from sparsegym.leaderboards.store import ResultsStore
+
+    kwargs = {"base_url": server.base_url, "model": server.model, "cache": cache, "constrained": True,
+              "max_concurrency": max(k, 1), "max_tokens": 24}
+    with ResultsStore(store_path) as store:
+        start = time.perf_counter()
+        result = evaluate("sparsegym.agents:LLMAgent", suite, "dev", store=store, progress=False, observation="text",
+                          agent_kwargs=kwargs, backend="async", workers=k, agent_name=f"k{k}-{store_path.stem}")
+        wall = time.perf_counter() - start
+        rows = store.episodes(agent=result.agent)
+    stats = [r.agent_stats or {} for r in rows]
+    tokens = sum(s.get("completion_tokens", 0) for s in stats)
+    busy = sum(s.get("llm_seconds", 0.0) for s in stats)
+    return {"k": k, "episodes": len(rows), "failed": result.failed, "wall_s": wall,
+            "episodes_per_min": 60 * len(rows) / wall, "tokens_per_s": tokens / wall,
+            "requests": sum(s.get("requests", 0) for s in stats), "calls": sum(s.get("calls", 0) for s in stats),
+            "occupancy": busy / wall, "completion_tokens": tokens}
+
+
+def ceiling(server, prompt: list[dict], k: int, rounds: int, max_tokens: int, schema: dict | None) -> float:
+    """The server's completion tokens/s for k concurrent requests like the run's (no env in the loop)."""
+    from sparsegym.llm import LLMClient
+
+    async def go() -> float:
+        async with LLMClient(server.base_url, server.model, cache=False, max_concurrency=k) as client:
+            start, tokens = time.perf_counter(), 0
+            for r in range(rounds):
+                results = await asyncio.gather(*(client.achat(prompt, max_tokens=max_tokens, temperature=0.0,
+                                                              response_format=schema, seed=1000 * r + i)
+                                                 for i in range(k)))
+                tokens += sum(res.usage.completion_tokens for res in results)
+            return tokens / (time.perf_counter() - start)
+
+    return asyncio.run(go())
+
+
+def sample_prompt(server, suite) -> tuple[list[dict], dict | None]:
+    """A real prompt of the run (the first turn of the suite's first env) and its response format."""
+    import sparsegym
+    from sparsegym.agents.llm import LLMAgent
+    from sparsegym.wrappers import TextObservation
+
+    env = sparsegym.make(suite.env_ids[0])
+    if not isinstance(env.observation_space, __import__("gymnasium").spaces.Text):
+        env = TextObservation(env)
+    agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True, max_tokens=24)
+    obs, info = env.reset(seed=0)
+    request = agent._request(obs, info)
+    return request["messages"], request["response_format"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--episodes", type=int, default=8, help="episodes per env (2 envs per suite)")
+    parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
+    parser.add_argument("--parallel", type=int, default=2, help="llama.cpp processes behind the server")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the synthetic ceiling batch")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
+    args = parser.parse_args()
+
+    from sparsegym.llm.server import LocalServer
+
+    rows: list[dict] = []
+    with LocalServer(parallel=args.parallel) as server, tempfile.TemporaryDirectory() as tmp:
+        for name in args.suites:
+            suite = _suite(name, args.episodes)
+            prompt, schema = sample_prompt(server, suite)
+            for k in args.concurrency:
+                row = {"suite": name, **run_eval(server, suite, k, False, Path(tmp) / f"{name}-{k}.db")}
+                row["ceiling_tokens_per_s"] = ceiling(server, prompt, k, args.rounds, 24, schema)
+                row["share_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
+                rows.append(row)
+                print(json.dumps(row))
+            # A warm cache: run the largest K twice into one cache; the second run must make no request.
+            k = max(args.concurrency)
+            cache = str(Path(tmp) / f"{name}-cache.sqlite")
+            run_eval(server, suite, k, cache, Path(tmp) / f"{name}-warm1.db")
+            warm = run_eval(server, suite, k, cache, Path(tmp) / f"{name}-warm2.db")
+            rows.append({"suite": name, "warm_cache_rerun": True, **warm})
+            print(json.dumps(rows[-1]))
+
+    lines = ["# LLM evaluation at speed (sparsegym evaluator, async backend) vs the server's own ceiling",
+             f"# server: llama.cpp (llama-cpp-python) x {args.parallel} processes, SmolLM2-135M-Instruct Q4_1; "
+             f"agent: LLMAgent constrained, max_tokens 24; {args.episodes} episodes x 2 envs per suite",
+             "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"]
+    base: dict[str, dict] = {}
+    for r in rows:
+        if r.get("warm_cache_rerun"):
+            continue
+        b = base.setdefault(r["suite"], r)
+        lines.append(f"{r['suite']:<10} {r['k']:>2}  {r['episodes_per_min']:>12.2f}  {r['episodes_per_min'] / b['episodes_per_min']:>6.2f}"
+                     f"  {r['tokens_per_s']:>8.1f}  {r['tokens_per_s'] / b['tokens_per_s']:>6.2f}  {r['occupancy']:>9.2f}"
+                     f"  {r['ceiling_tokens_per_s']:>13.1f}  {r['share_of_ceiling']:>5.2f}  {r['failed']:>6}")
+    for r in rows:
+        if r.get("warm_cache_rerun"):
+            lines.append(f"{r['suite']}: warm-cache rerun at K={r['k']}: {r['requests']} requests for {r['calls']} calls")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    _plot(rows, args.out.with_suffix(".png"))
+    print("\n".join(lines))
+    return 0
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        rs = [r for r in rows if r["suite"] == suite and not r.get("warm_cache_rerun")]
+        ax.plot([r["k"] for r in rs], [r["tokens_per_s"] for r in rs], "o-", label=f"{suite}: evaluator")
+        ax.plot([r["k"] for r in rs], [r["ceiling_tokens_per_s"] for r in rs], "x--", label=f"{suite}: server ceiling")
+    ax.set_xlabel("episodes (requests) in flight")
+    ax.set_ylabel("completion tokens / s")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
