@@ -19,7 +19,7 @@ A callback reads the trainer it serves as ``self.trainer`` (``global_step`` is t
 ``save(path)`` writes it to a folder). Callbacks compose with :class:`CallbackList`; a trainer takes a
 callback, a list of them, or a plain function ``fn(stats) -> bool | None`` called at each rollout end.
 
-Example:
+Examples:
     >>> from sparsegym.agents import PPO
     >>> from sparsegym.agents.callbacks import CallbackList, StopOnSuccess
     >>> agent = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", device="cpu", encoder="flat", hidden=16,

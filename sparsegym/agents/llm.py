@@ -182,11 +182,15 @@ class LLMAgent:
 
     Args:
         env: the text surface it plays (a text-native env, or an env wrapped in ``TextObservation``).
-        model, base_url, api_key: the server (defaults: ``SPARSEGYM_LLM_*`` environment variables).
+        model: the model to ask for (default: ``SPARSEGYM_LLM_MODEL``, else the server's only model).
+        base_url: the server's URL (default: ``SPARSEGYM_LLM_BASE_URL``, see :class:`sparsegym.llm.LLMClient`).
+        api_key: the server's key (default: ``SPARSEGYM_LLM_API_KEY``; local servers need none).
         prompt: ``"naive"``, ``"cot"``, ``"tagged"`` or ``"few-shot"``.
         constrained: restrict replies to the admissible actions by grammar (JSON-schema ``enum``).
         history: past turns (observation + action) kept in the prompt (BALROG: 16).
-        temperature, max_tokens, seed: sampling (``max_tokens`` defaults to 32 for answers, 256 with thinking).
+        temperature: sampling temperature (0: greedy).
+        max_tokens: the reply's token limit (default: 32 for answers, 256 with thinking).
+        seed: the base seed of sampled requests (used when ``temperature > 0``).
         demos: oracle episodes shown with ``prompt="few-shot"``.
         cache: the response cache (see :class:`sparsegym.llm.LLMClient`); a warm rerun makes no requests.
         max_concurrency: requests in flight to the server from this process (shared by all agents).

@@ -30,7 +30,7 @@ class EpisodicCount:
     carries ``obs``, as :class:`~sparsegym.wrappers.CountBonus` counts the reset observation and E3B
     puts the first state into its covariance.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> counts = EpisodicCount(2)
         >>> s0, s1 = np.zeros((1, 2)), np.ones((1, 2))

@@ -70,7 +70,7 @@ class ReturnNormalizer:
 
     ``returns`` holds each env's running return ``R <- gamma * R + r``; :meth:`restart` zeroes some.
 
-    Example:
+    Examples:
         >>> norm = ReturnNormalizer(num_envs=1, gamma=0.5)
         >>> [round(float(norm(np.array([r]))[0]), 3) for r in (1.0, 1.0)]  # returns 1, then 1.5
         [100.01, 3.998]
@@ -147,7 +147,7 @@ class IntrinsicStream:
     After each :meth:`step`, :attr:`losses` holds the module's losses if it trained on that step,
     else None.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sparsegym.intrinsic import EpisodicCount
         >>> stream = IntrinsicStream(EpisodicCount(1), num_envs=2, autoreset_mode="same_step", normalize=False)

@@ -23,14 +23,15 @@ is programmable:
 It records every request (``requests``: path, JSON body, headers with lower-case names), counts them (``count()``), and the
 most requests it was handling at once (``max_in_flight``).
 
->>> import json, urllib.request
->>> from sparsegym.llm.testing import ScriptedLLMServer
->>> with ScriptedLLMServer(reply=lambda request: "open door") as server:
-...     body = json.dumps({"model": "scripted-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
-...     answer = json.load(urllib.request.urlopen(urllib.request.Request(
-...         server.base_url + "/chat/completions", data=body, headers={"Content-Type": "application/json"})))
->>> answer["choices"][0]["message"]["content"], server.count("/v1/chat/completions")
-('open door', 1)
+Examples:
+    >>> import json, urllib.request
+    >>> from sparsegym.llm.testing import ScriptedLLMServer
+    >>> with ScriptedLLMServer(reply=lambda request: "open door") as server:
+    ...     body = json.dumps({"model": "scripted-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    ...     answer = json.load(urllib.request.urlopen(urllib.request.Request(
+    ...         server.base_url + "/chat/completions", data=body, headers={"Content-Type": "application/json"})))
+    >>> answer["choices"][0]["message"]["content"], server.count("/v1/chat/completions")
+    ('open door', 1)
 """
 
 from __future__ import annotations

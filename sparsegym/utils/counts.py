@@ -12,7 +12,7 @@ class VisitCounts:
     With ``per_env=False`` every env shares one table (global counts, persistent); with
     ``per_env=True`` each env has its own, which :meth:`clear` empties (episodic counts).
 
-    Example:
+    Examples:
         >>> counts = VisitCounts(per_env=True)
         >>> [counts.add("s", env=0), counts.add("s", env=0), counts.add("s", env=1)]
         [1, 2, 1]

@@ -13,7 +13,7 @@ class RunningMeanStd:
     and variance ``var`` (1 by default, as in OpenAI's baselines, so early standardisation is mild;
     0 gives the plain sample variance from the first batch on).
 
-    Example:
+    Examples:
         >>> rms = RunningMeanStd(var=0.0)
         >>> rms.update(np.array([1.0, 2.0, 3.0]))
         >>> round(float(rms.mean), 3), round(float(rms.var), 3)
