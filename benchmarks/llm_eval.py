@@ -38,6 +38,11 @@ SUITES = {  # a TextWorld and a MiniGrid suite, trimmed to short tasks (a few en
 }
 
 
+#: Past turns in the prompt. BALROG keeps 16; on 2 CPU cores a 135M model reads ~90 prompt tokens/s, and 16
+#: turns of MiniGrid text are ~1,300 tokens (14 s a call), so the benchmark keeps 2.
+HISTORY = 2
+
+
 def _suite(name: str, episodes: int):
     from sparsegym.leaderboards.suites import Suite
 
@@ -50,7 +55,7 @@ def run_eval(server, suite, k: int, cache: str | bool, store_path: Path) -> dict
     from sparsegym.leaderboards.store import ResultsStore
 
     kwargs = {"base_url": server.base_url, "model": server.model, "cache": cache, "constrained": True,
-              "max_concurrency": max(k, 1), "max_tokens": 24}
+              "max_concurrency": max(k, 1), "max_tokens": 24, "history": HISTORY}
     with ResultsStore(store_path) as store:
         start = time.perf_counter()
         result = evaluate("sparsegym.agents:LLMAgent", suite, "dev", store=store, progress=False, observation="text",
@@ -92,7 +97,8 @@ def sample_prompt(server, suite) -> tuple[list[dict], dict | None]:
     env = sparsegym.make(suite.env_ids[0])
     if not isinstance(env.observation_space, __import__("gymnasium").spaces.Text):
         env = TextObservation(env)
-    agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True, max_tokens=24)
+    agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True, max_tokens=24,
+                     history=HISTORY)
     obs, info = env.reset(seed=0)
     request = agent._request(obs, info)
     return request["messages"], request["response_format"]
@@ -131,7 +137,7 @@ def main() -> int:
 
     lines = ["# LLM evaluation at speed (sparsegym evaluator, async backend) vs the server's own ceiling",
              f"# server: llama.cpp (llama-cpp-python) x {args.parallel} processes, SmolLM2-135M-Instruct Q4_1; "
-             f"agent: LLMAgent constrained, max_tokens 24; {args.episodes} episodes x 2 envs per suite",
+             f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite",
              "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"]
     base: dict[str, dict] = {}
     for r in rows:

@@ -2,9 +2,11 @@
 Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``) and the
 bandit learners.
 
-Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``) and has
-``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's ``learn`` takes ``callbacks``
-(:mod:`sparsegym.agents.callbacks`: logging, progress, checkpoints, early stopping).
+Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``). The learners
+(PPO, Go-Explore, imitation) also have ``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's
+``learn`` takes ``callbacks`` (:mod:`sparsegym.agents.callbacks`: logging, progress, checkpoints, early
+stopping). ``LLMAgent`` also has ``aact`` (a coroutine, for the leaderboard's ``async`` backend) and
+``episode_stats()``.
 """
 
 from sparsegym._lazy import lazy_exports

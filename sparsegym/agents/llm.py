@@ -8,8 +8,10 @@ one with SmolLM2-135M-Instruct).
 
 The prompt, as BALROG builds it (Paglieri et al. 2024):
 
-* the first user turn holds the env's instructions (its rules, the actions with one line each, the step
-  budget) and, with ``prompt="few-shot"``, a transcript of the family's oracle solving another episode;
+* first the env's instructions (its rules, the actions with one line each, the step budget) and, with
+  ``prompt="few-shot"``, a transcript of the family's oracle solving another episode (BALROG sends them
+  as the first user turn; here they are the system turn, the same tokens at the head of every request,
+  so the server's prompt cache skips them);
 * then the last ``history`` turns: each observation as a user turn and the agent's action as the
   assistant's reply;
 * the last user turn starts with "Current observation:", lists the valid actions when the env gives
@@ -93,10 +95,25 @@ def _normalise(text: str) -> str:
     return text
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
-    """``search[<query>]`` -> a pattern that accepts ``search[anything]`` (case-insensitive)."""
-    parts = _TEMPLATE.split(template)
-    return re.compile("(" + "(.+?)".join(re.escape(p) for p in parts) + ")", re.I)
+def _fill(template: str, answer: str) -> str | None:
+    """The part of ``answer`` that fills ``template`` in: from the last occurrence of the template's text
+    before its first placeholder (``search[``, ``play ``) to the text after its last one (``]``), or to the
+    end of that line when there is none; None when the placeholders would be empty."""
+    prefix = template[: template.index("<")]
+    suffix = template[template.rindex(">") + 1:]
+    at = answer.lower().rfind(prefix.lower()) if prefix else 0
+    if at < 0:
+        return None
+    rest = answer[at:].splitlines()[0] if answer[at:].strip() else ""
+    if suffix:
+        end = rest.find(suffix, len(prefix))
+        if end < 0:
+            return None
+        rest = rest[: end + len(suffix)]
+    else:
+        rest = rest.rstrip(" .!,;:")
+    inside = rest[len(prefix): len(rest) - len(suffix)] if suffix else rest[len(prefix):]
+    return rest.strip() if inside.strip() else None
 
 
 def _answer_text(reply: str, style: str) -> str:
@@ -145,9 +162,9 @@ def parse_reply(reply: str, actions: Sequence[str] = (), style: str = "naive") -
     if key in by_norm:
         return by_norm[key]
     for template in templates:  # a template filled in
-        m = _template_regex(template).search(answer)
-        if m and all(g.strip() for g in m.groups()[1:]):
-            return m.group(1).strip()
+        filled = _fill(template, answer)
+        if filled is not None:
+            return filled
     # The action named inside a longer reply: the one mentioned last, and the longest at that place.
     best: tuple[int, int, str] | None = None
     for norm, action in by_norm.items():
@@ -257,7 +274,9 @@ class LLMAgent:
             demo = self._few_shot()
             if demo:
                 first += "\n\nHere is an example of an episode played well:\n" + demo
-        msgs = [{"role": "user", "content": first}]
+        # The instructions are the system turn: the same tokens at the head of every request, so a server's
+        # prompt cache (llama.cpp's) skips them after the first call.
+        msgs = [{"role": "system", "content": first}]
         for obs, action in list(self._turns)[-self.history:] if self.history else []:
             msgs.append({"role": "user", "content": f"Observation:\n{obs}"})
             msgs.append({"role": "assistant", "content": action})
@@ -267,18 +286,24 @@ class LLMAgent:
             parts.append(self._feedback)
         parts.append(f"Current observation:\n{observation}")
         if actions:
-            parts.append("Valid actions: " + "; ".join(actions))
-        parts.append(_STYLE_INSTRUCTION[self.prompt] if actions or self.prompt in ("cot", "tagged") else
-                     "Answer with your next action only.")
+            parts.append(("Valid actions: " if self._complete(actions) else "Action forms: ") + "; ".join(actions))
+        if actions and self._complete(actions):
+            parts.append(_STYLE_INSTRUCTION[self.prompt])
+        elif self.prompt in ("cot", "tagged"):
+            parts.append(_STYLE_INSTRUCTION[self.prompt].replace("one valid action", "your action, in the syntax described"))
+        else:
+            parts.append("Answer with your next action only, in the syntax described.")
         msgs.append({"role": "user", "content": "\n\n".join(parts)})
-        if msgs[0]["content"] and len(msgs) > 1 and msgs[1]["role"] == "user":  # merge: roles must alternate
-            msgs[1]["content"] = msgs[0]["content"] + "\n\n" + msgs[1]["content"]
-            msgs.pop(0)
         return msgs
 
+    def _complete(self, actions: list[str]) -> bool:
+        """Whether ``actions`` are whole commands to pick from (not templates or verbs to complete)."""
+        owner = self._view() or self.env.unwrapped
+        return bool(getattr(owner, "complete_actions", True)) and not any(_TEMPLATE.search(a) for a in actions)
+
     def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
-        if not self.constrained or not actions or any(_TEMPLATE.search(a) for a in actions):
-            return None  # nothing to constrain to (free text, or a template to fill in)
+        if not self.constrained or not actions or not self._complete(actions):
+            return None  # nothing to constrain to (free text, verbs, or a template to fill in)
         props: dict[str, Any] = {"action": {"type": "string", "enum": actions}}
         required = ["action"]
         if self.prompt in ("cot", "tagged"):
@@ -316,20 +341,20 @@ class LLMAgent:
         self._stats["llm_seconds"] += seconds
         reply = result.text or ""
         actions = list(info.get("admissible_actions") or [])
-        complete = bool(actions) and getattr(self.env.unwrapped, "complete_actions", True)
+        templates = bool(actions) and any(_TEMPLATE.search(a) for a in actions)
+        usable = actions if actions and (self._complete(actions) or templates) else []
         if self.constrained and actions and reply.lstrip().startswith("{"):
             try:
                 reply = str(json.loads(reply).get("action", reply))
             except (ValueError, AttributeError):
                 pass
-        action = parse_reply(reply, actions if complete or any(_TEMPLATE.search(a) for a in actions) else (),
-                             "naive" if self.prompt == "few-shot" else self.prompt)
+        action = parse_reply(reply, usable, "naive" if self.prompt == "few-shot" else self.prompt)
         self._feedback = ""
         if action is None:
             self._stats["invalid_replies"] += 1
             view = self._view()
             if view is not None:  # a text view: its documented default action, and say so next turn
-                action = view.action_names[view.default_action]
+                action = view.default_name()
                 self._feedback = (f"Your last reply ({reply.strip()[:80]!r}) named no valid action, so "
                                   f"'{action}' was played.")
             else:  # a text-native game answers the reply itself (and counts it)

@@ -21,8 +21,8 @@ Choices worth knowing:
 * intrinsic rewards come from an :class:`~sparsegym.intrinsic.stream.IntrinsicStream`, the same
   plumbing the reward wrappers use: a transition that ends an episode is scored on its real final
   observation (``infos["final_obs"]``), the module's episodic state is cleared when an episode ends,
-  and modules that ask for it (``normalize_returns``) are divided by a running std of intrinsic
-  returns; the module trains once per rollout, after the policy;
+  and bonuses are scaled as the module's ``normalization`` asks (``"return"``: divided by a running
+  std of intrinsic returns; ``"step"``: of the bonuses themselves); the module trains once per rollout, after the policy;
 * intrinsic returns are non-episodic (episode ends do not cut them), as in the RND paper, unless the
   module asks otherwise (``episodic_returns``: E3B); the running return that normalisation divides by
   follows the same rule;

@@ -7,8 +7,9 @@ A view is made once per env and knows that env's actions:
 * ``describe(observation, info) -> str``: the observation in English;
 * ``parse(text) -> int``: the action index a reply names; :class:`~sparsegym.errors.InvalidActionError`
   (listing the valid actions) when it names none;
-* ``action_names``: the canonical command of each action index; ``default_action``: the index played
-  in place of a reply that names no action (the forgiving contract of every text surface);
+* ``action_names``: the canonical command of each action index (for a continuous action space: one
+  template, e.g. ``play <x1> <x2>``); ``default()``: the action played in place of a reply that names
+  no action (the forgiving contract of every text surface);
 * ``instructions() -> str``: the rules and the actions with a line each, for an agent's first turn;
 * ``name`` and ``version``: recorded with leaderboard results (bump the version when the text changes).
 """
@@ -27,6 +28,8 @@ class TextView:
 
     name = "text"
     version = "1"
+    #: True when ``action_names`` are whole commands to pick from; False when they are templates to fill in.
+    complete_actions = True
 
     def __init__(self, env: gymnasium.Env, action_names: tuple[str, ...], default_action: int = 0):
         self.env = env
@@ -55,7 +58,7 @@ class TextView:
         lines = [self.rules()] if self.rules() else []
         lines.append("Actions (reply with exactly one):")
         lines += [f"- {n}" + (f": {helps[n]}" if helps.get(n) else "") for n in self.action_names]
-        lines.append(f"A reply that names no action plays '{self.action_names[self.default_action]}'.")
+        lines.append(f"A reply that names no action plays '{self.default_name()}'.")
         return "\n".join(lines)
 
     def start(self) -> None:
@@ -67,6 +70,14 @@ class TextView:
     def extra_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """Info keys the view adds (e.g. the mission); the default adds none."""
         return {}
+
+    def default(self) -> Any:
+        """The env action played for a reply that names no action (an index; a vector for continuous views)."""
+        return self.default_action
+
+    def default_name(self) -> str:
+        """How :meth:`default` reads in a feedback line."""
+        return self.action_names[self.default_action]
 
     def index(self, action: Any) -> int:
         """An action given as text or as an index -> its index; :class:`InvalidActionError` otherwise."""

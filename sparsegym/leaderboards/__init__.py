@@ -1,5 +1,6 @@
 """Leaderboards: suites with fixed dev/test seeds, agent submissions, an evaluator (local process
-pool or Ray), a results store (SQLite or PostgreSQL) and ranked reports with bootstrap CIs.
+pool, episodes in flight on one event loop for LLM agents, or Ray), a results store (SQLite or
+PostgreSQL) and ranked reports with bootstrap CIs and BALROG's progression.
 
     sparsegym suites
     sparsegym evaluate --agent sparsegym.baselines:RandomAgent --suite smoke

@@ -67,8 +67,6 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def __init__(self, env: gymnasium.Env, max_length: int = 8192, strict_actions: bool = False):
         gymnasium.utils.RecordConstructorArgs.__init__(self, max_length=max_length, strict_actions=strict_actions)
         gymnasium.Wrapper.__init__(self, env)
-        if not isinstance(env.action_space, spaces.Discrete):
-            raise TypeError(f"TextObservation needs a Discrete action space, got {env.action_space}")
         self.family = require_family(env, "TextObservation")
         self.view = self.family.make_text_view(env)
         self.action_names: tuple[str, ...] = self.view.action_names
@@ -92,7 +90,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         except InvalidActionError as exc:
             if self.strict_actions or not isinstance(action, str):  # a bad index is a bug, not a reply
                 raise
-            error, index = str(exc), self.view.default_action
+            error, index = str(exc), self.view.default()
             self._invalid += 1
         obs, reward, terminated, truncated, info = self.env.step(index)
         self.raw_observation = obs
@@ -110,8 +108,7 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def _text(self, obs: Any, info: dict[str, Any], error: str | None) -> str:
         text = self.view.describe(obs, info)
         if error is not None:
-            played = self.action_names[self.view.default_action]
-            text = f"Invalid action: {error}. Played '{played}' instead.\n" + text
+            text = f"Invalid action: {error}. Played '{self.view.default_name()}' instead.\n" + text
         return text[: self._max_length]
 
     def _info(self, info: dict[str, Any], index: int | None, error: str | None) -> dict[str, Any]:

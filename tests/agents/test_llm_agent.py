@@ -50,6 +50,9 @@ REPLIES = [
     ("click[buy now]", "naive", ["click[buy now]", "click[< prev]"], "click[buy now]"),
     ("search[]", "naive", ["search[<query>]"], None),
     ("run pytest -q", "naive", [], "run pytest -q"),
+    ("play 0.25 0.9", "naive", ["play <x1> <x2>"], "play 0.25 0.9"),
+    ("I choose: play 0.1 0.75.", "naive", ["play <x1> <x2>"], "play 0.1 0.75"),
+    ("something else", "naive", ["play <x1> <x2>"], None),
 ]
 
 
@@ -75,12 +78,14 @@ def test_the_prompt_follows_balrog():
         for _ in range(4):
             obs, *_, info = env.step(agent.act(obs, info))
         msgs = _last_body(server)["messages"]
+        systems = {r["json"]["messages"][0]["content"] for r in server.requests if r["path"].endswith("/chat/completions")}
     roles = [m["role"] for m in msgs]
-    assert roles == ["user", "assistant", "user", "assistant", "user"]  # instructions merged into the first turn
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]  # instructions, 2 past turns, now
     first, last = msgs[0]["content"], msgs[-1]["content"]
     assert first.startswith("You are an agent in a grid world.") and "- go forward: move one step" in first
-    assert "You have at most 250 steps." in first and "Observation:" in first
-    assert last.startswith("Current observation:\nMission: use the key") or "Current observation:" in last
+    assert "You have at most 250 steps." in first and msgs[1]["content"].startswith("Observation:\nMission:")
+    assert last.startswith("Current observation:\nMission: use the key")
+    assert len(systems) == 1  # the same system turn on every request (a server's prompt cache keeps it)
     assert "Valid actions: turn left; turn right; go forward; pick up; drop; toggle; done" in last
     assert "Answer with exactly one of the valid actions and nothing else." in last
     assert [m["content"] for m in msgs if m["role"] == "assistant"] == ["go forward", "go forward"]  # history 2
@@ -144,3 +149,20 @@ def test_text_native_envs_get_their_instructions_and_the_game_answers_invalid_re
     assert action == "dance with the dragon" and agent.episode_stats()["invalid_replies"] == 1
     obs, r, term, trunc, info = env.step(action)
     assert info["invalid_actions"] in (0, 1)  # the game's own contract decides; nothing raised
+
+
+def test_free_text_envs_are_not_constrained_and_get_their_syntax_prompt():
+    from sparsegym.envs.family import get_family  # noqa: F401
+
+    env = TextObservation(sparsegym.make("sparsegym/DynLinBandit-Continuous-Rho07-v0"))
+    with ScriptedLLMServer(reply=lambda r: "play 0.3 0.6") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        assert agent.act(obs, info) == "play 0.3 0.6"
+        body = _last_body(server)
+    assert body.get("response_format") is None  # a template cannot be an enum
+    last = body["messages"][-1]["content"]
+    assert "Action forms: play <x1> <x2>" in last and "in the syntax described" in last
+    obs, r, *_ = env.step("play 0.3 0.6")
+    assert "Last round you played (0.30, 0.60)" in obs
