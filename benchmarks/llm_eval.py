@@ -39,8 +39,9 @@ SUITES = {  # a TextWorld and a MiniGrid suite, trimmed to short tasks (a few en
 
 
 #: Past turns in the prompt. BALROG keeps 16; on 2 CPU cores a 135M model reads ~90 prompt tokens/s, and 16
-#: turns of MiniGrid text are ~1,300 tokens (14 s a call), so the benchmark keeps 2.
-HISTORY = 2
+#: turns of MiniGrid text are ~1,300 tokens (14 s a call). The benchmark measures the evaluator against the
+#: server, not the agent's play, so it sends the instructions and the current observation only.
+HISTORY = 0
 
 
 def _suite(name: str, episodes: int):
@@ -71,37 +72,55 @@ def run_eval(server, suite, k: int, cache: str | bool, store_path: Path) -> dict
             "occupancy": busy / wall, "completion_tokens": tokens}
 
 
-def ceiling(server, prompt: list[dict], k: int, rounds: int, max_tokens: int, schema: dict | None) -> float:
-    """The server's completion tokens/s for k concurrent requests like the run's (no env in the loop)."""
+def ceiling(server, prompts: list[tuple[list[dict], dict | None]], k: int, requests: int, max_tokens: int) -> float:
+    """The server's completion tokens/s for k concurrent requests like the run's (its prompts, the same
+    limits), with no env in the loop: one untimed warm-up round, then ``requests`` requests k at a time."""
     from sparsegym.llm import LLMClient
 
     async def go() -> float:
         async with LLMClient(server.base_url, server.model, cache=False, max_concurrency=k) as client:
-            start, tokens = time.perf_counter(), 0
-            for r in range(rounds):
-                results = await asyncio.gather(*(client.achat(prompt, max_tokens=max_tokens, temperature=0.0,
-                                                              response_format=schema, seed=1000 * r + i)
-                                                 for i in range(k)))
-                tokens += sum(res.usage.completion_tokens for res in results)
+            async def one(i: int) -> int:
+                messages, schema = prompts[i % len(prompts)]
+                res = await client.achat(messages, max_tokens=max_tokens, temperature=0.0, response_format=schema)
+                return res.usage.completion_tokens
+
+            await asyncio.gather(*(one(i) for i in range(k)))  # warm-up: loads each process's prompt cache
+            start, tokens, i = time.perf_counter(), 0, 0
+            while i < requests:
+                batch = list(range(i, min(i + k, requests)))
+                tokens += sum(await asyncio.gather(*(one(j) for j in batch)))
+                i += len(batch)
             return tokens / (time.perf_counter() - start)
 
     return asyncio.run(go())
 
 
-def sample_prompt(server, suite) -> tuple[list[dict], dict | None]:
-    """A real prompt of the run (the first turn of the suite's first env) and its response format."""
+def sample_prompts(server, suite, n: int = 16) -> list[tuple[list[dict], dict | None]]:
+    """Real prompts of the run: the agent's requests on the suite's envs, at random points of episodes."""
+    import gymnasium
+    import numpy as np
+
     import sparsegym
     from sparsegym.agents.llm import LLMAgent
     from sparsegym.wrappers import TextObservation
 
-    env = sparsegym.make(suite.env_ids[0])
-    if not isinstance(env.observation_space, __import__("gymnasium").spaces.Text):
-        env = TextObservation(env)
-    agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True, max_tokens=24,
-                     history=HISTORY)
-    obs, info = env.reset(seed=0)
-    request = agent._request(obs, info)
-    return request["messages"], request["response_format"]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        env = sparsegym.make(suite.env_ids[i % len(suite.env_ids)])
+        if not isinstance(env.observation_space, gymnasium.spaces.Text):
+            env = TextObservation(env)
+        agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True,
+                         max_tokens=24, history=HISTORY)
+        obs, info = env.reset(seed=10_000 + i)
+        for _ in range(int(rng.integers(0, 10))):  # a few random steps into the episode
+            actions = info.get("admissible_actions") or ["look"]
+            obs, _, term, trunc, info = env.step(actions[int(rng.integers(len(actions)))])
+            if term or trunc:
+                obs, info = env.reset(seed=20_000 + i)
+        request = agent._request(obs, info)
+        out.append((request["messages"], request["response_format"]))
+    return out
 
 
 def main() -> int:
@@ -110,7 +129,7 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=8, help="episodes per env (2 envs per suite)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
     parser.add_argument("--parallel", type=int, default=2, help="llama.cpp processes behind the server")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the synthetic ceiling batch")
+    parser.add_argument("--ceiling-requests", type=int, default=48, help="timed requests of the ceiling batch")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
     args = parser.parse_args()
 
@@ -120,10 +139,10 @@ def main() -> int:
     with LocalServer(parallel=args.parallel) as server, tempfile.TemporaryDirectory() as tmp:
         for name in args.suites:
             suite = _suite(name, args.episodes)
-            prompt, schema = sample_prompt(server, suite)
+            prompts = sample_prompts(server, suite)
             for k in args.concurrency:
                 row = {"suite": name, **run_eval(server, suite, k, False, Path(tmp) / f"{name}-{k}.db")}
-                row["ceiling_tokens_per_s"] = ceiling(server, prompt, k, args.rounds, 24, schema)
+                row["ceiling_tokens_per_s"] = ceiling(server, prompts, k, max(args.ceiling_requests, 2 * k), 24)
                 row["share_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
                 rows.append(row)
                 print(json.dumps(row))
