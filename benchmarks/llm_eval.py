@@ -8,9 +8,10 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 * episodes per minute and completion tokens per second, and their ratio to K = 1;
 * mean occupancy: how many requests were in flight on average (the sum of request latencies over the
   wall time, Little's law);
-* the ceiling, measured in the same run right after: the server's completion tokens per second on a
-  synthetic batch of K concurrent requests of the same kind (a prompt of the run, the same limits), with
-  no env in the loop; and the evaluator's share of it.
+* the ceiling, measured in the same run right after: the server's completion tokens per second on the
+  run's own requests replayed by K concurrent clients, each sending one recorded episode's requests in
+  order (so the server's prompt cache sees what it saw in the run), with no env or agent in the loop;
+  and the evaluator's share of it.
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
@@ -72,55 +73,58 @@ def run_eval(server, suite, k: int, cache: str | bool, store_path: Path) -> dict
             "occupancy": busy / wall, "completion_tokens": tokens}
 
 
-def ceiling(server, prompts: list[tuple[list[dict], dict | None]], k: int, requests: int, max_tokens: int) -> float:
-    """The server's completion tokens/s for k concurrent requests like the run's (its prompts, the same
-    limits), with no env in the loop: one untimed warm-up round, then ``requests`` requests k at a time."""
+#: Every request the agents made, per (agent, episode), in order: what the ceiling replays.
+RECORDED: dict[tuple[int, int | None], list[dict]] = {}
+
+
+def record_requests() -> None:
+    """Make LLMAgent remember each request it sends (the benchmark's process runs the episodes)."""
+    from sparsegym.agents.llm import LLMAgent
+
+    original = LLMAgent._request
+
+    def recording(self, observation, info):
+        request = original(self, observation, info)
+        RECORDED.setdefault((id(self), self._episode_seed), []).append(request)
+        return request
+
+    LLMAgent._request = recording
+
+
+def ceiling(server, episodes: list[list[dict]], k: int, budget: int) -> float:
+    """The server's completion tokens/s on the run's own requests, with no env or agent in the loop: k
+    replayers, each sending one recorded episode's requests in their order (as the agent did, so the
+    server's prompt cache sees the same prefixes), taking the next episode when one is done, until
+    ``budget`` requests were answered; one untimed warm-up request per replayer first."""
     from sparsegym.llm import LLMClient
+
+    queue = [list(e) for e in episodes if e]
 
     async def go() -> float:
         async with LLMClient(server.base_url, server.model, cache=False, max_concurrency=k) as client:
-            async def one(i: int) -> int:
-                messages, schema = prompts[i % len(prompts)]
-                res = await client.achat(messages, max_tokens=max_tokens, temperature=0.0, response_format=schema)
+            async def send(req: dict) -> int:
+                res = await client.achat(req["messages"], max_tokens=req["max_tokens"], temperature=req["temperature"],
+                                         seed=req["seed"], response_format=req["response_format"])
                 return res.usage.completion_tokens
 
-            await asyncio.gather(*(one(i) for i in range(k)))  # warm-up: loads each process's prompt cache
-            start, tokens, i = time.perf_counter(), 0, 0
-            while i < requests:
-                batch = list(range(i, min(i + k, requests)))
-                tokens += sum(await asyncio.gather(*(one(j) for j in batch)))
-                i += len(batch)
-            return tokens / (time.perf_counter() - start)
+            await asyncio.gather(*(send(queue[i % len(queue)][0]) for i in range(k)))  # warm-up
+            state = {"sent": 0, "tokens": 0, "next": 0}
+
+            async def replayer() -> None:
+                while state["sent"] < budget and state["next"] < len(queue):
+                    episode = queue[state["next"]]
+                    state["next"] += 1
+                    for req in episode:
+                        if state["sent"] >= budget:
+                            return
+                        state["sent"] += 1
+                        state["tokens"] += await send(req)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(replayer() for _ in range(k)))
+            return state["tokens"] / (time.perf_counter() - start)
 
     return asyncio.run(go())
-
-
-def sample_prompts(server, suite, n: int = 16) -> list[tuple[list[dict], dict | None]]:
-    """Real prompts of the run: the agent's requests on the suite's envs, at random points of episodes."""
-    import gymnasium
-    import numpy as np
-
-    import sparsegym
-    from sparsegym.agents.llm import LLMAgent
-    from sparsegym.wrappers import TextObservation
-
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        env = sparsegym.make(suite.env_ids[i % len(suite.env_ids)])
-        if not isinstance(env.observation_space, gymnasium.spaces.Text):
-            env = TextObservation(env)
-        agent = LLMAgent(env, base_url=server.base_url, model=server.model, cache=False, constrained=True,
-                         max_tokens=24, history=HISTORY)
-        obs, info = env.reset(seed=10_000 + i)
-        for _ in range(int(rng.integers(0, 10))):  # a few random steps into the episode
-            actions = info.get("admissible_actions") or ["look"]
-            obs, _, term, trunc, info = env.step(actions[int(rng.integers(len(actions)))])
-            if term or trunc:
-                obs, info = env.reset(seed=20_000 + i)
-        request = agent._request(obs, info)
-        out.append((request["messages"], request["response_format"]))
-    return out
 
 
 def main() -> int:
@@ -129,20 +133,21 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=8, help="episodes per env (2 envs per suite)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
     parser.add_argument("--parallel", type=int, default=2, help="llama.cpp processes behind the server")
-    parser.add_argument("--ceiling-requests", type=int, default=48, help="timed requests of the ceiling batch")
+    parser.add_argument("--ceiling-requests", type=int, default=240, help="requests the ceiling replays")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
     args = parser.parse_args()
 
     from sparsegym.llm.server import LocalServer
 
+    record_requests()
     rows: list[dict] = []
     with LocalServer(parallel=args.parallel) as server, tempfile.TemporaryDirectory() as tmp:
         for name in args.suites:
             suite = _suite(name, args.episodes)
-            prompts = sample_prompts(server, suite)
             for k in args.concurrency:
+                RECORDED.clear()
                 row = {"suite": name, **run_eval(server, suite, k, False, Path(tmp) / f"{name}-{k}.db")}
-                row["ceiling_tokens_per_s"] = ceiling(server, prompts, k, max(args.ceiling_requests, 2 * k), 24)
+                row["ceiling_tokens_per_s"] = ceiling(server, list(RECORDED.values()), k, args.ceiling_requests)
                 row["share_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
                 rows.append(row)
                 print(json.dumps(row))
