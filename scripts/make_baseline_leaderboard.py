@@ -1,6 +1,12 @@
 """Regenerate the published baseline leaderboards in docs/leaderboards/ with sparsegym's own evaluator.
 
     python scripts/make_baseline_leaderboard.py [--suites smoke minigrid-easy minigrid-hard] [--workers 2]
+    python scripts/make_baseline_leaderboard.py --suites textworld --llm naive cot constrained
+
+``--llm STYLE ...`` adds zero-shot rows of SmolLM2-135M-Instruct (``sparsegym serve``'s default model,
+started here) played through the text surface (``observation: text``) with the evaluator's ``async``
+backend: ``smollm2-naive``, ``smollm2-cot`` (chain of thought) and ``smollm2-constrained`` (naive, replies
+restricted to the admissible actions by grammar), keeping ``--llm-history`` past turns in the prompt.
 
 Runs every baseline that exists on each suite's test split into docs/leaderboards/results.db (resumable:
 stored episodes are skipped), then writes <suite>.json, <suite>.html and the plots, and regenerates the
@@ -39,13 +45,49 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "leaderboards")
     parser.add_argument("--db", type=Path, default=None, help="default: OUT/results.db (not committed)")
+    parser.add_argument("--llm", nargs="*", default=[], choices=sorted(LLM_ROWS), help="zero-shot SmolLM2 rows to add")
+    parser.add_argument("--llm-history", type=int, default=4, help="past turns in the LLM agents' prompts")
+    parser.add_argument("--llm-workers", type=int, default=16, help="LLM episodes in flight")
+    parser.add_argument("--llm-engine", default=None, help="LocalServer engine (default: sparsegym serve's)")
+    parser.add_argument("--skip-baselines", action="store_true", help="only the LLM rows")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    server = None
+    if args.llm:
+        from sparsegym.llm.server import LocalServer
+
+        server = LocalServer(**({"engine": args.llm_engine} if args.llm_engine else {})).start()
+    try:
+        _run(args, server)
+    finally:
+        if server is not None:
+            server.stop()
+    for path, text in expected_files(args.out).items():
+        path.write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
+#: The published zero-shot LLM rows: name -> LLMAgent keyword arguments.
+LLM_ROWS = {
+    "naive": {"prompt": "naive", "constrained": False},
+    "cot": {"prompt": "cot", "constrained": False, "max_tokens": 128},
+    "constrained": {"prompt": "naive", "constrained": True},
+}
+
+
+def _run(args: argparse.Namespace, server) -> None:
     with ResultsStore(args.db or args.out / "results.db") as store:
         for suite_name in args.suites:
             suite = get_suite(suite_name)
-            for name, entry in baselines_of(suite).items():
-                evaluate(entry, suite, "test", agent_name=name, store=store, workers=args.workers)
+            if not args.skip_baselines:
+                for name, entry in baselines_of(suite).items():
+                    evaluate(entry, suite, "test", agent_name=name, store=store, workers=args.workers)
+            for style in args.llm:
+                kwargs = {**LLM_ROWS[style], "base_url": server.base_url, "model": server.model,
+                          "history": args.llm_history, "max_concurrency": args.llm_workers}
+                evaluate("sparsegym.agents:LLMAgent", suite, "test", agent_name=f"smollm2-{style}", store=store,
+                         observation="text", agent_kwargs=kwargs, backend="async", workers=args.llm_workers)
             stats = leaderboard(store, suite, "test")
             for fmt, ext in (("json", "json"), ("html", "html")):
                 path = args.out / f"{suite.name}.{ext}"
@@ -54,10 +96,6 @@ def main() -> int:
             for fig, png in plot_png(stats, suite).items():
                 (args.out / f"{suite.name}_{fig}").write_bytes(png)
             print(render(stats, suite, "test", "table"))
-    for path, text in expected_files(args.out).items():
-        path.write_text(text)
-        print(f"wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":

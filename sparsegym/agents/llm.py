@@ -197,6 +197,9 @@ def shared_client(base_url: str | None, model: str | None, api_key: str | None, 
 class LLMAgent:
     """A zero-shot LLM agent (module docstring) in the leaderboard protocol (``reset``, ``act``, ``aact``).
 
+    A leaderboard run's identity covers what it does (model name, prompt style, sampling, history), not
+    where its server listens: ``IDENTITY_IGNORES`` names the arguments left out of it.
+
     Args:
         env: the text surface it plays (a text-native env, or an env wrapped in ``TextObservation``).
         model: the model to ask for (default: ``SPARSEGYM_LLM_MODEL``, else the server's only model).
@@ -214,6 +217,8 @@ class LLMAgent:
         timeout: seconds per request.
         client: an :class:`~sparsegym.llm.LLMClient` to use instead of making one.
     """
+
+    IDENTITY_IGNORES = ("base_url", "api_key", "cache", "max_concurrency", "timeout", "client")
 
     def __init__(self, env: gymnasium.Env, *, model: str | None = None, base_url: str | None = None,
                  api_key: str | None = None, prompt: str = "naive", constrained: bool = False, history: int = 16,

@@ -4,7 +4,10 @@ A run's identity is the sha256 (hex; shown shortened to 12 digits) of a canonica
 *spec*, with these fields:
 
 * ``entry``: the agent entry point as given (``pkg.module:factory`` or ``path/agent.py[:factory]``);
-* ``kwargs``: the factory's keyword arguments (canonical JSON: sorted keys, no whitespace);
+* ``kwargs``: the factory's keyword arguments (canonical JSON: sorted keys, no whitespace), less those the
+  factory declares in ``IDENTITY_IGNORES`` (names of arguments that say where it runs, not what it
+  does: ``LLMAgent`` ignores its server's ``base_url``, ``api_key``, ``timeout``, ``max_concurrency``
+  and ``cache``, so the same model served on another port resumes the same run);
 * ``files``: ``{label: sha256}`` of every file the run depends on:
 
   - the ``model_files`` a submission declares (label: the path as written in the file);
@@ -192,6 +195,17 @@ def check_observation(observation: str) -> str:
     return observation
 
 
+def _ignored_kwargs(entry: str, base_dir: str | os.PathLike | None) -> frozenset[str]:
+    """The kwargs an agent factory declares irrelevant to what it does (``IDENTITY_IGNORES``): an LLM agent's
+    server address, key, timeouts and cache location."""
+    try:
+        from sparsegym.leaderboards.agent import load_factory
+
+        return frozenset(getattr(load_factory(entry, base_dir), "IDENTITY_IGNORES", ()))
+    except Exception:  # an entry that cannot load is reported by the evaluator, with its own message
+        return frozenset()
+
+
 def run_identity(entry: str, agent_kwargs: Mapping[str, Any] | None = None, *, observation: str = "native",
                  model_files: Mapping[str, str] | None = None,
                  base_dir: str | os.PathLike | None = None) -> RunIdentity:
@@ -203,6 +217,9 @@ def run_identity(entry: str, agent_kwargs: Mapping[str, Any] | None = None, *, o
     import sparsegym
 
     kwargs = dict(agent_kwargs or {})
+    ignored = sorted(k for k in kwargs if k in _ignored_kwargs(entry, base_dir))
+    for k in ignored:  # where the agent talks to, not what it does (the factory says which: module docstring)
+        kwargs.pop(k)
     try:
         kwargs = json.loads(canonical(kwargs))
     except (TypeError, ValueError) as exc:

@@ -298,3 +298,14 @@ def test_submissions_and_the_cli_take_an_observation(tmp_path, one_env_smoke, ca
     with ResultsStore(db) as store:
         (row, *_) = store.episodes(agent="texty")
         assert row.versions["observation"] == "text" and store.get_submission("texty")["details"]["observation"] == "text"
+
+
+def test_an_llm_agents_server_address_is_not_part_of_its_identity():
+    from sparsegym.leaderboards.identity import run_identity
+
+    a = run_identity("sparsegym.agents:LLMAgent", {"model": "smollm2", "base_url": "http://127.0.0.1:1/v1",
+                                                  "cache": "/tmp/a.sqlite"}, observation="text")
+    b = run_identity("sparsegym.agents:LLMAgent", {"model": "smollm2", "base_url": "http://127.0.0.1:2/v1"},
+                     observation="text")
+    c = run_identity("sparsegym.agents:LLMAgent", {"model": "smollm2", "prompt": "cot"}, observation="text")
+    assert a.digest == b.digest != c.digest and "base_url" not in a.spec["kwargs"]
