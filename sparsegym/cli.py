@@ -13,6 +13,8 @@
     sparsegym llm cache stats|clear [--path FILE] [--json]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
     sparsegym serve [--model FILE.gguf] [--port N] [--host H] [--n-ctx N] [--parallel N] [--threads N]
+                    [--engine python|llama-server] [--binary FILE]
+    sparsegym serve --build-engine [--sdist FILE.tar.gz] [--jobs N] [--no-native] [--force]
 """
 
 from __future__ import annotations
@@ -535,25 +537,57 @@ def _add_serve_parser(sub) -> None:
     p.add_argument("--alias", default=None, help="the model name clients ask for (default: smollm2, or the file's stem)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback: no authentication)")
     p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
-    p.add_argument("--n-ctx", type=int, default=2048, help="context length, prompt and reply together")
-    p.add_argument("--parallel", type=int, default=4,
-                   help="llama.cpp processes answering at the same time (one request each); keep parallel x threads "
-                        "at or under the CPU cores")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads per process")
+    p.add_argument("--n-ctx", type=int, default=2048,
+                   help="context length of each request, prompt and reply together")
+    p.add_argument("--engine", choices=["python", "llama-server"], default="python",
+                   help="python: llama-cpp-python's server (default); llama-server: llama.cpp's C++ server with "
+                        "continuous batching, much faster with many requests in flight (build it once with "
+                        "--build-engine)")
+    p.add_argument("--binary", default=None, metavar="FILE",
+                   help="the llama-server executable (default: $SPARSEGYM_LLAMA_SERVER or the one --build-engine made)")
+    p.add_argument("--parallel", type=int, default=None,
+                   help="requests answered at the same time: llama.cpp processes with --engine python (one request "
+                        "each; default 4; keep parallel x threads at or under the CPU cores), slots of the one "
+                        "process with --engine llama-server (default 16)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per process (default: 1 with --engine python, the CPU cores with llama-server)")
     p.add_argument("--log", default=None, metavar="FILE", help="server log (default: a file in the temporary folder)")
     p.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the server to answer")
+    b = p.add_argument_group("building the llama-server engine (then exit)")
+    b.add_argument("--build-engine", action="store_true",
+                   help="compile llama.cpp's llama-server from llama-cpp-python's source package (pip downloads it) "
+                        "into sparsegym's cache, reusing a binary already there; about 7 minutes on 2 cores")
+    b.add_argument("--engine-version", default=None, metavar="V",
+                   help="llama-cpp-python release whose vendored llama.cpp to build (default: 0.3.36)")
+    b.add_argument("--sdist", default=None, metavar="FILE.tar.gz", help="build from this source package (no download)")
+    b.add_argument("--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
+    b.add_argument("--no-native", action="store_true",
+                   help="a portable binary (no -march=native): for a cache shared with other machines")
+    b.add_argument("--force", action="store_true", help="rebuild even if the cache has a binary")
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import signal
 
+    if args.build_engine:
+        from sparsegym.llm.engine import DEFAULT_VERSION, build_llama_server
+
+        path = build_llama_server(args.engine_version or DEFAULT_VERSION, jobs=args.jobs, force=args.force,
+                                  sdist=args.sdist, native=not args.no_native)
+        print(f"llama-server: {path}\nserve with it: sparsegym serve --engine llama-server", flush=True)
+        return 0
     from sparsegym.llm.server import LocalServer
 
     server = LocalServer(args.model, host=args.host, port=args.port, alias=args.alias, n_ctx=args.n_ctx,
                          parallel=args.parallel, threads=args.threads, ready_timeout=args.ready_timeout,
-                         log_path=args.log)
-    print(f"starting llama.cpp's server ({args.parallel} process(es) x {args.threads} thread(s)) ...", flush=True)
+                         log_path=args.log, engine=args.engine, binary=args.binary)
+    if server.engine == "llama-server":
+        print(f"starting llama.cpp's llama-server ({server.parallel} slot(s), continuous batching, "
+              f"{server.threads} thread(s)) ...", flush=True)
+    else:
+        print(f"starting llama.cpp's server ({server.parallel} process(es) x {server.threads} thread(s)) ...",
+              flush=True)
 
     def on_term(signum, frame):  # `kill PID` stops the server as Ctrl-C does
         raise KeyboardInterrupt
