@@ -13,4 +13,11 @@ from sparsegym._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("Turn", "Choice", "TextPolicy", "UniformPolicy"), ".policy"),
+    "ActionScorer": ".scorer", "HashTokenizer": ".scorer",
+    "Trajectory": ".rollout", "collect": ".rollout",
+    "grpo_advantages": ".advantages", "rloo_advantages": ".advantages",
+    "discounted_step_returns": ".advantages",
+    "clipped_policy_loss": ".losses", "kl_k3": ".losses", "value_loss": ".losses",
+    "TextRLConfig": ".trainer", "TextRLTrainer": ".trainer",
+    "TextAgent": ".agent", "load_text_agent": ".agent",
 })
