@@ -113,7 +113,7 @@ class TextPolicy(torch.nn.Module):
         module, _, name = meta["class"].partition(":")
         klass = getattr(importlib.import_module(module), name)
         if not (isinstance(klass, type) and issubclass(klass, cls)):
-            raise ConfigError(f"{str(path)!r} holds a {meta['class']}, not a {cls.__name__}")
+            raise ConfigError(f"{str(path)!r} holds a {meta['class']}, which is no {cls.__name__}")
         if klass.load.__func__ is not TextPolicy.load.__func__:  # a subclass with its own layout
             return klass.load(path, device=device)
         policy = klass(**meta["config"])

@@ -150,7 +150,7 @@ class TextRLTrainer:
             if cfg.device is not None:
                 policy.to(cfg.device)
         self.policy = policy
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, foreach=True)
         # The KL's reference: the policy as it starts (frozen); only kept when the KL is on.
         self.reference = _frozen_copy(self.policy) if cfg.kl_coef > 0 else None
         self.global_step = 0  # episodes so far (what learn counts; checkpoints are named by it)
