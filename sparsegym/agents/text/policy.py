@@ -10,10 +10,14 @@ A policy is a :class:`torch.nn.Module` that reads :class:`Turn` s and returns :c
   log-probability of each choice (``"logprob"``, shape ``(B,)``), the policy's entropy at each turn
   (``"entropy"``, ``(B,)``) and, when the policy has a value head, ``"value"`` (``(B,)``).
   A policy whose choices are token sequences may add ``"token_logprob"``, ``"token_entropy"`` and
-  ``"token_mask"`` (``(B, L)``; ``logprob`` is then the sum over a turn's tokens): the losses
-  (:mod:`sparsegym.agents.text.losses`) then aggregate per token.
-* ``save(path)`` writes a folder; ``TextPolicy.load(path)`` reads any saved policy back (the folder
-  names its class), ``SomePolicy.load(path)`` its own kind.
+  ``"mask"`` (``(B, L)``; ``logprob`` is then the sum over a turn's tokens): the trainers' losses
+  (:mod:`sparsegym.agents.text.losses`) then work per token.
+* ``save(path)`` writes a folder; ``TextPolicy.load(path)`` reads any saved policy back (its
+  ``policy.json`` names the class, or a format listed in :data:`FORMATS`), ``SomePolicy.load(path)``
+  its own kind.
+
+Conventions the trainers read from a choice's ``extra``: ``"format_penalty"`` (a float, 0 or negative)
+is added to that turn's reward for training (a language model's malformed reply).
 
 ``config()`` (the keyword arguments that rebuild the policy) is what the default ``save``/``load``
 need; a policy that overrides both may leave it out. Further optional methods a policy may add are
@@ -46,9 +50,11 @@ from sparsegym.errors import ConfigError
 
 torch = require("torch", "torch", "sparsegym.agents.text")
 
-__all__ = ["Choice", "TextPolicy", "Turn", "UniformPolicy"]
+__all__ = ["FORMATS", "Choice", "TextPolicy", "Turn", "UniformPolicy"]
 
 _META = "policy.json"
+#: Saved formats whose ``policy.json`` has a ``format`` tag instead of a ``class``: tag -> class.
+FORMATS = {"sparsegym.CausalLMPolicy": "sparsegym.agents.text.lm_policy:CausalLMPolicy"}
 
 
 @dataclass
@@ -110,10 +116,13 @@ class TextPolicy(torch.nn.Module):
         if not (path / _META).is_file():
             raise ConfigError(f"{str(path)!r} holds no saved text policy ({_META} is missing)")
         meta = json.loads((path / _META).read_text())
-        module, _, name = meta["class"].partition(":")
+        ref = meta.get("class") or FORMATS.get(str(meta.get("format")))
+        if ref is None:
+            raise ConfigError(f"{str(path / _META)!r} names no policy class (neither 'class' nor a known 'format')")
+        module, _, name = ref.partition(":")
         klass = getattr(importlib.import_module(module), name)
         if not (isinstance(klass, type) and issubclass(klass, cls)):
-            raise ConfigError(f"{str(path)!r} holds a {meta['class']}, which is no {cls.__name__}")
+            raise ConfigError(f"{str(path)!r} holds a {ref}, which is no {cls.__name__}")
         if klass.load.__func__ is not TextPolicy.load.__func__:  # a subclass with its own layout
             return klass.load(path, device=device)
         policy = klass(**meta["config"])

@@ -68,6 +68,16 @@ class Trajectory:
     def invalid_actions(self) -> int:
         return int(sum(self.invalid))
 
+    @property
+    def train_rewards(self) -> list[float]:
+        """The env's rewards plus each choice's ``extra["format_penalty"]`` (0 when absent): what the
+        trainers learn from."""
+        return [r + float(c.extra.get("format_penalty", 0.0)) for r, c in zip(self.rewards, self.choices)]
+
+    @property
+    def train_return(self) -> float:
+        return float(sum(self.train_rewards))
+
 
 def env_instructions(env: gymnasium.Env) -> str:
     """The env's ``instructions()`` (text envs and text views have it), or ``""``."""

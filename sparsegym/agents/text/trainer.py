@@ -29,6 +29,9 @@ Choices worth knowing:
   default), which counts each episode once per turn;
 * ``invalid_penalty`` is subtracted from the score of each turn whose action the env refused: in
   across-steps mode before the statistics (as verl-agent does), otherwise from that turn's advantage;
+* a choice's ``extra["format_penalty"]`` (a language model's malformed reply) is added to that turn's
+  reward, so it enters the episode's training return (``Trajectory.train_return``); the reported
+  returns and successes are the env's own;
 * the task seed of the ``k``-th group is ``first_task_seed + k`` (modulo ``num_tasks`` when set), so runs
   with different seeds see the same tasks in the same order; ``seed`` fixes the initial parameters and
   the sampling, and a run resumed from a checkpoint continues exactly as the uninterrupted one would.
@@ -150,7 +153,9 @@ class TextRLTrainer:
             if cfg.device is not None:
                 policy.to(cfg.device)
         self.policy = policy
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, foreach=True)
+        # Only what the policy leaves trainable (a LoRA-adapted language model freezes its base weights).
+        self.optimizer = torch.optim.Adam([p for p in self.policy.parameters() if p.requires_grad],
+                                          lr=cfg.learning_rate, foreach=True)
         # The KL's reference: the policy as it starts (frozen); only kept when the KL is on.
         self.reference = _frozen_copy(self.policy) if cfg.kl_coef > 0 else None
         self.global_step = 0  # episodes so far (what learn counts; checkpoints are named by it)
@@ -231,7 +236,7 @@ class TextRLTrainer:
         cfg = self.config
         lengths = [t.length for t in trajectories]
         groups = np.array([t.group for t in trajectories])
-        returns = np.array([t.episode_return for t in trajectories])
+        returns = np.array([t.train_return for t in trajectories])
         invalid = np.concatenate([np.asarray(t.invalid, dtype=np.float64) for t in trajectories])
         scores = broadcast(returns, lengths)
         if cfg.stats_across_steps:  # every turn-sample is a member of its group, penalty included
@@ -253,8 +258,8 @@ class TextRLTrainer:
         turns = [turn for t in trajectories for turn in t.turns]
         choices = [c for t in trajectories for c in t.choices]
         adv = torch.as_tensor(advantages, dtype=torch.float32, device=dev)
-        targets = torch.as_tensor(np.concatenate([discounted_step_returns(t.rewards, cfg.gamma) for t in trajectories]),
-                                  dtype=torch.float32, device=dev)
+        targets = torch.as_tensor(np.concatenate([discounted_step_returns(t.train_rewards, cfg.gamma)
+                                                  for t in trajectories]), dtype=torch.float32, device=dev)
         old = self._old_logprobs(turns, choices)
         ref = self._reference_logprobs(turns, choices) if self.reference is not None else None
         rng = np.random.default_rng([cfg.seed, self.iterations])
@@ -284,7 +289,8 @@ class TextRLTrainer:
                     logs["value_loss"].append(v_loss.item())
                 self.optimizer.zero_grad()
                 loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"],
+                                                           cfg.max_grad_norm)
                 self.optimizer.step()
                 logs["policy_loss"].append(pg_loss.item())
                 logs["entropy"].append(ent.item())
@@ -414,7 +420,7 @@ def _frozen_copy(policy: TextPolicy) -> TextPolicy:
 def _per_token(out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """``(logprob, mask, entropy)``: per token when the policy reports tokens, else per turn."""
     if "token_logprob" in out:
-        mask = out["token_mask"]
+        mask = out["mask"] if "mask" in out else out["token_mask"]
         return out["token_logprob"], mask, out.get("token_entropy", out["entropy"][:, None].expand_as(mask))
     return out["logprob"], None, out["entropy"]
 

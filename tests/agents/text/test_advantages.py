@@ -17,6 +17,7 @@ from sparsegym.errors import ConfigError
 
 pytest.importorskip("torch")
 
+from sparsegym.agents.text.policy import Choice  # noqa: E402
 from sparsegym.agents.text.rollout import Trajectory  # noqa: E402
 from sparsegym.agents.text.trainer import TextRLTrainer  # noqa: E402
 
@@ -94,11 +95,13 @@ def test_broadcast():
     assert broadcast([1.0, -2.0], [2, 3]).tolist() == [1.0, 1.0, -2.0, -2.0, -2.0]
 
 
-def _traj(group, rewards, invalid=None):
+def _traj(group, rewards, invalid=None, penalties=None):
     t = Trajectory(task_seed=group, group=group)
     t.rewards = list(rewards)
     t.invalid = list(invalid or [False] * len(rewards))
     t.turns = [None] * len(rewards)
+    t.choices = [Choice("x", 0, 0.0, extra={} if p is None else {"format_penalty": p})
+                 for p in (penalties or [None] * len(rewards))]
     return t
 
 
@@ -128,3 +131,11 @@ def test_invalid_penalty_per_turn(corridor):
     want = (scores - scores.mean()) / (scores.std(ddof=1) + EPS)
     got = _trainer(corridor, invalid_penalty=0.1, stats_across_steps=True).advantages(trajs)
     assert got == pytest.approx(want)
+
+
+def test_format_penalties_enter_the_training_return(corridor):
+    trajs = [_traj(0, [0, 1], penalties=[-0.1, None]), _traj(0, [0, 0])]
+    assert trajs[0].train_rewards == [-0.1, 1.0] and trajs[0].train_return == pytest.approx(0.9)
+    assert trajs[0].episode_return == 1.0  # the env's own return is what statistics report
+    adv = _trainer(corridor).advantages(trajs)
+    assert adv == pytest.approx(broadcast(grpo_advantages([0.9, 0.0], [0, 0]), [2, 2]))

@@ -112,6 +112,10 @@ def test_save_and_load_round_trip(tmp_path):
         ActionScorer.load(tmp_path / "u")
     with pytest.raises(ConfigError, match="no saved text policy"):
         TextPolicy.load(tmp_path)
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "policy.json").write_text('{"format": "someone.Else"}')
+    with pytest.raises(ConfigError, match="names no policy class"):
+        TextPolicy.load(tmp_path / "odd")
 
 
 def test_policies_need_admissible_actions():

@@ -146,3 +146,43 @@ def test_stop_on_success_and_learning_on_the_corridor(corridor):
     history = trainer.learn(480, callbacks=stop, progress=False)
     assert stop.reached_at is not None, [round(h["batch_success"], 2) for h in history]
     assert history[0]["batch_success"] < 0.6
+
+
+class _TokenScorer(ActionScorer):
+    """The scorer, reporting each action's log-probability spread evenly over its words as "tokens"
+    (the keys a language-model policy adds), to exercise the trainer's per-token path."""
+
+    def evaluate(self, turns, choices):
+        out = super().evaluate(turns, choices)
+        lengths = torch.tensor([len(c.action.split()) for c in choices])
+        width = int(lengths.max())
+        mask = torch.arange(width)[None, :] < lengths[:, None]
+        out["token_logprob"] = (out["logprob"] / lengths)[:, None].expand(-1, width) * mask
+        out["token_entropy"] = out["entropy"][:, None].expand(-1, width) * mask
+        out["mask"] = mask
+        return out
+
+
+def test_per_token_policies_train_through_the_same_loop(corridor):
+    policy = _TokenScorer(**SMALL)
+    trainer = TextRLTrainer(lambda: corridor(), policy, TextRLConfig(group_size=4, num_envs=4, update_epochs=2,
+                                                                     num_minibatches=3, loss_agg="turn-sum-norm"))
+    before = [p.detach().clone() for p in policy.parameters()]
+    history = trainer.learn(8, progress=False)
+    assert len(history) == 2 and history[0]["approx_kl"] >= 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters()))
+
+
+def test_old_logprobs_are_kept_unpadded_and_scattered_into_any_padding():
+    from sparsegym.agents.text.policy import Choice, Turn
+    from sparsegym.agents.text.trainer import _gather, _logprobs_per_turn
+
+    policy = _TokenScorer(**SMALL)
+    turns = [Turn("a room", ["go east", "look", "take the red coin"], history=[]) for _ in range(3)]
+    choices = [Choice(a, i, 0.0) for i, a in enumerate(turns[0].actions)]
+    kept = _logprobs_per_turn(policy, turns, choices, chunk=2)
+    assert [k.shape[0] for k in kept] == [2, 1, 4]
+    out = policy.evaluate(turns[1:], choices[1:])  # a minibatch padded to 4 tokens
+    assert torch.allclose(_gather(kept, [1, 2], out["token_logprob"], out["mask"]), out["token_logprob"])
+    flat = [torch.tensor(1.0), torch.tensor(2.0)]
+    assert _gather(flat, [1, 0], torch.zeros(2), None).tolist() == [2.0, 1.0]
