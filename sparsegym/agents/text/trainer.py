@@ -153,6 +153,7 @@ class TextRLTrainer:
             if cfg.device is not None:
                 policy.to(cfg.device)
         self.policy = policy
+        self.policy.eval()  # acting mode; _update switches to train mode for its steps only
         # Only what the policy leaves trainable (a LoRA-adapted language model freezes its base weights).
         self.optimizer = torch.optim.Adam([p for p in self.policy.parameters() if p.requires_grad],
                                           lr=cfg.learning_rate, foreach=True)
