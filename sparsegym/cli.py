@@ -9,6 +9,7 @@
     sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
+    sparsegym train grpo|rloo --env ID [--episodes N] [--group-size G] [--seed S] [--out DIR] [--resume]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
     sparsegym llm cache stats|clear [--path FILE] [--json]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
@@ -23,6 +24,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from sparsegym.envs import registry
 from sparsegym.errors import ConfigError
@@ -283,6 +285,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.algo in TEXT_ALGOS:
+        return cmd_train_text(args)
     from dataclasses import asdict
 
     from sparsegym.agents import PPO, PPOConfig
@@ -307,6 +311,87 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'model.pt'}, {out / 'progress.csv'}" + (f", {plot}" if plot else ""))
     print(f"evaluate it: sparsegym evaluate --agent sparsegym.agents:load_ppo --agent-kwargs "
           f"'{{\"path\": \"{out}\"}}' --suite smoke")
+    return 0
+
+
+TEXT_ALGOS = ("grpo", "rloo")
+
+
+def _latest_text_save(out: Path) -> Path | None:
+    """The trainer save with the most episodes in a run folder: the folder itself or a checkpoint."""
+    import json
+
+    best, best_step = None, -1
+    for folder in [out, *(out / "checkpoints").glob("[0-9]*")]:
+        meta = folder / "trainer.json"
+        if meta.is_file():
+            step = int(json.loads(meta.read_text())["global_step"])
+            if step > best_step:
+                best, best_step = folder, step
+    return best
+
+
+def _trim_progress(csv_path: Path, episodes: int) -> None:
+    """Drop the rows a resumed run will write again (those past the checkpoint it resumes from)."""
+    import csv
+
+    if not csv_path.is_file():
+        return
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    keep = [r for r in rows if float(r.get("episodes") or 0) <= episodes]
+    tmp = csv_path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(keep)
+    tmp.replace(csv_path)
+
+
+def cmd_train_text(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from sparsegym.agents.runs import plot_curves, run_dir, write_config
+    from sparsegym.agents.text.trainer import TextRLConfig, TextRLTrainer
+    from sparsegym.envs.registry import get_entry
+
+    get_entry(args.env)
+    if args.intrinsic:
+        raise ConfigError("--intrinsic is a PPO option; the text trainers take none")
+    out = run_dir(args.out, args.env, args.algo, args.seed)
+    saved = _latest_text_save(out) if args.resume else None
+    if saved is not None:
+        trainer = TextRLTrainer.load(saved)
+        _trim_progress(out / "progress.csv", trainer.global_step)
+        print(f"resuming {args.algo} from {saved} at {trainer.global_step:,} episodes")
+    else:
+        env_kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+        config = TextRLConfig(algo=args.algo, group_size=args.group_size, groups_per_iteration=args.groups,
+                              learning_rate=args.lr, seed=args.seed, device=args.device, env_kwargs=env_kwargs,
+                              num_envs=args.num_envs)
+        trainer = TextRLTrainer(args.env, config=config)
+        write_config(out, {"algo": args.algo, "env_id": args.env, "episodes": args.episodes,
+                           "config": asdict(config), "policy": type(trainer.policy).__name__})
+    remaining = args.episodes - trainer.global_step
+    print(f"training {args.algo} on {args.env} for {max(remaining, 0):,} episodes; run folder {out}")
+    history = []
+    try:
+        if remaining > 0:
+            history = trainer.learn(remaining, log_dir=out, progress=not args.no_progress,
+                                    checkpoint_every=args.checkpoint_every)
+    finally:
+        trainer.close()
+    trainer.save(out)
+    plot = plot_curves(out / "progress.csv", out / "curves.png", f"{args.algo} on {args.env}", x="episodes")
+    last = history[-1] if history else {}
+    print(f"done: {trainer.global_step:,} episodes, {trainer.frames:,} turns; success rate "
+          f"{last.get('success_rate', float('nan')):.2f} over the last episodes")
+    print(f"wrote {out / 'policy'}, {out / 'progress.csv'}" + (f", {plot}" if plot else ""))
+    print(f"evaluate it: sparsegym evaluate --agent sparsegym.agents:load_text_agent --agent-kwargs "
+          f"'{{\"path\": \"{out}\"}}' --suite textworld")
     return 0
 
 
@@ -466,17 +551,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.set_defaults(func=cmd_leaderboard)
 
-    p = sub.add_parser("train", help="train a sparsegym agent and write a run folder")
-    p.add_argument("algo", choices=("ppo",))
+    p = sub.add_parser("train", help="train a sparsegym agent and write a run folder",
+                       description="ppo: PPO on any id (--steps frames). grpo, rloo: group-relative policy "
+                                   "optimisation of a text policy (the admissible-action scorer) on a text env "
+                                   "(--episodes).")
+    p.add_argument("algo", choices=("ppo", *TEXT_ALGOS))
     p.add_argument("--env", required=True)
-    p.add_argument("--intrinsic", default=None, help="rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--intrinsic", default=None, help="(ppo) rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
+    p.add_argument("--steps", type=int, default=100_000, help="(ppo) env frames to train for")
+    p.add_argument("--episodes", type=int, default=400, help="(grpo, rloo) episodes to train for, in all")
+    p.add_argument("--group-size", type=int, default=8, help="(grpo, rloo) episodes per task seed")
+    p.add_argument("--groups", type=int, default=1, help="(grpo, rloo) task seeds per iteration")
+    p.add_argument("--lr", type=float, default=3e-3, help="(grpo, rloo) Adam step size")
+    p.add_argument("--env-kwargs", default=None, metavar="JSON",
+                   help='(grpo, rloo) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
+    p.add_argument("--resume", action="store_true",
+                   help="(grpo, rloo) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-envs", type=int, default=8)
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available for ppo, CPU "
+                                                  "for the text trainers)")
     p.add_argument("--out", default="runs")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="FRAMES",
-                   help="also save the agent to OUT/<run>/checkpoints/<frames> this often")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="also save the agent to OUT/<run>/checkpoints/<N> every N frames (ppo) or episodes (grpo, rloo)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -7,6 +7,10 @@ Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation
 ``learn`` takes ``callbacks`` (:mod:`sparsegym.agents.callbacks`: logging, progress, checkpoints, early
 stopping). ``LLMAgent`` also has ``aact`` (a coroutine, for the leaderboard's ``async`` backend) and
 ``episode_stats()``.
+
+Text agents trained by reinforcement learning (:mod:`sparsegym.agents.text`): ``TextRLTrainer`` (GRPO,
+RLOO) trains any ``TextPolicy`` (``ActionScorer``: a DRRN-style scorer of admissible actions);
+``load_text_agent`` plays a saved one on a leaderboard.
 """
 
 from sparsegym._lazy import lazy_exports
@@ -18,4 +22,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("Callback", "CallbackList", "CSVLogger", "TensorBoardLogger", "ProgressBar", "Checkpoint",
                      "StopOnSuccess"), ".callbacks"),
     "LLMAgent": ".llm", "parse_reply": ".llm",
+    **dict.fromkeys(("TextRLTrainer", "TextRLConfig", "TextPolicy", "ActionScorer", "TextAgent", "load_text_agent"),
+                    ".text"),
 })

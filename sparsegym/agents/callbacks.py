@@ -16,7 +16,10 @@ holds the update's losses along with the episode statistics (``frames``, ``fps``
 ``episode_return``, ``success_rate``, ``episodes`` over the last 100 episodes).
 
 A callback reads the trainer it serves as ``self.trainer`` (``global_step`` is the frame count so far;
-``save(path)`` writes it to a folder). Callbacks compose with :class:`CallbackList`; a trainer takes a
+``save(path)`` writes it to a folder). The text trainers (:mod:`sparsegym.agents.text`) count in
+episodes instead: their ``learn(total_episodes)`` passes episodes to ``on_training_start``, calls
+``on_step`` once per episode collected, and their ``global_step`` (so ``Checkpoint``'s ``every`` and
+folder names) is the episode count; their ``stats`` hold ``frames`` (env turns) as well. Callbacks compose with :class:`CallbackList`; a trainer takes a
 callback, a list of them, or a plain function ``fn(stats) -> bool | None`` called at each rollout end.
 
 Examples:
@@ -224,12 +227,13 @@ class TensorBoardLogger(Callback):
 
 class ProgressBar(Callback):
     """A tqdm bar over the frames of the ``learn`` call, with frames per second, success rate and
-    episode return (needs the ``tqdm`` package)."""
+    episode return (needs the ``tqdm`` package). ``unit`` names what the trainer counts (the text
+    trainers count episodes)."""
 
-    def __init__(self, desc: str = "PPO"):
+    def __init__(self, desc: str = "PPO", unit: str = "frame"):
         if not self.available():
             raise ImportError("ProgressBar needs the tqdm package: pip install tqdm")
-        self.desc = desc
+        self.desc, self.unit = desc, unit
         self._bar: Any = None
         self._start = 0
 
@@ -244,7 +248,7 @@ class ProgressBar(Callback):
     def on_training_start(self, total_steps: int) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total_steps, unit="frame", dynamic_ncols=True, desc=self.desc)
+        self._bar = tqdm(total=total_steps, unit=self.unit, dynamic_ncols=True, desc=self.desc)
         self._start = self.num_timesteps
 
     def on_rollout_end(self, stats: Stats) -> bool:

@@ -23,8 +23,9 @@ def write_config(path: Path, config: dict[str, Any]) -> None:
     tmp.replace(path / "run.json")
 
 
-def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "") -> Path | None:
-    """Success rate and episode return against frames, from a progress CSV; None without matplotlib."""
+def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "", x: str = "frames") -> Path | None:
+    """Success rate and episode return against ``x`` (a CSV column: ``frames``, or ``episodes`` for the
+    text trainers), from a progress CSV; None without matplotlib."""
     try:
         import matplotlib
 
@@ -36,13 +37,13 @@ def plot_curves(csv_path: str | Path, png_path: str | Path, title: str = "") -> 
         rows = list(csv.DictReader(f))
     if not rows:
         return None
-    frames = [float(r["frames"]) for r in rows]
+    frames = [float(r[x]) for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key, label in ((axes[0], "success_rate", "success rate (last 100 episodes)"),
                            (axes[1], "episode_return", "episode return (last 100 episodes)")):
         values = [float(r[key]) if r.get(key) not in (None, "", "nan") else math.nan for r in rows]
         ax.plot(frames, values)
-        ax.set_xlabel("frames")
+        ax.set_xlabel(x)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(-0.02, 1.02)
