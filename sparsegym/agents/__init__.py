@@ -1,6 +1,7 @@
 """Agents: PPO with optional intrinsic rewards and imitation (torch, ``pip install "sparsegym[torch]"``),
-Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``) and the
-bandit learners.
+Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``), the
+bandit learners, and text policies for text-agent RL (:mod:`sparsegym.agents.text`; ``CausalLMPolicy``, a
+transformers causal LM: ``pip install "sparsegym[lm]"``).
 
 Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``). The learners
 (PPO, Go-Explore, imitation) also have ``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's
@@ -18,4 +19,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("Callback", "CallbackList", "CSVLogger", "TensorBoardLogger", "ProgressBar", "Checkpoint",
                      "StopOnSuccess"), ".callbacks"),
     "LLMAgent": ".llm", "parse_reply": ".llm",
+    "CausalLMPolicy": ".text.lm_policy",
 })
