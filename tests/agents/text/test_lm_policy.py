@@ -424,3 +424,9 @@ def test_smollm2_scores_the_actions_of_a_textworld_turn():
     plain, _ = policy.score_actions(turn, kv_cache=False)
     assert torch.allclose(cached, plain, atol=1e-3)
     assert abs(policy.evaluate([turn], [choice])["logprob"].item() - choice.logprob) < 1e-4
+
+
+def test_registered_lazily_in_sparsegym_agents():
+    import sparsegym.agents
+
+    assert "CausalLMPolicy" in sparsegym.agents.__all__ and sparsegym.agents.CausalLMPolicy is CausalLMPolicy
