@@ -106,6 +106,14 @@ NOTES = {
         "tests. The kept figures were measured with the sandbox before it moved to bubblewrap and a seccomp "
         "filter, and have not been measured again since."
     ),
+    "lm_policy_scoring": (
+        "`cand/s` is admissible actions scored per second for one turn; `scored tok/s` counts the candidates' "
+        "own tokens (the useful work), `model tok/s` every token run through the model (the prompt once with "
+        "the KV cache, once per candidate without). `time/KV` is each method's time over the KV-cache "
+        "method's on the same turn and model: above 1 means re-encoding is slower. The gain grows with the "
+        "prompt's length over the candidates' (history, instructions) and with the number of candidates; "
+        "on a model as small as the tests' tiny one, per-call overheads dominate and the methods are close."
+    ),
 }
 
 

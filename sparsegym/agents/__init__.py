@@ -1,6 +1,6 @@
 """Agents: PPO with optional intrinsic rewards and imitation (torch, ``pip install "sparsegym[torch]"``),
-Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``) and the
-bandit learners.
+Go-Explore (numpy only), zero-shot LLM agents (``LLMAgent``: ``pip install "sparsegym[llm]"``), the
+bandit learners, and text agents trained by reinforcement learning (below).
 
 Every agent follows the leaderboard protocol (``reset(seed)``, ``act(observation, info)``). The learners
 (PPO, Go-Explore, imitation) also have ``learn(total_steps)``, ``save(path)`` and ``load(path)``; PPO's
@@ -9,7 +9,8 @@ stopping). ``LLMAgent`` also has ``aact`` (a coroutine, for the leaderboard's ``
 ``episode_stats()``.
 
 Text agents trained by reinforcement learning (:mod:`sparsegym.agents.text`): ``TextRLTrainer`` (GRPO,
-RLOO) trains any ``TextPolicy`` (``ActionScorer``: a DRRN-style scorer of admissible actions);
+RLOO) trains any ``TextPolicy``: ``ActionScorer`` (a DRRN-style scorer of admissible actions) or
+``CausalLMPolicy`` (a transformers causal language model, ``pip install "sparsegym[lm]"``);
 ``load_text_agent`` plays a saved one on a leaderboard.
 """
 
@@ -22,6 +23,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("Callback", "CallbackList", "CSVLogger", "TensorBoardLogger", "ProgressBar", "Checkpoint",
                      "StopOnSuccess"), ".callbacks"),
     "LLMAgent": ".llm", "parse_reply": ".llm",
-    **dict.fromkeys(("TextRLTrainer", "TextRLConfig", "TextPolicy", "ActionScorer", "TextAgent", "load_text_agent"),
-                    ".text"),
+    **dict.fromkeys(("TextRLTrainer", "TextRLConfig", "TextPolicy", "ActionScorer", "TextAgent", "load_text_agent",
+                     "CausalLMPolicy"), ".text"),
 })

@@ -6,7 +6,9 @@ advantages (GRPO, RLOO), clipped policy losses and a trainer that reads top to b
 * :mod:`.rollout`: :func:`collect`, G episodes per task seed over a list of envs, as :class:`Trajectory` s;
 * :mod:`.advantages` and :mod:`.losses`: the formulas, pure functions;
 * :mod:`.trainer`: :class:`TextRLTrainer` and :class:`TextRLConfig`;
-* :mod:`.agent`: :class:`TextAgent` (the leaderboard protocol) and :func:`load_text_agent`.
+* :mod:`.agent`: :class:`TextAgent` (the leaderboard protocol) and :func:`load_text_agent`;
+* :mod:`.lm_policy`: :class:`CausalLMPolicy`, a transformers causal language model behind the interface
+  (``pip install "sparsegym[lm]"``).
 """
 
 from sparsegym._lazy import lazy_exports
@@ -20,4 +22,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "clipped_policy_loss": ".losses", "kl_k3": ".losses", "value_loss": ".losses",
     "TextRLConfig": ".trainer", "TextRLTrainer": ".trainer",
     "TextAgent": ".agent", "load_text_agent": ".agent",
+    **dict.fromkeys(("CausalLMPolicy", "parse_response", "match_action", "tiny_causal_lm"), ".lm_policy"),
 })
