@@ -1,5 +1,6 @@
 """The text trainers learn: the admissible-action scorer, from scratch, on one pinned TreasureHunter-L10
-game (CPU, about a minute each on 2 cores).
+game (CPU, one to three minutes each on 2 cores: marked slow, so CI runs them in a step of their own,
+``pytest -m slow tests/agents/text/test_learning.py``).
 
 The game (``game_seed``) is fixed, so every task seed plays it; the random policy's success is measured
 on the same task seeds as the trainer's first iterations. Success is counted over the last 32 training
@@ -48,6 +49,7 @@ def test_random_policy_succeeds_about_a_third_of_the_time(random_success):
     assert 0.15 <= random_success <= 0.45
 
 
+@pytest.mark.slow
 def test_grpo_learns_treasure_hunter(random_success):
     stop, history = _learn("grpo", 0.8)
     curve = [round(h["batch_success"], 2) for h in history]
@@ -55,6 +57,7 @@ def test_grpo_learns_treasure_hunter(random_success):
     assert history[-1]["success_rate"] >= 0.8 > random_success + 0.3
 
 
+@pytest.mark.slow
 def test_rloo_learns_treasure_hunter(random_success):
     stop, history = _learn("rloo", 0.8)
     curve = [round(h["batch_success"], 2) for h in history]
