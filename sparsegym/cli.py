@@ -9,7 +9,7 @@
     sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
-    sparsegym train grpo|rloo --env ID [--episodes N] [--group-size G] [--seed S] [--out DIR] [--resume]
+    sparsegym train grpo|rloo|... --env ID [--episodes N] [--group-size G] [--algo-kwargs JSON] [--seed S] [--out DIR] [--resume]
     sparsegym baseline sb3-ppo|sb3-a2c|sb3-dqn|sb3-recurrent-ppo --env ID [--steps N] [--seed S] [--out DIR]
     sparsegym llm cache stats|clear [--path FILE] [--json]
     sparsegym swe make-tasks REPO --test-cmd CMD --out FILE.jsonl [--max-tasks N] [--max-tries N] [--seed S]
@@ -285,7 +285,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.algo in TEXT_ALGOS:
+    if args.algo != "ppo":
         return cmd_train_text(args)
     from dataclasses import asdict
 
@@ -314,7 +314,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-TEXT_ALGOS = ("grpo", "rloo")
+def _text_algos() -> list[str]:
+    from sparsegym.agents.text.algos import available
+
+    return available()
+
+
+def _json_object(text: str | None, flag: str) -> dict:
+    """The JSON object given to ``flag`` (``{}`` when absent); anything else is a ConfigError saying so."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{flag} must be a JSON object such as '{{\"key\": 1}}': {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag} must be a JSON object (key: value pairs), not {type(value).__name__}")
+    return value
 
 
 def _latest_text_save(out: Path) -> Path | None:
@@ -351,7 +369,6 @@ def _trim_progress(csv_path: Path, episodes: int) -> None:
 
 
 def cmd_train_text(args: argparse.Namespace) -> int:
-    import json
     from dataclasses import asdict
 
     from sparsegym.agents.runs import plot_curves, run_dir, write_config
@@ -368,10 +385,10 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         _trim_progress(out / "progress.csv", trainer.global_step)
         print(f"resuming {args.algo} from {saved} at {trainer.global_step:,} episodes")
     else:
-        env_kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
         config = TextRLConfig(algo=args.algo, group_size=args.group_size, groups_per_iteration=args.groups,
-                              learning_rate=args.lr, seed=args.seed, device=args.device, env_kwargs=env_kwargs,
-                              num_envs=args.num_envs)
+                              learning_rate=args.lr, seed=args.seed, device=args.device,
+                              env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
+                              algo_kwargs=_json_object(args.algo_kwargs, "--algo-kwargs"), num_envs=args.num_envs)
         trainer = TextRLTrainer(args.env, config=config)
         write_config(out, {"algo": args.algo, "env_id": args.env, "episodes": args.episodes,
                            "config": asdict(config), "policy": type(trainer.policy).__name__})
@@ -551,11 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (default: the user data dir)")
     p.set_defaults(func=cmd_leaderboard)
 
+    text_algos = _text_algos()
     p = sub.add_parser("train", help="train a sparsegym agent and write a run folder",
-                       description="ppo: PPO on any id (--steps frames). grpo, rloo: group-relative policy "
-                                   "optimisation of a text policy (the admissible-action scorer) on a text env "
-                                   "(--episodes).")
-    p.add_argument("algo", choices=("ppo", *TEXT_ALGOS))
+                       description=f"ppo: PPO on any id (--steps frames). {', '.join(text_algos)}: text-agent RL "
+                                   "(sparsegym.agents.text) of a text policy (the admissible-action scorer) on a "
+                                   "text env (--episodes).")
+    p.add_argument("algo", choices=("ppo", *text_algos))
     p.add_argument("--env", required=True)
     p.add_argument("--intrinsic", default=None, help="(ppo) rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
     p.add_argument("--steps", type=int, default=100_000, help="(ppo) env frames to train for")
@@ -565,6 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-3, help="(grpo, rloo) Adam step size")
     p.add_argument("--env-kwargs", default=None, metavar="JSON",
                    help='(grpo, rloo) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
+    p.add_argument("--algo-kwargs", default=None, metavar="JSON",
+                   help="(text algorithms) the algorithm's own options, e.g. '{\"omega\": 1.0}' for gigpo")
     p.add_argument("--resume", action="store_true",
                    help="(grpo, rloo) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)

@@ -61,21 +61,20 @@ from sparsegym.agents.callbacks import (
     TensorBoardLogger,
     as_callback,
 )
-from sparsegym.agents.text.advantages import broadcast, discounted_step_returns, group_statistics
+from sparsegym.agents.text.advantages import discounted_step_returns
+from sparsegym.agents.text.algos import Batch, available, make_algorithm
 from sparsegym.agents.text.losses import AGGREGATIONS, aggregate, clipped_policy_loss, kl_k3, value_loss
 from sparsegym.agents.text.policy import TextPolicy, torch
 from sparsegym.agents.text.rollout import Trajectory, collect, summarize
 from sparsegym.errors import ConfigError
 
-__all__ = ["ALGOS", "TextRLConfig", "TextRLTrainer"]
-
-#: The algorithms this trainer runs (the advantage each one uses).
-ALGOS = ("grpo", "rloo")
+__all__ = ["TextRLConfig", "TextRLTrainer"]
 
 
 @dataclass
 class TextRLConfig:
-    algo: str = "grpo"  # grpo | rloo: how a group's episode returns become advantages
+    algo: str = "grpo"  # a registered algorithm (sparsegym.agents.text.algos.available()): grpo, rloo, ...
+    algo_kwargs: dict[str, Any] = field(default_factory=dict)  # the algorithm's own options (its Options class)
     group_size: int = 8  # episodes per task seed (G); a group compares them
     groups_per_iteration: int = 1  # task seeds per iteration (an iteration plays group_size * this episodes)
     num_envs: int = 8  # envs played in lockstep (the policy chooses for all of them in one batched call)
@@ -108,8 +107,9 @@ class TextRLConfig:
         return self.group_size * self.groups_per_iteration
 
     def validate(self) -> None:
-        if self.algo not in ALGOS:
-            raise ConfigError(f"algo must be one of {list(ALGOS)}, got {self.algo!r}")
+        if self.algo not in available():
+            raise ConfigError(f"algo must be one of {available()}, got {self.algo!r}")
+        make_algorithm(self.algo, self.algo_kwargs)  # unknown options fail here, naming the known ones
         if self.loss_agg not in AGGREGATIONS:
             raise ConfigError(f"loss_agg must be one of {list(AGGREGATIONS)}, got {self.loss_agg!r}")
         for name in ("group_size", "groups_per_iteration", "num_envs", "update_epochs", "num_minibatches",
@@ -153,6 +153,8 @@ class TextRLTrainer:
             if cfg.device is not None:
                 policy.to(cfg.device)
         self.policy = policy
+        self.algorithm = make_algorithm(cfg.algo, cfg.algo_kwargs)
+        self.algorithm.bind(self)
         self.policy.eval()  # acting mode; _update switches to train mode for its steps only
         # Only what the policy leaves trainable (a LoRA-adapted language model freezes its base weights).
         self.optimizer = torch.optim.Adam([p for p in self.policy.parameters() if p.requires_grad],
@@ -194,10 +196,12 @@ class TextRLTrainer:
                 go_on = self._record_episodes(trajectories, hooks)
                 if not go_on:  # a callback stopped training: this iteration is not learned from
                     break
-                # 2. advantages: one per turn, from the episode returns of each group
+                # 2. advantages: one per turn, the algorithm's (after it may have changed the batch)
+                trajectories = self.algorithm.prepare(trajectories)
                 advantages = self.advantages(trajectories)
                 # 3. update the policy on the iteration's turns
                 stats = self._update(trajectories, advantages)
+                self.algorithm.after_update(trajectories, stats)
                 # 4. report
                 self.iterations += 1
                 elapsed = time.perf_counter() - start
@@ -233,31 +237,15 @@ class TextRLTrainer:
         return go_on
 
     def advantages(self, trajectories: Sequence[Trajectory]) -> np.ndarray:
-        """The advantage of every turn, episodes one after another (module docstring)."""
-        cfg = self.config
-        lengths = [t.length for t in trajectories]
-        groups = np.array([t.group for t in trajectories])
-        returns = np.array([t.train_return for t in trajectories])
-        invalid = np.concatenate([np.asarray(t.invalid, dtype=np.float64) for t in trajectories])
-        scores = broadcast(returns, lengths)
-        if cfg.stats_across_steps:  # every turn-sample is a member of its group, penalty included
-            scores = scores - cfg.invalid_penalty * invalid
-            mean, std, n = group_statistics(scores, broadcast(groups, lengths))
-        else:  # every episode counts once
-            mean, std, n = (broadcast(x, lengths) for x in group_statistics(returns, groups))
-        if cfg.algo == "grpo":
-            adv = (scores - mean) / (std + 1e-6) if cfg.norm_by_std else scores - mean
-        else:  # rloo: n / (n - 1) * (R - mean); a group of one keeps R
-            adv = np.where(n > 1, n / np.maximum(n - 1, 1) * (scores - mean), scores)
-        if not cfg.stats_across_steps:
-            adv = adv - cfg.invalid_penalty * invalid
-        return adv
+        """The advantage of every turn, episodes one after another (the algorithm's, :mod:`.algos`)."""
+        return self.algorithm.advantages(trajectories)
 
     def _update(self, trajectories: Sequence[Trajectory], advantages: np.ndarray) -> dict[str, float]:
         """``update_epochs`` passes of the clipped loss over the turns, in ``num_minibatches`` steps each."""
         cfg, dev = self.config, self._device()
         turns = [turn for t in trajectories for turn in t.turns]
         choices = [c for t in trajectories for c in t.choices]
+        steps = np.concatenate([np.arange(t.length) for t in trajectories]) if trajectories else np.zeros(0, int)
         adv = torch.as_tensor(advantages, dtype=torch.float32, device=dev)
         targets = torch.as_tensor(np.concatenate([discounted_step_returns(t.train_rewards, cfg.gamma)
                                                   for t in trajectories]), dtype=torch.float32, device=dev)
@@ -288,6 +276,13 @@ class TextRLTrainer:
                     v_loss = value_loss(out["value"], targets[mb])
                     loss = loss + cfg.vf_coef * v_loss
                     logs["value_loss"].append(v_loss.item())
+                extra, extra_logs = self.algorithm.extra_loss(Batch(
+                    index=mb, turns=[turns[i] for i in mb], choices=[choices[i] for i in mb], out=out,
+                    logprob=logprob, entropy=entropy, mask=mask, step=steps[mb], agg=cfg.loss_agg))
+                if extra is not None:
+                    loss = loss + extra
+                for k, v in extra_logs.items():
+                    logs.setdefault(k, []).append(float(v))
                 self.optimizer.zero_grad()
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"],
@@ -375,7 +370,8 @@ class TextRLTrainer:
         tmp = path / "trainer.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(path / "trainer.pt")
-        meta = {"env_id": self.env_id, "config": asdict(self.config), "global_step": self.global_step,
+        meta = {"env_id": self.env_id, "config": asdict(self.config), "algorithm": self.algorithm.state_dict(),
+                "global_step": self.global_step,
                 "frames": self.frames, "iterations": self.iterations, "groups_done": self.groups_done,
                 "returns": list(self._returns), "successes": list(self._successes)}
         tmp = path / "trainer.json.tmp"
@@ -405,6 +401,7 @@ class TextRLTrainer:
             trainer.reference.load_state_dict(state["reference"])
         for key in ("global_step", "frames", "iterations", "groups_done"):
             setattr(trainer, key, int(meta[key]))
+        trainer.algorithm.load_state_dict(meta.get("algorithm", {}))
         trainer._returns.extend(meta["returns"])
         trainer._successes.extend(meta["successes"])
         return trainer
