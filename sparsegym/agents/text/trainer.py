@@ -364,14 +364,14 @@ class TextRLTrainer:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.policy.save(path / "policy")
-        state: dict[str, Any] = {"optimizer": self.optimizer.state_dict(), "generator": self._generator.get_state()}
+        state: dict[str, Any] = {"optimizer": self.optimizer.state_dict(), "generator": self._generator.get_state(),
+                                 "algorithm": self.algorithm.state_dict()}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
         tmp = path / "trainer.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(path / "trainer.pt")
-        meta = {"env_id": self.env_id, "config": asdict(self.config), "algorithm": self.algorithm.state_dict(),
-                "global_step": self.global_step,
+        meta = {"env_id": self.env_id, "config": asdict(self.config), "global_step": self.global_step,
                 "frames": self.frames, "iterations": self.iterations, "groups_done": self.groups_done,
                 "returns": list(self._returns), "successes": list(self._successes)}
         tmp = path / "trainer.json.tmp"
@@ -401,7 +401,7 @@ class TextRLTrainer:
             trainer.reference.load_state_dict(state["reference"])
         for key in ("global_step", "frames", "iterations", "groups_done"):
             setattr(trainer, key, int(meta[key]))
-        trainer.algorithm.load_state_dict(meta.get("algorithm", {}))
+        trainer.algorithm.load_state_dict(state.get("algorithm", {}))
         trainer._returns.extend(meta["returns"])
         trainer._successes.extend(meta["successes"])
         return trainer

@@ -129,7 +129,8 @@ def test_algorithm_state_is_saved_and_restored(probe, corridor, tmp_path):
     trainer = _trainer(corridor, algo="probe-test")
     trainer.learn(8, progress=False)
     trainer.save(tmp_path)
-    assert json.loads((tmp_path / "trainer.json").read_text())["algorithm"] == {"updates": 2}
+    assert torch.load(tmp_path / "trainer.pt", weights_only=False)["algorithm"] == {"updates": 2}
+    assert json.loads((tmp_path / "trainer.json").read_text())["config"]["algo"] == "probe-test"
     again = TextRLTrainer.load(tmp_path, env=lambda: corridor())
     assert again.algorithm.updates == 2
     assert again.algorithm.options == _ProbeOptions()

@@ -13,7 +13,7 @@ what differs:
 * :meth:`Algorithm.after_update`: learn from the iteration once the policy stepped (EPO's entropy
   history, ARPO's replay buffer);
 * :meth:`Algorithm.state_dict` / :meth:`Algorithm.load_state_dict`: what a checkpoint must keep for a
-  resumed run to continue exactly (JSON-serialisable).
+  resumed run to continue exactly (anything ``torch.save`` pickles: it goes into ``trainer.pt``).
 
 An algorithm's own hyper-parameters are an ``Options`` dataclass, filled from
 ``TextRLConfig.algo_kwargs`` (unknown keys are an error naming the known ones), so that every algorithm
@@ -111,7 +111,7 @@ class Algorithm:
         """Called after the iteration's policy update; ``stats`` may be extended in place."""
 
     def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint keeps (JSON-serialisable)."""
+        """What a checkpoint keeps (stored in ``trainer.pt`` by ``torch.save``: tensors, arrays, trajectories)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
