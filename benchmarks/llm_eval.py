@@ -15,7 +15,12 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
-    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--parallel 2]
+    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--engine llama-server|python]
+                                  [--parallel N]
+
+``--engine`` picks ``LocalServer``'s engine: ``llama-server`` (llama.cpp's C++ server with continuous
+batching; the default when ``sparsegym serve --build-engine`` has built it) or ``python``
+(llama-cpp-python's server, ``--parallel`` processes of one thread each behind the balancer).
 
 Results: ``benchmarks/results/llm_eval.txt``, ``.json`` and ``.png``.
 """
@@ -132,16 +137,31 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--episodes", type=int, default=8, help="episodes per env (2 envs per suite)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
-    parser.add_argument("--parallel", type=int, default=2, help="llama.cpp processes behind the server")
+    parser.add_argument("--engine", choices=["llama-server", "python"], default=None,
+                        help="LocalServer engine (default: llama-server when built, else python)")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="python engine: processes (default 2); llama-server: slots (default 16)")
     parser.add_argument("--ceiling-requests", type=int, default=240, help="requests the ceiling replays")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
     args = parser.parse_args()
 
+    from sparsegym.llm.engine import EngineMissingError, find_llama_server
     from sparsegym.llm.server import LocalServer
 
+    if args.engine is None:
+        try:
+            find_llama_server()
+            args.engine = "llama-server"
+        except EngineMissingError:
+            args.engine = "python"
+    if args.parallel is None:
+        args.parallel = 2 if args.engine == "python" else max(16, max(args.concurrency))
     record_requests()
     rows: list[dict] = []
-    with LocalServer(parallel=args.parallel) as server, tempfile.TemporaryDirectory() as tmp:
+    with LocalServer(parallel=args.parallel, engine=args.engine) as server, tempfile.TemporaryDirectory() as tmp:
+        engine_desc = (f"llama.cpp's llama-server, {server.parallel} slots with continuous batching, "
+                       f"{server.threads} threads" if args.engine == "llama-server" else
+                       f"llama.cpp (llama-cpp-python) x {server.parallel} processes of {server.threads} thread(s)")
         for name in args.suites:
             suite = _suite(name, args.episodes)
             for k in args.concurrency:
@@ -160,7 +180,7 @@ def main() -> int:
             print(json.dumps(rows[-1]))
 
     lines = ["# LLM evaluation at speed (sparsegym evaluator, async backend) vs the server's own ceiling",
-             f"# server: llama.cpp (llama-cpp-python) x {args.parallel} processes, SmolLM2-135M-Instruct Q4_1; "
+             f"# server: {engine_desc}, SmolLM2-135M-Instruct Q4_1; "
              f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite",
              "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"]
     base: dict[str, dict] = {}
@@ -176,7 +196,8 @@ def main() -> int:
             lines.append(f"{r['suite']}: warm-cache rerun at K={r['k']}: {r['requests']} requests for {r['calls']} calls")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps({"engine": args.engine, "parallel": args.parallel,
+                                                         "rows": rows}, indent=1) + "\n")
     _plot(rows, args.out.with_suffix(".png"))
     print("\n".join(lines))
     return 0
