@@ -197,6 +197,7 @@ class TextRLTrainer:
                 if not go_on:  # a callback stopped training: this iteration is not learned from
                     break
                 # 2. advantages: one per turn, the algorithm's (after it may have changed the batch)
+                collected = trajectories
                 trajectories = self.algorithm.prepare(trajectories)
                 advantages = self.advantages(trajectories)
                 # 3. update the policy on the iteration's turns
@@ -205,7 +206,7 @@ class TextRLTrainer:
                 # 4. report
                 self.iterations += 1
                 elapsed = time.perf_counter() - start
-                stats.update(summarize(trajectories))
+                stats.update(summarize(collected))  # what was played, not what prepare made of it
                 stats.update(frames=self.frames, episodes=self.global_step, iteration=self.iterations,
                              fps=(self.frames - start_frames) / elapsed if elapsed else 0.0,
                              success_rate=float(np.mean(self._successes)),

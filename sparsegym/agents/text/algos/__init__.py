@@ -1,5 +1,12 @@
 """The text-RL algorithms, one file each, behind the :class:`~.base.Algorithm` hooks the trainer calls
-(:mod:`.base` explains them): :mod:`.grpo`, :mod:`.rloo`."""
+(:mod:`.base` explains them):
+
+* :mod:`.grpo`: GRPO over episodes (group-normalised returns);
+* :mod:`.rloo`: RLOO (leave-one-out baselines);
+* :mod:`.arpo`: ARPO, GRPO with a replay buffer of successes per task seed, swapped into groups that
+  have none;
+* :mod:`.epo`: EPO, GRPO with an entropy bonus smoothed against the historical entropy per turn index.
+"""
 
 from sparsegym.agents.text.algos.base import (
     Algorithm,
