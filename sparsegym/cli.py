@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", default=None, metavar="JSON",
                    help='(grpo, rloo) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
     p.add_argument("--algo-kwargs", default=None, metavar="JSON",
-                   help="(text algorithms) the algorithm's own options, e.g. '{\"omega\": 1.0}' for gigpo")
+                   help="(text algorithms) the algorithm's own options, e.g. '{\"step_advantage_w\": 0.5}' for gigpo")
     p.add_argument("--resume", action="store_true",
                    help="(grpo, rloo) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)
