@@ -72,7 +72,8 @@ class PPOTextOptions:
             raise ConfigError(f"ppo-text vf_clip must be positive or None, got {self.vf_clip}")
 
 
-def gae(rewards: Any, values: Any, *, gamma: float, lam: float, last_value: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def gae(rewards: Any, values: Any, *, gamma: float, lam: float,
+        last_value: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """GAE advantages and returns (``advantage + value``) of one episode; ``last_value`` is the value after
     its last turn (0 for a terminated episode)."""
     rewards = np.asarray(rewards, dtype=np.float64)
