@@ -595,9 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True)
     p.add_argument("--intrinsic", default=None, help="(ppo) rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
     p.add_argument("--steps", type=int, default=100_000, help="(ppo) env frames to train for")
-    p.add_argument("--episodes", type=int, default=400, help="(grpo, rloo) episodes to train for, in all")
-    p.add_argument("--group-size", type=int, default=8, help="(grpo, rloo) episodes per task seed")
-    p.add_argument("--groups", type=int, default=1, help="(grpo, rloo) task seeds per iteration")
+    p.add_argument("--episodes", type=int, default=400, help="(text algorithms) episodes to train for, in all")
+    p.add_argument("--group-size", type=int, default=8, help="(text algorithms) episodes per task seed")
+    p.add_argument("--groups", type=int, default=1, help="(text algorithms) task seeds per iteration")
     p.add_argument("--lr", type=float, default=None,
                    help="(text algorithms) Adam step size (default 3e-3 for the scorer, 1e-5 for --policy causal-lm)")
     p.add_argument("--policy", choices=("scorer", "causal-lm"), default="scorer",
@@ -610,18 +610,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(text algorithms) the policy's options, e.g. '{\"mode\": \"generate\", \"lora\": true}' "
                         "for causal-lm or '{\"hidden\": 64}' for the scorer")
     p.add_argument("--env-kwargs", default=None, metavar="JSON",
-                   help='(grpo, rloo) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
+                   help='(text algorithms) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
     p.add_argument("--algo-kwargs", default=None, metavar="JSON",
-                   help="(text algorithms) the algorithm's own options, e.g. '{\"omega\": 1.0}' for gigpo")
+                   help="(text algorithms) the algorithm's own options, e.g. '{\"step_advantage_w\": 0.5}' for gigpo")
     p.add_argument("--resume", action="store_true",
-                   help="(grpo, rloo) continue the run folder's latest save or checkpoint up to --episodes")
+                   help="(text algorithms) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available for ppo, CPU "
                                                   "for the text trainers)")
     p.add_argument("--out", default="runs")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
-                   help="also save the agent to OUT/<run>/checkpoints/<N> every N frames (ppo) or episodes (grpo, rloo)")
+                   help="also save the agent to OUT/<run>/checkpoints/<N> every N frames (ppo) or episodes "
+                        "(text algorithms)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

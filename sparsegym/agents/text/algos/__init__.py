@@ -3,6 +3,9 @@
 
 * :mod:`.grpo`: GRPO over episodes (group-normalised returns);
 * :mod:`.rloo`: RLOO (leave-one-out baselines);
+* :mod:`.gigpo`: GiGPO, GRPO plus step-level advantages over anchor states (turns of a group that saw the
+  same observation);
+* :mod:`.ppo`: ``ppo-text``, PPO with a turn-level critic (the policy's value head) and GAE;
 * :mod:`.arpo`: ARPO, GRPO with a replay buffer of successes per task seed, swapped into groups that
   have none;
 * :mod:`.epo`: EPO, GRPO with an entropy bonus smoothed against the historical entropy per turn index.
