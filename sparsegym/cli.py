@@ -394,7 +394,13 @@ def cmd_train_text(args: argparse.Namespace) -> int:
                               learning_rate=lr, seed=args.seed, device=args.device,
                               env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
                               algo_kwargs=_json_object(args.algo_kwargs, "--algo-kwargs"), num_envs=args.num_envs,
-                              policy_kwargs={} if lm else policy_kwargs)
+                              policy_kwargs={} if lm else policy_kwargs, num_tasks=args.num_tasks)
+        for key, value in _json_object(args.trainer_kwargs, "--trainer-kwargs").items():
+            if key not in TextRLConfig.__dataclass_fields__:
+                raise ConfigError(f"--trainer-kwargs: TextRLConfig has no field {key!r}; its fields: "
+                                  f"{', '.join(TextRLConfig.__dataclass_fields__)}")
+            setattr(config, key, value)
+        config.validate()
         policy = None
         if lm:
             from sparsegym.agents.text.lm_policy import CausalLMPolicy
@@ -613,6 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='(text algorithms) keyword arguments for the env, e.g. \'{"game_seed": 2}\' (one game)')
     p.add_argument("--algo-kwargs", default=None, metavar="JSON",
                    help="(text algorithms) the algorithm's own options, e.g. '{\"step_advantage_w\": 0.5}' for gigpo")
+    p.add_argument("--num-tasks", type=int, default=None, metavar="N",
+                   help="(text algorithms) cycle over N task seeds (default: a new seed for every group)")
+    p.add_argument("--trainer-kwargs", default=None, metavar="JSON",
+                   help="(text algorithms) more TextRLConfig fields, e.g. '{\"ent_coef\": 0.02, \"update_epochs\": 2}'")
     p.add_argument("--resume", action="store_true",
                    help="(text algorithms) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)

@@ -57,3 +57,19 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
 def test_train_text_refuses_ppo_options(tmp_path, capsys):
     assert cli.main(["train", "rloo", "--env", ENV, "--intrinsic", "rnd", "--out", str(tmp_path)]) == 2
     assert "PPO option" in capsys.readouterr().err
+
+
+def test_trainer_and_algorithm_options_from_the_command_line(tmp_path, capsys):
+    base = ["train", "gigpo", "--env", ENV, "--out", str(tmp_path), "--no-progress"]
+    assert cli.main([*base, "--trainer-kwargs", '{"bogus": 1}']) == 2
+    assert "TextRLConfig has no field 'bogus'" in capsys.readouterr().err
+    assert cli.main([*base, "--algo-kwargs", '{"omega": 1}']) == 2
+    assert "gigpo has no option 'omega'; its options: " in capsys.readouterr().err
+    assert cli.main([*base, "--algo-kwargs", "not json"]) == 2
+    assert "--algo-kwargs must be a JSON object" in capsys.readouterr().err
+    args = [*base, "--env-kwargs", '{"game_seed": 2}', "--group-size", "2", "--num-envs", "2", "--episodes", "2",
+            "--num-tasks", "3", "--trainer-kwargs", '{"ent_coef": 0.05}', "--algo-kwargs", '{"step_advantage_w": 0.5}']
+    assert cli.main(args) == 0
+    config = json.loads((tmp_path / "TextWorld-TreasureHunter-L10-v0-gigpo-s0" / "run.json").read_text())["config"]
+    assert config["num_tasks"] == 3 and config["ent_coef"] == 0.05
+    assert config["algo_kwargs"] == {"step_advantage_w": 0.5}
