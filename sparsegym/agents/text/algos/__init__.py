@@ -1,5 +1,6 @@
 """The text-RL algorithms, one file each, behind the :class:`~.base.Algorithm` hooks the trainer calls
-(:mod:`.base` explains them): :mod:`.grpo`, :mod:`.rloo`."""
+(:mod:`.base` explains them): :mod:`.grpo`, :mod:`.rloo`, :mod:`.spa` (SPA-RL: a learned progress
+estimator's dense per-turn rewards)."""
 
 from sparsegym.agents.text.algos.base import (
     Algorithm,
