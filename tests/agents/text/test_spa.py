@@ -105,12 +105,21 @@ def test_relabel_takes_grounding_from_invalid_and_penalties_from_choices():
 
 
 def test_step_advantages_by_hand():
-    # group 0: returns (gamma 0.5) [0.5 + 0.25 * 2, 1 + 0.5 * 2, 2] = [1.0, 2.0, 2.0] and [0.0]; group 1: one turn
-    adv = step_advantages([[0.0, 1.0, 2.0], [0.0], [3.0]], [0, 0, 1], gamma=0.5, norm_by_std=False)
-    np.testing.assert_allclose(adv, [1.0 - 1.25, 2.0 - 1.25, 2.0 - 1.25, -1.25, 3.0])  # a lone turn: mean 0
+    # returns (gamma 0.5): [0.5 + 0.25 * 2, 1 + 0.5 * 2, 2] = [1, 2, 2] and [0] in group 0; [3] alone in group 1
+    rewards, groups = [[0.0, 1.0, 2.0], [0.0], [3.0]], [0, 0, 1]
+    pooled = step_advantages(rewards, groups, gamma=0.5, norm_by_std=False, baseline="group")
+    np.testing.assert_allclose(pooled, [1.0 - 1.25, 2.0 - 1.25, 2.0 - 1.25, -1.25, 3.0])  # a lone turn: mean 0
+    # per turn index: turn 0 compares 1 with 0 (mean 0.5); turns 1, 2 and group 1 have no peer: 0
+    per_turn = step_advantages(rewards, groups, gamma=0.5, norm_by_std=False)
+    np.testing.assert_allclose(per_turn, [0.5, 0.0, 0.0, -0.5, 0.0])
+    normed = step_advantages(rewards, groups, gamma=0.5)
+    std = np.std([0.5, 0.0, 0.0, -0.5], ddof=1)  # of the differences over group 0's turns
+    np.testing.assert_allclose(normed, [0.5 / (std + 1e-6), 0.0, 0.0, -0.5 / (std + 1e-6), 0.0])
     flat = np.array([1.0, 2.0, 2.0, 0.0])
-    normed = step_advantages([[0.0, 1.0, 2.0], [0.0]], [0, 0], gamma=0.5)
+    normed = step_advantages(rewards[:2], groups[:2], gamma=0.5, baseline="group")
     np.testing.assert_allclose(normed, (flat - flat.mean()) / (flat.std(ddof=1) + 1e-6))
+    with pytest.raises(ConfigError, match="baseline must be one of"):
+        step_advantages(rewards, groups, gamma=0.5, baseline="critic")
 
 
 def test_advantages_are_grpo_during_warmup_then_dense_step_returns():
@@ -136,7 +145,8 @@ def test_advantages_are_grpo_during_warmup_then_dense_step_returns():
     ({"warmup_iterations": -1}, "warmup_iterations must be an integer of at least 0"),
     ({"batch_size": 2.5}, "batch_size must be an integer"),
     ({"use_task": "yes"}, "use_task must be true or false"),
-    ({"gamma": 0.9}, "spa has no option 'gamma'; its options: alpha, batch_size, beta"),
+    ({"baseline": "critic"}, "baseline must be one of"),
+    ({"gamma": 0.9}, "spa has no option 'gamma'; its options: alpha, baseline, batch_size, beta"),
 ])
 def test_option_errors(options, message):
     with pytest.raises(ConfigError, match=message):

@@ -25,23 +25,32 @@ of ``batch_size`` episodes drawn from the buffer.
   so the reported returns and successes, are the env's.)
 
 **The advantage** of turn ``t`` is the discounted return of the dense rewards, ``G_t = sum_{k >= t}
-gamma^(k - t) r_k`` (``gamma``: ``TextRLConfig.gamma``, 0.95), normalised over all turn-samples of the
-episode's group (the episodes of one task seed): ``(G_t - mean) / (std + 1e-6)``, or ``G_t - mean`` with
-``norm_by_std=False`` (the statistics of :func:`~sparsegym.agents.text.advantages.group_statistics`: the
-unbiased std; a group of one turn gets mean 0, std 1). ``invalid_penalty`` is then subtracted from each
-refused turn's advantage. During the first ``warmup_iterations`` iterations, while the estimator knows
-little, the advantages are GRPO's (:mod:`.grpo`) and only the estimator learns.
+gamma^(k - t) r_k`` (``gamma``: ``TextRLConfig.gamma``, 0.95), minus a baseline from the episode's group
+(the episodes of one task seed), and divided by a group std unless ``norm_by_std=False``
+(:func:`step_advantages`):
+
+* ``baseline="turn"`` (default): the group's mean ``G`` at the same turn index, over the episodes that
+  reached it (a turn no other episode of the group reached gets 0), divided by the std (unbiased) of these
+  differences over the group's turns. A time-dependent baseline: ``G_t`` shrinks towards an episode's end
+  (fewer rewards left to add up), and comparing turns at one index removes that trend;
+* ``baseline="group"``: GRPO's statistics over all turn-samples of the group, ``(G_t - mean) / (std +
+  1e-6)`` (:func:`~sparsegym.agents.text.advantages.group_statistics`). Early turns of long episodes then
+  outscore late turns whatever they did, so a success's decisive last turn can get a negative advantage.
+
+``invalid_penalty`` is then subtracted from each refused turn's advantage. During the first
+``warmup_iterations`` iterations, while the estimator knows little, the advantages are GRPO's (:mod:`.grpo`)
+and only the estimator learns.
 
 **How this deviates from the paper.** SPA-RL trains the estimator once, offline, on rollouts of an SFT'd
 agent (its backbone is that language model, with a linear head on the last token of each turn), relabels
 those rollouts, and then runs *step-level PPO with a critic* (GAE over the dense rewards placed at the
 turn-end tokens). Here the estimator is a small hashed bag-of-words model trained online, on the trainer's
 own recent episodes, so it keeps up with the policy; and there is no critic: the group of episodes from
-one task seed provides the baseline, as GRPO's does, over the per-turn dense returns (a GRPO-like step
-baseline: a turn is compared with every turn of its group, whatever its position). With the defaults the
-grounding term pays ``beta`` for every accepted action, so among episodes that fail alike the longer ones
-score higher; an env with admissible-action lists rarely refuses an action, so lower ``beta`` (or set it
-to 0) there.
+one task seed gives the baseline (a GRPO-like step baseline in place of the critic's ``V(s_t)``, and the
+Monte-Carlo return ``G_t`` in place of GAE). The grounding term pays ``beta`` for every accepted
+action, so among episodes that fail alike the longer ones collect more reward (the paper has this too); an
+env with admissible-action lists rarely refuses an action, so there ``beta`` mostly adds a per-turn bonus,
+and lowering it (or 0) is worth trying.
 
 Logged each iteration: ``spa_loss`` (the mean minibatch loss of the iteration's estimator updates),
 ``spa_heldout_loss`` and ``spa_corr`` (the loss on the iteration's new episodes, and the Pearson
@@ -81,6 +90,8 @@ nn = torch.nn
 #: The salts of a turn's parts: always the observation and action; the task parts with ``use_task``.
 STEP_PARTS = ("observation", "action")
 TASK_PARTS = ("instructions", "task")
+#: The step baselines of :func:`step_advantages`.
+BASELINES = ("turn", "group")
 
 #: An episode as the estimator keeps it: each turn's part texts (in the estimator's part order), and R.
 Episode = tuple[tuple[tuple[str, ...], ...], float]
@@ -101,6 +112,7 @@ class SPAOptions:
     buckets: int = 2**14  # hash buckets of the estimator's embedding table
     embed_dim: int = 32  # width of its word embeddings
     hidden: int = 64  # width of its hidden layer
+    baseline: str = "turn"  # step baseline: "turn" (the group's mean at the same turn index) or "group" (all turns)
 
     def validate(self) -> None:
         for name in ("alpha", "beta", "lr"):
@@ -114,6 +126,8 @@ class SPAOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"spa option {name} must be an integer of at least {least}, got {value!r}")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"spa option baseline must be one of {list(BASELINES)}, got {self.baseline!r}")
         if not isinstance(self.use_task, bool):
             raise ConfigError(f"spa option use_task must be true or false, got {self.use_task!r}")
 
@@ -139,20 +153,42 @@ def dense_rewards(contributions: Sequence[float], invalid: Sequence[bool], *, al
 
 
 def step_advantages(rewards: Sequence[Sequence[float]], groups: Sequence[int], *, gamma: float,
-                    norm_by_std: bool = True) -> np.ndarray:
-    """Each turn's discounted return of ``rewards`` (one sequence per episode), normalised over the
-    turn-samples of its episode's group (module docstring), episodes one after another.
+                    norm_by_std: bool = True, baseline: str = "turn") -> np.ndarray:
+    """Each turn's discounted return of ``rewards`` (one sequence per episode) minus a baseline from its
+    episode's group, episodes one after another (module docstring).
 
-    >>> step_advantages([[0.0, 1.0], [0.0, 0.0]], [0, 0], gamma=0.5, norm_by_std=False).tolist()  # mean 0.375
+    ``baseline="turn"``: the mean return of the group's turns at the same index (a turn nobody else in
+    the group reached gets advantage 0), divided by the std of these differences over the group's turns.
+    ``baseline="group"``: the mean and std of all the group's turn-samples (a group of one turn: mean 0,
+    std 1). ``norm_by_std=False`` skips the division.
+
+    >>> step_advantages([[0.0, 1.0], [0.0, 0.0]], [0, 0], gamma=0.5, norm_by_std=False).tolist()
+    [0.25, 0.5, -0.25, -0.5]
+    >>> step_advantages([[0.0, 1.0], [0.0, 0.0]], [0, 0], gamma=0.5, norm_by_std=False,
+    ...                 baseline="group").tolist()   # one mean, 0.375, for every turn
     [0.125, 0.625, -0.375, -0.375]
     """
+    if baseline not in BASELINES:
+        raise ConfigError(f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
     returns = [discounted_step_returns(r, gamma) for r in rewards]
     if not returns:
         return np.zeros(0)
     flat = np.concatenate(returns)
     turn_groups = np.repeat(np.asarray(groups), [len(r) for r in returns])
-    mean, std, _ = group_statistics(flat, turn_groups)
-    centred = flat - mean
+    if baseline == "group":
+        mean, std, _ = group_statistics(flat, turn_groups)
+        centred = flat - mean
+    else:
+        index = np.concatenate([np.arange(len(r)) for r in returns])
+        centred, std = np.zeros_like(flat), np.ones_like(flat)
+        for g in np.unique(turn_groups):
+            member = turn_groups == g
+            for t in np.unique(index[member]):
+                same = member & (index == t)
+                if same.sum() > 1:
+                    centred[same] = flat[same] - flat[same].mean()
+            if member.sum() > 1:
+                std[member] = centred[member].std(ddof=1)
     return centred / (std + EPS) if norm_by_std else centred
 
 
@@ -303,7 +339,8 @@ class SPA(Algorithm):
         if not self.relabelling:
             return episode_advantages(trajectories, kind="grpo", norm_by_std=cfg.norm_by_std,
                                       stats_across_steps=cfg.stats_across_steps, invalid_penalty=cfg.invalid_penalty)
-        adv = step_advantages(dense, [t.group for t in trajectories], gamma=cfg.gamma, norm_by_std=cfg.norm_by_std)
+        adv = step_advantages(dense, [t.group for t in trajectories], gamma=cfg.gamma, norm_by_std=cfg.norm_by_std,
+                              baseline=self.options.baseline)
         invalid = np.concatenate([np.asarray(t.invalid, dtype=np.float64) for t in trajectories])
         return adv - cfg.invalid_penalty * invalid
 
