@@ -311,12 +311,15 @@ class SPA(Algorithm):
         """The estimator's ``c_t`` of every turn of each trajectory."""
         return self.estimator.contributions([self.episode(t) for t in trajectories])
 
-    def relabel(self, trajectories: Sequence[Any]) -> list[np.ndarray]:
-        """The dense rewards of each trajectory (module docstring)."""
+    def relabel(self, trajectories: Sequence[Any], contributions: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """The dense rewards of each trajectory (module docstring); ``contributions``: the estimator's, when
+        already computed."""
         o = self.options
+        if contributions is None:
+            contributions = self.contributions(trajectories)
         return [dense_rewards(c, t.invalid, alpha=o.alpha, beta=o.beta,
                               penalties=[float(ch.extra.get("format_penalty", 0.0)) for ch in t.choices])
-                for c, t in zip(self.contributions(trajectories), trajectories)]
+                for c, t in zip(contributions, trajectories)]
 
     @property
     def relabelling(self) -> bool:
@@ -331,8 +334,9 @@ class SPA(Algorithm):
 
     def advantages(self, trajectories: Sequence[Any]) -> np.ndarray:
         cfg = self.trainer.config
-        dense = self.relabel(trajectories)
-        contributions = np.concatenate(self.contributions(trajectories)) if trajectories else np.zeros(0)
+        per_episode = self.contributions(trajectories)
+        dense = self.relabel(trajectories, per_episode)
+        contributions = np.concatenate(per_episode) if per_episode else np.zeros(0)
         self._stats.update(spa_relabelled=float(self.relabelling),
                            spa_contribution_mean=float(contributions.mean()) if len(contributions) else math.nan,
                            spa_dense_return_mean=float(np.mean([d.sum() for d in dense])) if dense else math.nan)
