@@ -8,7 +8,9 @@
 * :mod:`.ppo`: ``ppo-text``, PPO with a turn-level critic (the policy's value head) and GAE;
 * :mod:`.arpo`: ARPO, GRPO with a replay buffer of successes per task seed, swapped into groups that
   have none;
-* :mod:`.epo`: EPO, GRPO with an entropy bonus smoothed against the historical entropy per turn index.
+* :mod:`.epo`: EPO, GRPO with an entropy bonus smoothed against the historical entropy per turn index;
+* :mod:`.spa`: SPA-RL, dense per-turn rewards from a progress estimator trained so that an episode's
+  contributions sum to its outcome.
 """
 
 from sparsegym.agents.text.algos.base import (
