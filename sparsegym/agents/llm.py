@@ -207,7 +207,8 @@ class LLMAgent:
         api_key: the server's key (default: ``SPARSEGYM_LLM_API_KEY``; local servers need none).
         prompt: ``"naive"``, ``"cot"``, ``"tagged"`` or ``"few-shot"``.
         constrained: restrict replies to the admissible actions by grammar (JSON-schema ``enum``).
-        history: past turns (observation + action) kept in the prompt (BALROG: 16).
+        history: past turns (observation + action) kept in the prompt (BALROG: 16). When a prompt overflows
+            the server's context, the episode keeps half as many from then on (``context_trims`` counts it).
         temperature: sampling temperature (0: greedy).
         max_tokens: the reply's token limit (default: 32 for answers, 256 with thinking).
         seed: the base seed of sampled requests (used when ``temperature > 0``).
@@ -282,7 +283,8 @@ class LLMAgent:
         # The instructions are the system turn: the same tokens at the head of every request, so a server's
         # prompt cache (llama.cpp's) skips them after the first call.
         msgs = [{"role": "system", "content": first}]
-        for obs, action in list(self._turns)[-self.history:] if self.history else []:
+        keep = min(self.history, self._history_cap)
+        for obs, action in list(self._turns)[-keep:] if keep else []:
             msgs.append({"role": "user", "content": f"Observation:\n{obs}"})
             msgs.append({"role": "assistant", "content": action})
         actions = list(info.get("admissible_actions") or [])
@@ -322,8 +324,9 @@ class LLMAgent:
         self._feedback = ""
         self._episode_seed = seed
         self._step = 0
+        self._history_cap = self.history  # lowered for the rest of the episode when a prompt overflows
         self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                       "invalid_replies": 0, "llm_seconds": 0.0}
+                       "invalid_replies": 0, "llm_seconds": 0.0, "context_trims": 0}
 
     def episode_stats(self) -> dict[str, Any]:
         """What this episode cost and how often the model's reply named no valid action."""
@@ -368,14 +371,35 @@ class LLMAgent:
         self._step += 1
         return action
 
+    def _trim_history(self, error: Exception) -> None:
+        """A prompt overflowed the server's context: keep half as many past turns for the rest of the
+        episode (BALROG drops old turns the same way); with none left, the error stands."""
+        shown = min(self.history, self._history_cap, len(self._turns))
+        if shown == 0:
+            raise error
+        self._history_cap = shown // 2
+        self._stats["context_trims"] += 1
+
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        request = self._request(observation, info)
+        from sparsegym.llm.errors import ContextTooLongError
+
         start = time.perf_counter()
-        result = self.client.chat(**request)
+        while True:
+            try:
+                result = self.client.chat(**self._request(observation, info))
+                break
+            except ContextTooLongError as exc:
+                self._trim_history(exc)
         return self._decide(observation, info, result, time.perf_counter() - start)
 
     async def aact(self, observation: str, info: dict[str, Any]) -> str:
-        request = self._request(observation, info)
+        from sparsegym.llm.errors import ContextTooLongError
+
         start = time.perf_counter()
-        result = await self.client.achat(**request)
+        while True:
+            try:
+                result = await self.client.achat(**self._request(observation, info))
+                break
+            except ContextTooLongError as exc:
+                self._trim_history(exc)
         return self._decide(observation, info, result, time.perf_counter() - start)

@@ -91,6 +91,37 @@ def test_the_prompt_follows_balrog():
     assert [m["content"] for m in msgs if m["role"] == "assistant"] == ["go forward", "go forward"]  # history 2
 
 
+def test_a_prompt_that_overflows_the_context_drops_old_turns_for_the_rest_of_the_episode():
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: "go forward") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, history=8)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        for _ in range(3):
+            obs, *_, info = env.step(agent.act(obs, info))
+        size = len(_last_body(server)["messages"])  # system + 2 past turns (4 messages) + now
+        # from now on, the server holds prompts of about this size and no more
+        from sparsegym.llm.testing import count_tokens
+
+        server.context_limit = count_tokens(_last_body(server)) + 5
+        for _ in range(4):
+            obs, *_, info = env.step(agent.act(obs, info))
+        msgs = _last_body(server)["messages"]
+    stats = agent.episode_stats()
+    assert size == 6 and stats["context_trims"] >= 1 and stats["calls"] == 7
+    assert len(msgs) < 2 + 2 * 7  # fewer past turns than the 7 played (history 8 would show them all)
+    assert msgs[0]["role"] == "system" and msgs[-1]["content"].startswith("Current observation:")
+    # with no past turn left to drop, the error stands (nothing is hidden)
+    with ScriptedLLMServer(reply=lambda r: "go forward", context_limit=5) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        from sparsegym.llm.errors import ContextTooLongError
+
+        with pytest.raises(ContextTooLongError, match="context"):
+            agent.act(obs, info)
+
+
 def test_an_invalid_reply_plays_the_default_action_with_feedback():
     env = _minigrid()
     replies = iter(["let's dance", "turn left"])

@@ -399,10 +399,20 @@ def test_engine_crash_and_busy_port(fake_engine, monkeypatch):
 
 # --- the real llama-server on SmolLM2 ------------------------------------------------------------------------------
 
-def _real_engine_missing() -> str | None:
+def _built_engine():
+    """The user's built llama-server, looked up at import: the session's fixtures point sparsegym's cache
+    at a temporary folder, so the real tests pass this path explicitly."""
     try:
-        find_llama_server()
+        return find_llama_server()
     except EngineMissingError:
+        return None
+
+
+REAL_BINARY = _built_engine()
+
+
+def _real_engine_missing() -> str | None:
+    if REAL_BINARY is None:
         return f"needs the llama-server engine; build it with: {BUILD_COMMAND} (or python -m sparsegym.cli serve " \
                "--build-engine)"
     try:
@@ -417,7 +427,7 @@ real = pytest.mark.skipif(_real_engine_missing() is not None, reason=_real_engin
 
 @pytest.fixture(scope="module")
 def engine_server():
-    with LocalServer(engine="llama-server", parallel=8, n_ctx=1024, ready_timeout=120) as srv:
+    with LocalServer(engine="llama-server", binary=REAL_BINARY, parallel=8, n_ctx=1024, ready_timeout=120) as srv:
         yield srv
 
 
@@ -507,7 +517,7 @@ def test_real_engine_runs_a_constrained_llm_agent(engine_server, tmp_path):
 @pytest.mark.llm_server
 @real
 def test_real_engine_stop_frees_the_port_and_leaves_no_process():
-    srv = LocalServer(engine="llama-server", parallel=2, n_ctx=512, ready_timeout=120).start()
+    srv = LocalServer(engine="llama-server", binary=REAL_BINARY, parallel=2, n_ctx=512, ready_timeout=120).start()
     port, leader = srv.port, srv.pid
     assert _get(srv.base_url + "/models")["data"][0]["id"] == "smollm2"
     srv.stop()
