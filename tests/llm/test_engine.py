@@ -505,7 +505,8 @@ def test_real_engine_runs_a_constrained_llm_agent(engine_server, tmp_path):
     from sparsegym.leaderboards.suites import Suite
 
     suite = Suite("smoke", ("sparsegym/MiniGrid-MultiRoom-N2-S4-v0",), episodes=2, description="t", step_timeout=120)
-    kwargs = {"base_url": engine_server.base_url, "model": engine_server.model, "cache": False, "constrained": True}
+    kwargs = {"base_url": engine_server.base_url, "model": engine_server.model, "cache": False, "constrained": True,
+              "history": 4}  # prompts well inside the slot's 1024 tokens: a reply cut by a full context is no test
     with ResultsStore(tmp_path / "results.db") as store:
         result = evaluate("sparsegym.agents:LLMAgent", suite, "test", store=store, progress=False, observation="text",
                           agent_kwargs=kwargs, backend="async", workers=2)
