@@ -45,73 +45,75 @@ def _key(trajs):
              t.success) for t in trajs]
 
 
-def test_ray_pool_collects_the_trajectories_of_local_envs_and_trains_the_same(remote_corridor):
+def test_ray_backend_collects_and_trains_exactly_as_the_local_one(remote_corridor):
     corridor = remote_corridor
-    # 3 envs on 2 actors (envs 0 and 2 on actor 0): 8 episodes in waves of 3, the last wave short.
-    pool = RayEnvPool(EnvFactory(lambda: corridor(n=5, starts=3)), num_envs=3, num_workers=2)
-    try:
-        assert len(pool) == 3 and pool.num_workers == 2 and isinstance(pool, EnvPool)
-        assert pool.instructions() == [env_instructions(corridor())] * 3 and corridor.rules in pool.instructions()[0]
-        for seed in (0, 1):
-            local = collect([corridor(n=5, starts=3) for _ in range(3)], UniformPolicy(), [4, 9], 4,
-                            generator=torch.Generator().manual_seed(seed))
-            remote = collect(pool, UniformPolicy(), [4, 9], 4, generator=torch.Generator().manual_seed(seed))
-            assert _key(remote) == _key(local)
-            assert [t.task_seed for t in remote] == [4] * 4 + [9] * 4 and [t.group for t in remote] == [0] * 4 + [1] * 4
-            assert sum(t.length for t in remote) > 8  # real episodes, not one-step ones
-        assert [env.spec for env in pool] == [None] * 3  # a function's envs have no registered spec
-    finally:
-        pool.close()
-    assert pool.actors == []
-
-    # The trainer: backend="ray" plays and learns exactly what backend="local" does (2 iterations of 8 episodes).
-    runs = {}
-    for backend in ("local", "ray"):
+    trainers = {}
+    for backend in ("local", "ray"):  # 8 episodes an iteration on 3 envs: waves of 3, 3 and 2
         cfg = TextRLConfig(group_size=4, groups_per_iteration=2, num_envs=3, policy_kwargs=SMALL, seed=3,
                            backend=backend, num_workers=2)
-        trainer = TextRLTrainer(lambda: corridor(n=5, starts=3), config=cfg)
-        try:
-            history = trainer.learn(16, progress=False)
-            if backend == "ray":
-                assert isinstance(trainer.envs, RayEnvPool) and trainer.envs.num_workers == 2
-        finally:
-            trainer.close()
-        assert trainer.envs == []
-        runs[backend] = (history, {k: v.clone() for k, v in trainer.policy.state_dict().items()})
-    (h_local, p_local), (h_ray, p_ray) = runs["local"], runs["ray"]
-    assert len(h_local) == len(h_ray) == 2
-    for a, b in zip(h_local, h_ray):
+        trainers[backend] = TextRLTrainer(lambda: corridor(n=5, starts=3), config=cfg)
+    local, remote = trainers["local"], trainers["ray"]
+    try:
+        pool = remote._ensure_envs()  # 3 envs on 2 actors: envs 0 and 2 on actor 0, env 1 on actor 1
+        assert isinstance(pool, RayEnvPool) and isinstance(pool, EnvPool)
+        assert len(pool) == 3 and pool.num_workers == 2 and len(pool.actors) == 2
+        assert pool.instructions() == [env_instructions(corridor())] * 3 and corridor.rules in pool.instructions()[0]
+        assert [env.spec for env in pool] == [None] * 3  # a function's envs have no registered spec
+
+        # collect: the same trajectories from local envs and from the pool.
+        mine = collect(local._ensure_envs(), UniformPolicy(), [4, 9], 4, generator=torch.Generator().manual_seed(1))
+        theirs = collect(pool, UniformPolicy(), [4, 9], 4, generator=torch.Generator().manual_seed(1))
+        assert _key(theirs) == _key(mine)
+        assert [t.task_seed for t in theirs] == [4] * 4 + [9] * 4 and [t.group for t in theirs] == [0] * 4 + [1] * 4
+        assert sum(t.length for t in theirs) > 8  # real episodes, not one-step ones
+
+        # learn: the same statistics and the same parameters after an iteration.
+        h_local, h_ray = local.learn(8, progress=False), remote.learn(8, progress=False)
+        assert len(h_local) == len(h_ray) == 1
         for k in ("batch_return", "batch_success", "episode_length", "policy_loss", "frames"):
-            assert a[k] == b[k], k
-    assert all(torch.equal(p_local[k], p_ray[k]) for k in p_local)
+            assert h_local[0][k] == h_ray[0][k], k
+        p_local, p_ray = local.policy.state_dict(), remote.policy.state_dict()
+        assert all(torch.equal(p_local[k], p_ray[k]) for k in p_local)
+    finally:
+        local.close()
+        remote.close()
+    assert remote.envs == [] and pool.actors == []
 
 
-def test_more_workers_than_the_cluster_has_cpus_is_refused(remote_corridor):
-    corridor = remote_corridor
+def test_more_workers_than_the_cluster_has_cpus_is_refused(ray_session, corridor):
     with pytest.raises(ConfigError, match="3 Ray rollout workers need 3 CPUs and the Ray cluster has 2: lower num_workers"):
         RayEnvPool(EnvFactory(corridor), num_envs=4, num_workers=3)
-    pool = RayEnvPool(EnvFactory(corridor), num_envs=1, num_workers=3)  # at most one actor per env
-    try:
-        assert pool.num_workers == 1 and len(pool.actors) == 1
-    finally:
-        pool.close()
 
 
-def test_cli_trains_with_ray_workers(ray_session, tmp_path, capsys):
-    pytest.importorskip("textworld")
+def test_cli_passes_the_backend_and_wrappers_to_the_pool(tmp_path, capsys, monkeypatch, corridor):
+    """--backend ray --num-workers N reach the pool, with a picklable factory of the id, its kwargs and the
+    wrapper stack (a stand-in pool with local corridors, so Ray and TextWorld stay out of this test)."""
     import json
 
     from sparsegym import cli
+    from sparsegym.agents.text import workers
 
+    made = {}
+
+    class StandIn(LocalEnvPool):
+        def __init__(self, make_env, num_envs, num_workers):
+            made.update(make_env=make_env, num_envs=num_envs, num_workers=num_workers)
+            super().__init__([corridor() for _ in range(num_envs)])
+
+    monkeypatch.setattr(workers, "RayEnvPool", StandIn)
     env = "sparsegym/TextWorld-TreasureHunter-L10-v0"
+    stack = '[{"wrapper": "ScoreReward", "scale": 0.1}, "GatedReward"]'
     args = ["train", "grpo", "--env", env, "--group-size", "2", "--env-kwargs", '{"game_seed": 2}', "--out",
             str(tmp_path), "--no-progress", "--num-envs", "2", "--episodes", "2", "--backend", "ray",
-            "--num-workers", "2", "--trainer-kwargs", '{"max_episode_steps": 5}']
+            "--num-workers", "2", "--trainer-kwargs", '{"max_episode_steps": 5}', "--env-wrappers", stack]
     assert cli.main(args) == 0
-    run = tmp_path / "TextWorld-TreasureHunter-L10-v0-grpo-s0"
-    config = json.loads((run / "run.json").read_text())["config"]
-    assert config["backend"] == "ray" and config["num_workers"] == 2
     assert "done: 2 episodes" in capsys.readouterr().out
+    assert made["num_envs"] == 2 and made["num_workers"] == 2
+    assert made["make_env"] == EnvFactory(env, {"max_episode_steps": 5, "game_seed": 2}, json.loads(stack))
+    config = json.loads((tmp_path / "TextWorld-TreasureHunter-L10-v0-grpo-s0" / "run.json").read_text())["config"]
+    assert config["backend"] == "ray" and config["num_workers"] == 2 and config["env_wrappers"] == json.loads(stack)
+    assert cli.main([*args[:-2], "--env-wrappers", '{"wrapper": "GatedReward"}']) == 2
+    assert "--env-wrappers must be a JSON list" in capsys.readouterr().err
 
 
 def test_missing_ray_names_the_extra(monkeypatch, corridor):
