@@ -81,7 +81,7 @@ def test_ray_backend_collects_and_trains_exactly_as_the_local_one(remote_corrido
 
 
 def test_more_workers_than_the_cluster_has_cpus_is_refused(ray_session, corridor):
-    with pytest.raises(ConfigError, match="3 Ray rollout workers need 3 CPUs and the Ray cluster has 2: lower num_workers"):
+    with pytest.raises(ConfigError, match="3 Ray rollout workers need 3 CPUs and the Ray cluster has 2: lower"):
         RayEnvPool(EnvFactory(corridor), num_envs=4, num_workers=3)
 
 
