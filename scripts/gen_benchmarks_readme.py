@@ -29,13 +29,20 @@ README = BENCH / "README.md"
 
 # Page order; scripts not listed here follow in alphabetical order.
 ORDER = ["env_throughput", "wrapper_overhead", "import_time", "ppo_throughput", "exploration", "noisy_tv",
-         "bandits_regret", "text_envs", "alfworld_env", "webshop", "swe"]
+         "bandits_regret", "text_envs", "text_rollout_workers", "alfworld_env", "webshop", "swe"]
 # Result files whose name does not start with the script that writes them.
 OWNERS = {"go_explore_demos.txt": "exploration"}
 
 # How to read each benchmark's numbers: targets and what a value means. Measured figures belong in the
 # results files, not here.
 NOTES = {
+    "text_rollout_workers": (
+        "`ray/local` is the steps/s of the Ray actors over the same envs stepped in process (above 1: the "
+        "workers win). Both sides play the same episodes (the script checks it). The actors overlap env "
+        "steps only as far as free cores allow: on a 2-core machine shared with other jobs the gain is "
+        "small; with a core per worker and slow envs (ALFWorld) it should approach the worker count. "
+        "Starting Ray and its actors (`pool s`) costs seconds once per trainer."
+    ),
     "env_throughput": (
         "`ratio` is time per step, sparsegym's env over the raw env it wraps (lower is faster; the target is "
         "at most 1.10). Rounds alternate between the two, and the ratio is taken per round, so a slow spell "

@@ -287,6 +287,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.algo != "ppo":
         return cmd_train_text(args)
+    if args.backend != "local" or args.env_wrappers:
+        raise ConfigError("--backend and --env-wrappers are options of the text algorithms; PPO takes neither")
     from dataclasses import asdict
 
     from sparsegym.agents import PPO, PPOConfig
@@ -335,6 +337,21 @@ def _json_object(text: str | None, flag: str) -> dict:
     return value
 
 
+def _json_list(text: str | None, flag: str) -> list:
+    """The JSON list given to ``flag`` (``[]`` when absent); anything else is a ConfigError saying so."""
+    import json
+
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{flag} must be a JSON list such as '[\"GatedReward\"]': {exc}") from None
+    if not isinstance(value, list):
+        raise ConfigError(f"{flag} must be a JSON list (of wrapper names or mappings), not {type(value).__name__}")
+    return value
+
+
 def _latest_text_save(out: Path) -> Path | None:
     """The trainer save with the most episodes in a run folder: the folder itself or a checkpoint."""
     import json
@@ -378,10 +395,13 @@ def cmd_train_text(args: argparse.Namespace) -> int:
     get_entry(args.env)
     if args.intrinsic:
         raise ConfigError("--intrinsic is a PPO option; the text trainers take none")
+    wrappers = _json_list(args.env_wrappers, "--env-wrappers")
     out = run_dir(args.out, args.env, args.algo, args.seed)
     saved = _latest_text_save(out) if args.resume else None
     if saved is not None:
         trainer = TextRLTrainer.load(saved)
+        trainer.config.backend, trainer.config.num_workers = args.backend, args.num_workers  # how, not what
+        trainer.config.validate()
         _trim_progress(out / "progress.csv", trainer.global_step)
         print(f"resuming {args.algo} from {saved} at {trainer.global_step:,} episodes")
     else:
@@ -394,7 +414,8 @@ def cmd_train_text(args: argparse.Namespace) -> int:
                               learning_rate=lr, seed=args.seed, device=args.device,
                               env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
                               algo_kwargs=_json_object(args.algo_kwargs, "--algo-kwargs"), num_envs=args.num_envs,
-                              policy_kwargs={} if lm else policy_kwargs, num_tasks=args.num_tasks)
+                              policy_kwargs={} if lm else policy_kwargs, num_tasks=args.num_tasks,
+                              env_wrappers=wrappers, backend=args.backend, num_workers=args.num_workers)
         for key, value in _json_object(args.trainer_kwargs, "--trainer-kwargs").items():
             if key not in TextRLConfig.__dataclass_fields__:
                 raise ConfigError(f"--trainer-kwargs: TextRLConfig has no field {key!r}; its fields: "
@@ -623,6 +644,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(text algorithms) cycle over N task seeds (default: a new seed for every group)")
     p.add_argument("--trainer-kwargs", default=None, metavar="JSON",
                    help="(text algorithms) more TextRLConfig fields, e.g. '{\"ent_coef\": 0.02, \"update_epochs\": 2}'")
+    p.add_argument("--env-wrappers", default=None, metavar="JSON",
+                   help="(text algorithms) reward wrappers around every env, innermost first "
+                        "(sparsegym.wrappers.stack), "
+                        "e.g. '[{\"wrapper\": \"ScoreReward\", \"scale\": 0.1}, \"GatedReward\"]'")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="(text algorithms) local: step the envs in this process; ray: in --num-workers Ray actors "
+                        "(pip install \"sparsegym[ray]\"), the policy still batched here")
+    p.add_argument("--num-workers", type=int, default=2, metavar="N",
+                   help="(--backend ray) Ray actors holding the --num-envs envs")
     p.add_argument("--resume", action="store_true",
                    help="(text algorithms) continue the run folder's latest save or checkpoint up to --episodes")
     p.add_argument("--seed", type=int, default=0)

@@ -1,16 +1,18 @@
 """Stackable wrappers. One concern per module; each keeps the info keys of sparsegym's contract and
 adds its reward term to ``info["reward_components"]`` without touching ``extrinsic``.
 
-Stacking order (innermost first): reward *sources* (``SubgoalReward``, ``PotentialShaping``,
+Stacking order (innermost first): reward *sources* (``SubgoalReward``, ``ScoreReward``, ``PotentialShaping``,
 ``CountBonus``, ``IntrinsicReward``) in any order, then ``GatedReward`` outside the terms it gates,
 then observation wrappers that change what the agent sees (``TextObservation``) last, since the
-reward wrappers read the env's own observations.
+reward wrappers read the env's own observations. :mod:`sparsegym.wrappers.stack` builds a stack from data
+(a config file or the command line).
 """
 
 from sparsegym._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "CountBonus": ".counts", "GatedReward": ".gating", "IntrinsicReward": ".intrinsic",
-    "PotentialShaping": ".shaping", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals", "Transition": ".subgoals",
+    "PotentialShaping": ".shaping", "ScoreReward": ".score", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals",
+    "Transition": ".subgoals",
     "TextObservation": ".text",
 })

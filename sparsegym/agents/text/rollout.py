@@ -8,7 +8,9 @@ then at every turn the policy chooses for all unfinished episodes in one batched
 step one after another, in a fixed order. With a seeded ``generator`` a collection is reproducible.
 
 Every env of the list must be the same task (the same id and keyword arguments); one env is enough,
-more only batch the policy's calls.
+more only batch the policy's calls. Instead of a list, ``envs`` may be an :class:`EnvPool` whose envs
+live elsewhere (:class:`~sparsegym.agents.text.workers.RayEnvPool`: Ray actors that step them in
+parallel); the episodes, the policy's calls and so the trajectories are the same either way.
 
 Examples:
     >>> import gymnasium as gym, sparsegym, torch
@@ -33,7 +35,7 @@ import numpy as np
 from sparsegym.agents.text.policy import Choice, TextPolicy, Turn, torch
 from sparsegym.errors import ConfigError
 
-__all__ = ["Trajectory", "collect", "env_instructions", "summarize"]
+__all__ = ["EnvPool", "LocalEnvPool", "Trajectory", "collect", "env_instructions", "summarize"]
 
 
 @dataclass
@@ -87,7 +89,54 @@ def env_instructions(env: gymnasium.Env) -> str:
         return ""
 
 
-def collect(envs: Sequence[gymnasium.Env], policy: TextPolicy, task_seeds: Sequence[int], group_size: int, *,
+#: One env step's answer: ``(observation, reward, terminated, truncated, info)``.
+StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
+
+
+class EnvPool:
+    """Envs that :func:`collect` plays, addressed by index: ``reset_many`` resets envs ``0..len(seeds)-1``
+    with those seeds, ``step_many`` steps the listed envs (each once) and answers in the same order."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def instructions(self) -> list[str]:
+        raise NotImplementedError
+
+    def reset_many(self, seeds: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the envs."""
+
+
+class LocalEnvPool(EnvPool):
+    """Envs of this process, stepped one after another in the order asked."""
+
+    def __init__(self, envs: Sequence[gymnasium.Env]):
+        self.envs = list(envs)
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def instructions(self) -> list[str]:
+        return [env_instructions(env) for env in self.envs]
+
+    def reset_many(self, seeds: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
+        return [env.reset(seed=int(seed)) for env, seed in zip(self.envs, seeds)]
+
+    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
+        return [self.envs[i].step(action) for i, action in actions]
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def collect(envs: Sequence[gymnasium.Env] | EnvPool, policy: TextPolicy, task_seeds: Sequence[int], group_size: int, *,
             generator: torch.Generator | None = None, sample: bool = True,
             max_turns: int | None = None) -> list[Trajectory]:
     """Play ``group_size`` episodes from each of ``task_seeds`` (module docstring); the trajectories
@@ -95,35 +144,35 @@ def collect(envs: Sequence[gymnasium.Env], policy: TextPolicy, task_seeds: Seque
 
     ``max_turns`` truncates episodes the env does not end itself (a registered id already has a step
     limit). An env's ``info["admissible_actions"]`` become each turn's ``actions``."""
-    if not envs:
+    pool = envs if isinstance(envs, EnvPool) else LocalEnvPool(envs)
+    if len(pool) == 0:
         raise ConfigError("collect needs at least one env")
     if group_size < 1:
         raise ConfigError(f"group_size must be at least 1, got {group_size}")
     episodes = [(g, int(seed)) for g, seed in enumerate(task_seeds) for _ in range(group_size)]
-    instructions = [env_instructions(env) for env in envs]
+    instructions = pool.instructions()
     out: list[Trajectory] = []
-    for start in range(0, len(episodes), len(envs)):
-        wave = episodes[start:start + len(envs)]
-        out += _play_wave(envs, instructions, policy, wave, generator, sample, max_turns)
+    for start in range(0, len(episodes), len(pool)):
+        wave = episodes[start:start + len(pool)]
+        out += _play_wave(pool, instructions, policy, wave, generator, sample, max_turns)
     return out
 
 
-def _play_wave(envs: Sequence[gymnasium.Env], instructions: list[str], policy: TextPolicy,
+def _play_wave(pool: EnvPool, instructions: list[str], policy: TextPolicy,
                wave: list[tuple[int, int]], generator: torch.Generator | None, sample: bool,
                max_turns: int | None) -> list[Trajectory]:
     trajs = [Trajectory(seed, group) for group, seed in wave]
     histories: list[list[tuple[str, str]]] = [[] for _ in wave]
-    current: list[tuple[str, dict[str, Any]]] = []
-    for env, (_, seed) in zip(envs, wave):
-        current.append(env.reset(seed=seed))
+    current: list[tuple[str, dict[str, Any]]] = pool.reset_many([seed for _, seed in wave])
     live = list(range(len(wave)))
     while live:
         turns = [Turn(current[i][0], list(current[i][1].get("admissible_actions") or []), list(histories[i]),
                       instructions[i]) for i in live]
         choices = policy.act(turns, sample=sample, generator=generator)
         still = []
-        for i, turn, choice in zip(live, turns, choices):
-            obs, reward, terminated, truncated, info = envs[i].step(choice.action)
+        results = pool.step_many([(i, choice.action) for i, choice in zip(live, choices)])
+        for i, turn, choice, result in zip(live, turns, choices, results):
+            obs, reward, terminated, truncated, info = result
             traj = trajs[i]
             traj.turns.append(turn)
             traj.choices.append(choice)

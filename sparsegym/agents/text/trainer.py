@@ -31,7 +31,13 @@ Choices worth knowing:
   across-steps mode before the statistics (as verl-agent does), otherwise from that turn's advantage;
 * a choice's ``extra["format_penalty"]`` (a language model's malformed reply) is added to that turn's
   reward, so it enters the episode's training return (``Trajectory.train_return``); the reported
-  returns and successes are the env's own;
+  returns are the env's rewards (after ``env_wrappers``: shaped, subgoal, score or gated terms count) and
+  the successes the env's own ``info["success"]``;
+* ``env_wrappers`` stacks reward wrappers on every env from data (:mod:`sparsegym.wrappers.stack`): a
+  step-level source such as ``ScoreReward`` alone pays its terms at once (direct accumulation), with
+  ``GatedReward`` outside it only on a successful episode (gated accumulation, G-RA);
+* ``backend="ray"`` steps the envs in ``num_workers`` Ray actors (:mod:`~sparsegym.agents.text.workers`)
+  while the policy still chooses for all of them in one batched call here; the trajectories are the same;
 * the task seed of the ``k``-th group is ``first_task_seed + k`` (modulo ``num_tasks`` when set), so runs
   with different seeds see the same tasks in the same order; ``seed`` fixes the initial parameters and
   the sampling, and a run resumed from a checkpoint continues exactly as the uninterrupted one would.
@@ -65,10 +71,13 @@ from sparsegym.agents.text.advantages import discounted_step_returns
 from sparsegym.agents.text.algos import Batch, available, make_algorithm
 from sparsegym.agents.text.losses import AGGREGATIONS, aggregate, clipped_policy_loss, kl_k3, value_loss
 from sparsegym.agents.text.policy import TextPolicy, torch
-from sparsegym.agents.text.rollout import Trajectory, collect, summarize
+from sparsegym.agents.text.rollout import EnvPool, Trajectory, collect, summarize
+from sparsegym.agents.text.workers import EnvFactory
 from sparsegym.errors import ConfigError
 
 __all__ = ["TextRLConfig", "TextRLTrainer"]
+
+BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -100,6 +109,12 @@ class TextRLConfig:
     seed: int = 0  # initial parameters of the default policy, and the sampling of actions and minibatches
     device: str | None = None  # torch device of the default policy (None: CPU)
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # keyword arguments for gymnasium.make
+    # Wrappers around every env, innermost first, as data (sparsegym.wrappers.stack), e.g. direct score
+    # rewards [{"wrapper": "ScoreReward", "scale": 0.1}] or gated ones [..., "GatedReward"]; returns are
+    # the wrapped rewards.
+    env_wrappers: list[Any] = field(default_factory=list)
+    backend: str = "local"  # local: the envs step in this process; ray: in num_workers Ray actors (.workers)
+    num_workers: int = 2  # (backend="ray") actors holding the num_envs envs (at most one per env)
     policy_kwargs: dict[str, Any] = field(default_factory=dict)  # of the default policy (ActionScorer)
 
     @property
@@ -118,6 +133,13 @@ class TextRLConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.num_tasks is not None and self.num_tasks < 1:
             raise ConfigError(f"num_tasks must be at least 1 or None, got {self.num_tasks}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.num_workers < 1:
+            raise ConfigError(f"num_workers must be at least 1, got {self.num_workers}")
+        from sparsegym.wrappers.stack import check_wrappers
+
+        check_wrappers(self.env_wrappers)  # unknown wrappers or arguments fail here, naming the known ones
 
 
 class TextRLTrainer:
@@ -168,7 +190,7 @@ class TextRLTrainer:
         self._returns: deque[float] = deque(maxlen=cfg.stats_window)
         self._successes: deque[float] = deque(maxlen=cfg.stats_window)
         self._generator = torch.Generator().manual_seed(cfg.seed)
-        self.envs: list[gymnasium.Env] = []
+        self.envs: list[gymnasium.Env] | EnvPool = []  # a RayEnvPool with backend="ray"
 
     # -- training ---------------------------------------------------------------------------------
 
@@ -330,24 +352,39 @@ class TextRLTrainer:
             chosen.append(ProgressBar(desc=self.config.algo.upper(), unit="episode"))
         return CallbackList([*chosen, as_callback(callbacks)])
 
-    def _make_env(self) -> gymnasium.Env:
+    def env_factory(self) -> EnvFactory:
+        """What makes one of the trainer's envs (picklable, for the Ray workers): the env id with
+        ``max_episode_steps`` and ``env_kwargs`` (or the trainer's function), then ``env_wrappers``."""
         cfg = self.config
         if self._env_factory is not None:
-            return self._env_factory()
+            return EnvFactory(self._env_factory, wrappers=list(cfg.env_wrappers))
         if self.env_id is None:
             raise ConfigError("this trainer has no env: pass the env id or factory (TextRLTrainer.load(path, env=...))")
         extra = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
-        return gymnasium.make(self.env_id, **extra, **cfg.env_kwargs)
+        return EnvFactory(self.env_id, {**extra, **cfg.env_kwargs}, list(cfg.env_wrappers))
 
-    def _ensure_envs(self) -> list[gymnasium.Env]:
-        while len(self.envs) < min(self.config.num_envs, self.config.episodes_per_iteration):
+    def _make_env(self) -> gymnasium.Env:
+        return self.env_factory()()
+
+    def _ensure_envs(self) -> list[gymnasium.Env] | EnvPool:
+        wanted = min(self.config.num_envs, self.config.episodes_per_iteration)
+        if self.config.backend == "ray":
+            if not isinstance(self.envs, EnvPool):
+                from sparsegym.agents.text.workers import RayEnvPool
+
+                self.envs = RayEnvPool(self.env_factory(), wanted, self.config.num_workers)
+            return self.envs
+        while len(self.envs) < wanted:
             self.envs.append(self._make_env())
         return self.envs
 
     def close(self) -> None:
-        """Close the envs the trainer made (``learn`` keeps them open between calls)."""
-        for env in self.envs:
-            env.close()
+        """Close the envs the trainer made (``learn`` keeps them open between calls) and end its Ray workers."""
+        if isinstance(self.envs, EnvPool):
+            self.envs.close()
+        else:
+            for env in self.envs:
+                env.close()
         self.envs = []
 
     # -- the agent protocol and persistence ---------------------------------------------------------
