@@ -152,3 +152,214 @@ def test_token_masks_and_assignment():
     m = token_masks(["go", " east"])  # nothing parsed: everything is the action
     assert m["action"].all() and not m["switch"].any() and not m["subgoal"].any()
     assert all(len(v) == 0 for v in token_masks([]).values())
+
+
+# --- the algorithm on scripted choices ----------------------------------------------------------------------
+
+def _choice(switch, values, masks, *, keep_changed=False, beta=0.5):
+    from sparsegym.agents.text.policy import Choice
+
+    return Choice("go east", 0, -1.0, value=values[0], extra={
+        "switch": switch, "values": dict(zip(("low", "high", "term"), values)), "keep_changed": keep_changed,
+        "masks": {k: list(v) for k, v in masks.items()}, "switch_prob": beta, "format_ok": True})
+
+
+# the tokens of every scripted turn: switch (2 tokens), sub-goal (2), action (1), end-of-turn (1)
+MASKS = {"switch": [1, 1, 0, 0, 0, 0], "subgoal": [0, 0, 1, 1, 0, 0], "action": [0, 0, 0, 0, 1, 0]}
+
+
+def _scripted(rewards, switch, values, *, terminated=True, invalid=None, keep_changed=None):
+    from sparsegym.agents.text.policy import Turn
+    from sparsegym.agents.text.rollout import Trajectory
+
+    t = Trajectory(task_seed=0, group=0, terminated=terminated, truncated=not terminated)
+    t.turns = [Turn(f"obs {i}", ["go east"], []) for i in range(len(rewards))]
+    changed = keep_changed or [False] * len(rewards)
+    t.choices = [_choice(s, v, MASKS, keep_changed=c) for s, v, c in zip(switch, values, changed)]
+    t.rewards = [float(r) for r in rewards]
+    t.invalid = list(invalid) if invalid is not None else [False] * len(rewards)
+    return t
+
+
+def _bound(trainer_cfg=None, **options):
+    from types import SimpleNamespace
+
+    from sparsegym.agents.text import TextRLConfig
+    from sparsegym.agents.text.algos.hiper import HiPER, HiPEROptions
+
+    algo = HiPER(HiPEROptions(**options))
+    algo.bind(SimpleNamespace(config=TextRLConfig(algo="hiper", **(trainer_cfg or {})),
+                              policy=SimpleNamespace(hiper_format=True)))
+    return algo
+
+
+def test_advantages_are_given_per_token():
+    pytest.importorskip("torch")
+    values = list(zip(VL, VH, [0.0, 0.1, 0.2, 0.3]))
+    traj = _scripted(R, SW, values)
+    algo = _bound(gamma=0.9, lambda_turn=0.5, lambda_seg=0.8, norm_adv=False)
+    adv = algo.advantages([traj])
+    assert len(adv) == 4 and all(len(a) == 6 for a in adv)
+    low, high, term = [0.7235, 1.43, 0.78, 1.6], [1.6798, 0, 1.1, 0], [1.467, 1.53, 1.6, 1.7]
+    for t in range(4):  # switch tokens: A^term; sub-goal tokens: A^H on boundary turns (0 and 2); action: A^L
+        np.testing.assert_allclose(adv[t], [term[t]] * 2 + [high[t]] * 2 + [low[t], 0.0], atol=1e-9)
+    np.testing.assert_allclose(algo._targets["low"].numpy(), np.add(low, VL), rtol=1e-6)
+    np.testing.assert_allclose(algo._targets["term"].numpy(), [1.467, 1.63, 1.8, 2.0], rtol=1e-6)
+    assert algo._targets["boundary"].tolist() == [True, False, True, False]
+    assert algo._stats["switch_rate"] == 0.25 and algo._stats["segment_length"] == 2.0
+    # whitened: each type over the turns carrying it (high: the two boundary turns only)
+    white = _bound(gamma=0.9, lambda_turn=0.5, lambda_seg=0.8).advantages([traj])
+    np.testing.assert_allclose([a[4] for a in white], whiten(low), rtol=1e-6)
+    np.testing.assert_allclose([white[0][2], white[2][2]], [1.0, -1.0], rtol=1e-6)
+    np.testing.assert_allclose([a[0] for a in white], whiten(term), rtol=1e-6)
+
+
+def test_rewards_shaping_and_invalid_penalty_enter_hae():
+    pytest.importorskip("torch")
+    values = [(0.0, 0.0, 0.0)] * 3
+    traj = _scripted([0, 0, 1], [True, False, False], values, invalid=[True, False, False],
+                     keep_changed=[False, False, True])
+    algo = _bound({"invalid_penalty": 0.1}, keep_penalty=0.3, keep_change_penalty=0.5, norm_adv=False)
+    # KEEP turns 1 and 2 share -0.3 * 2/3; turn 2 rewrote its sub-goal (-0.5); turn 0 refused (-0.1)
+    np.testing.assert_allclose(algo.rewards(traj), [-0.1, -0.1, 1 - 0.1 - 0.5])
+    adv = algo.advantages([traj])  # gamma 1, lambda_turn 1, values 0: A^L is the return to go
+    np.testing.assert_allclose([a[4] for a in adv], [0.2, 0.3, 0.4], atol=1e-9)
+
+
+def test_paper_termination_uses_the_switch_probability():
+    pytest.importorskip("torch")
+    traj = _scripted([0, 1], [True, True], [(0.2, 0.5, 0.0), (0.1, 0.4, 0.0)])
+    traj.choices[0].extra["switch_prob"], traj.choices[1].extra["switch_prob"] = 0.75, 0.5
+    adv = _bound(termination="paper", norm_adv=False).advantages([traj])
+    np.testing.assert_allclose([a[0] for a in adv], [0.25 * 0.3, 0.5 * 0.3])
+
+
+def test_options_and_errors():
+    pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from sparsegym.agents.text import TextRLConfig
+    from sparsegym.agents.text.algos import available, make_algorithm
+    from sparsegym.agents.text.algos.hiper import HiPER
+
+    assert "hiper" in available()
+    opt = make_algorithm("hiper").options
+    assert (opt.gamma, opt.lambda_turn, opt.lambda_seg, opt.norm_adv, opt.termination) == \
+        (1.0, 1.0, 0.95, True, "released")
+    for bad, match in [({"lambda_seg": 1.5}, "lambda_seg"), ({"termination": "both"}, "'released'"),
+                       ({"keep_penalty": -0.3}, "at least 0"), ({"keep_penalty_mode": "sum"}, "keep_penalty_mode"),
+                       ({"omega": 1}, "no option 'omega'")]:
+        with pytest.raises(ConfigError, match=match):
+            make_algorithm("hiper", bad)
+    with pytest.raises(ConfigError, match="HiPERPolicy"):
+        HiPER().bind(SimpleNamespace(config=TextRLConfig(algo="hiper"), policy=object()))
+    with pytest.raises(ConfigError, match="vf_coef to 0"):
+        HiPER().bind(SimpleNamespace(config=TextRLConfig(algo="hiper", vf_coef=0.5),
+                                     policy=SimpleNamespace(hiper_format=True)))
+
+
+def test_trainer_checks_per_token_advantages():
+    torch = pytest.importorskip("torch")
+    from sparsegym.agents.text.trainer import _token_advantages
+
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    per_turn = [torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0, 5.0])]
+    got = _token_advantages(per_turn, np.array([0, 1]), torch.zeros(2, 3), mask)
+    assert got.tolist() == [[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]]
+    with pytest.raises(ConfigError, match="one advantage per generated token"):
+        _token_advantages(per_turn, np.array([1, 0]), torch.zeros(2, 3), mask)
+    with pytest.raises(ConfigError, match="token policy"):
+        _token_advantages(per_turn, np.array([0]), torch.zeros(1), None)
+
+
+# --- the policy and a training run on a tiny causal LM --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lm():
+    pytest.importorskip("transformers")
+    from sparsegym.agents.text import tiny_causal_lm
+
+    return tiny_causal_lm(seed=0)
+
+
+def test_policy_reads_replies_and_rebuilds_its_prompt(lm):
+    import torch
+
+    from sparsegym.agents.text.algos.hiper import HiPERPolicy
+    from sparsegym.agents.text.policy import Choice, Turn
+
+    model, tok = lm
+    policy = HiPERPolicy(model, tok, max_new_tokens=4)
+    turn = Turn("Room 1.", ["go east", "take coin"], [("Room 0.", "go east")], state={"subgoal": "reach room 3"})
+    assert "Your current sub-goal: reach room 3" in policy.prompt_text(turn)
+    assert "Your current sub-goal: None" in policy.prompt_text(Turn("Room 0.", ["go east"], []))
+    text = "<switch>KEEP</switch><subgoal>reach room 3</subgoal><action>go east</action>"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    raw = Choice(text, None, -1.0, value=[0.1, 0.2, 0.3],
+                 extra={"text": text, "token_ids": ids, "token_logprobs": [-0.5] * len(ids)})
+    c = policy._read_reply(turn, raw)
+    assert (c.action, c.index, c.value) == ("go east", 0, 0.1)
+    assert c.extra["values"] == {"low": 0.1, "high": 0.2, "term": 0.3}
+    assert (c.extra["switch"], c.extra["keep_changed"], c.extra["format_penalty"]) == (False, False, 0.0)
+    assert c.extra["state"] == {"subgoal": "reach room 3"}
+    m = {k: np.asarray(v) for k, v in c.extra["masks"].items()}
+    pieces = [tok.decode([t]) for t in ids]
+    # each block's tokens cover it (a token straddling two blocks, such as "><", belongs to the first)
+    assert "".join(p for p, s in zip(pieces, m["switch"]) if s).startswith("<switch>KEEP</switch>")
+    assert "".join(p for p, s in zip(pieces, m["action"]) if s).endswith("action>go east</action>")
+    assert "reach room 3" in "".join(p for p, s in zip(pieces, m["subgoal"]) if s)
+    assert not (m["switch"] & m["subgoal"]).any() and not (m["subgoal"] & m["action"]).any()
+    # beta: the written word's tokens at -0.5 each, so P(KEEP) = exp(-0.5 * n) and beta = 1 - P(KEEP)
+    from sparsegym.agents.text.algos.hiper import switch_word_mask
+
+    n_word = int(switch_word_mask(pieces).sum())
+    assert n_word >= 1 and c.extra["switch_prob"] == pytest.approx(1 - np.exp(-0.5 * n_word))
+    # a KEEP that rewrites the sub-goal is flagged; a malformed reply is penalised and keeps the shown sub-goal
+    text2 = "<switch>KEEP</switch><subgoal>other</subgoal><action>go east</action>"
+    ids2 = tok(text2, add_special_tokens=False)["input_ids"]
+    c2 = policy._read_reply(turn, Choice(text2, None, -1.0, value=[0, 0, 0],
+                                         extra={"text": text2, "token_ids": ids2, "token_logprobs": [0.0] * len(ids2)}))
+    assert c2.extra["keep_changed"] and c2.extra["subgoal"] == "other"
+    ids3 = tok("go east", add_special_tokens=False)["input_ids"]
+    c3 = policy._read_reply(turn, Choice("go east", None, -1.0, value=[0, 0, 0],
+                                         extra={"text": "go east", "token_ids": ids3, "token_logprobs": [0.0]}))
+    assert c3.extra["format_penalty"] == -policy.format_penalty and c3.extra["state"] == {"subgoal": "reach room 3"}
+    assert all(c3.extra["masks"]["action"]) and not any(c3.extra["masks"]["switch"])
+    # act, then evaluate: the same log-probabilities and the three heads' values
+    [a] = policy.act([turn], generator=torch.Generator().manual_seed(0))
+    out = policy.evaluate([turn], [a])
+    assert abs(out["logprob"].item() - a.logprob) < 1e-4
+    assert {"value_low", "value_high", "value_term"} <= set(out) and out["value"].shape == (1,)
+    with pytest.raises(ConfigError, match="mode='generate'"):
+        HiPERPolicy(model, tok, mode="score")
+
+
+def test_training_smoke_run_on_the_corridor(lm, corridor, tmp_path):
+    import torch
+
+    from sparsegym.agents.text import TextRLConfig, TextRLTrainer
+    from sparsegym.agents.text.algos.hiper import HiPERPolicy
+    from sparsegym.agents.text.policy import TextPolicy
+
+    model, tok = lm
+    policy = HiPERPolicy(model, tok, max_new_tokens=12, history_window=1)
+    before = policy.value_head.weight.detach().clone()
+    cfg = TextRLConfig(algo="hiper", group_size=2, num_envs=2, learning_rate=1e-2, ent_coef=0.0,
+                       algo_kwargs={"keep_penalty": 0.1, "keep_change_penalty": 0.1})
+    trainer = TextRLTrainer(lambda: corridor(n=3, max_steps=3), policy, cfg)
+    history = trainer.learn(6, progress=False)
+    assert len(history) == 3
+    for stats in history:
+        for k in ("policy_loss", "value_loss", "value_loss_low", "value_loss_high", "value_loss_term"):
+            assert np.isfinite(stats[k]), k
+    after = policy.value_head.weight.detach()
+    assert all(not torch.equal(before[h], after[h]) for h in range(3))  # each of the three heads learned
+    # the sub-goal travels to the next turn, and a saved policy comes back as a HiPERPolicy with its heads
+    from sparsegym.agents.text.rollout import collect
+
+    [traj] = collect([corridor(n=3, max_steps=3)], policy, [0], 1, generator=torch.Generator().manual_seed(1))
+    assert traj.turns[0].state is None
+    assert all(t.state == c.extra["state"] for t, c in zip(traj.turns[1:], traj.choices))
+    trainer.save(tmp_path / "run")
+    loaded = TextPolicy.load(tmp_path / "run" / "policy")
+    assert isinstance(loaded, HiPERPolicy) and torch.allclose(loaded.value_head.weight, after)

@@ -76,18 +76,26 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sparsegym.agents.text.algos.base import Algorithm, Batch, register
+from sparsegym.agents.text.lm_policy import CausalLMPolicy, match_action
+from sparsegym.agents.text.losses import value_loss
+from sparsegym.agents.text.policy import Choice, Turn, torch
 from sparsegym.errors import ConfigError
 
-__all__ = ["HiPERReply", "assign_tokens", "boundaries", "hae", "high_level_gae", "low_level_gae",
+__all__ = ["HIPER_INSTRUCTION", "HiPER", "HiPEROptions", "HiPERPolicy", "HiPERReply", "assign_tokens", "boundaries", "hae", "high_level_gae", "low_level_gae",
            "paper_termination_advantage", "parse_reply", "reply_spans", "segments", "shaping_rewards",
-           "switch_returns", "token_masks", "whiten"]
+           "switch_returns", "switch_word_mask", "token_masks", "whiten"]
 
 
 # --- segments and hierarchical advantage estimation (numpy, one episode) -------------------------------------
@@ -315,6 +323,25 @@ def reply_spans(text: str) -> dict[str, tuple[int, int] | None]:
     return out
 
 
+def _overlapping(pieces: Sequence[str], span: tuple[int, int] | None) -> np.ndarray:
+    """Which of the tokens (their texts ``pieces``, concatenated) overlap the character span."""
+    lengths = np.array([len(p) for p in pieces], dtype=int)
+    ends = np.cumsum(lengths)
+    if span is None:
+        return np.zeros(len(pieces), dtype=bool)
+    return (ends - lengths < span[1]) & (ends > span[0])
+
+
+def switch_word_mask(pieces: Sequence[str]) -> np.ndarray:
+    """The tokens that overlap the switch block's word (between ``<switch>`` and ``</switch>``).
+
+    >>> switch_word_mask(["<switch>", "SW", "ITCH", "</switch>"]).tolist()
+    [False, True, True, False]
+    """
+    m = re.search(r"<switch>(.*?)</switch>", "".join(pieces), re.S)
+    return _overlapping(pieces, m.span(1) if m and m.end(1) > m.start(1) else None)
+
+
 def token_masks(pieces: Sequence[str]) -> dict[str, np.ndarray]:
     """Which generated tokens belong to each block, from the tokens' texts ``pieces`` (their concatenation is
     the reply): a token belongs to the first block whose span it overlaps. Without an action block, the
@@ -326,17 +353,251 @@ def token_masks(pieces: Sequence[str]) -> dict[str, np.ndarray]:
     [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]]
     """
     spans = reply_spans("".join(pieces))
-    ends = np.cumsum([len(p) for p in pieces]) if len(pieces) else np.zeros(0, dtype=int)
-    starts = ends - np.array([len(p) for p in pieces], dtype=int) if len(pieces) else ends
     taken = np.zeros(len(pieces), dtype=bool)
     out: dict[str, np.ndarray] = {}
     for name in ("switch", "subgoal", "action"):
-        span = spans[name]
-        mask = np.zeros(len(pieces), dtype=bool)
-        if span is not None:
-            mask = (starts < span[1]) & (ends > span[0]) & ~taken
-        out[name] = mask
-        taken |= mask
+        out[name] = _overlapping(pieces, spans[name]) & ~taken
+        taken |= out[name]
     if spans["action"] is None:
         out["action"] = ~(out["switch"] | out["subgoal"])
     return out
+
+
+# --- the policy: a causal LM in generate mode with the HiPER turn format and three value heads ---------------
+
+HIPER_INSTRUCTION = (
+    "Keep a short-term sub-goal: a small objective reachable in a few actions, not the whole task. At every "
+    "step reconsider it, then answer with exactly these three blocks and nothing else:\n"
+    "<switch>KEEP or SWITCH</switch>\n"
+    "<subgoal>on KEEP, the current sub-goal copied exactly; on SWITCH, a new short sub-goal</subgoal>\n"
+    "<action>exactly one admissible action</action>")
+_HEADS = ("low", "high", "term")
+
+
+class HiPERPolicy(CausalLMPolicy):
+    """A :class:`~sparsegym.agents.text.lm_policy.CausalLMPolicy` in generate mode that plays the HiPER turn
+    format (module docstring) with three value heads.
+
+    * The prompt is CausalLMPolicy's, with ``Your current sub-goal: ...`` (``None`` at the first turn) after
+      the observation and :data:`HIPER_INSTRUCTION` as the format instruction. The current sub-goal travels
+      from turn to turn in ``Choice.extra["state"]`` (the rollout hands it back as ``Turn.state``), so
+      ``evaluate`` rebuilds exactly the prompt the policy acted on.
+    * A reply stops at ``</action>`` and is read by :func:`parse_reply`; a malformed one gets
+      ``extra["format_penalty"] = -format_penalty``.
+    * The value heads: one linear layer with three outputs ``(V_L, V_H, V_term)`` on the hidden state
+      CausalLMPolicy's value head reads (the last prompt token's), zero at the start. ``Choice.value`` and
+      ``evaluate``'s ``"value"`` are ``V_L`` (so ppo-text runs on it too); ``evaluate`` adds
+      ``"value_low"``, ``"value_high"``, ``"value_term"``.
+    * ``Choice.extra`` also records ``switch`` (a boundary other than the first turn), ``subgoal`` (current
+      after the turn), ``written_subgoal``, ``shown_subgoal``, ``keep_changed`` (a well-formed KEEP that
+      rewrote the sub-goal it was shown), ``masks`` (per generated token: ``switch``, ``subgoal``, ``action``
+      blocks, :func:`token_masks`), ``values`` (the three heads) and ``switch_prob`` (``beta``, the paper
+      termination form's probability of SWITCH; 0 on a malformed reply).
+
+    Keyword arguments are CausalLMPolicy's (``mode`` must stay ``"generate"``, ``value_head`` True).
+    """
+
+    stop_text = "</action>"
+    hiper_format = True  # what the hiper algorithm checks
+
+    def __init__(self, model: Any, tokenizer: Any, *, mode: str = "generate", value_head: bool = True,
+                 format_instruction: str = HIPER_INSTRUCTION, **settings: Any):
+        if mode != "generate" or not value_head:
+            raise ConfigError("HiPERPolicy writes its replies and needs its value heads: leave mode='generate' "
+                              "and value_head=True")
+        super().__init__(model, tokenizer, mode="generate", value_head=True, format_instruction=format_instruction,
+                         **settings)
+        hidden = self.value_head.in_features
+        self.value_head = torch.nn.Linear(hidden, len(_HEADS)).to(self.device)
+        torch.nn.init.zeros_(self.value_head.weight)
+        torch.nn.init.zeros_(self.value_head.bias)
+
+    def messages(self, turn: Turn, history: Sequence[tuple[str, str]] | None = None) -> list[dict[str, str]]:
+        current = (turn.state or {}).get("subgoal")
+        shown = dataclasses.replace(turn, observation=f"{turn.observation}\n\nYour current sub-goal: "
+                                                      f"{current if current else 'None'}")
+        return super().messages(shown, history)
+
+    def act(self, turns: list[Turn], *, sample: bool = True,
+            generator: torch.Generator | None = None) -> list[Choice]:
+        choices = super().act(turns, sample=sample, generator=generator)
+        return [self._read_reply(turn, choice) for turn, choice in zip(turns, choices)]
+
+    def _read_reply(self, turn: Turn, choice: Choice) -> Choice:
+        extra = choice.extra
+        shown = (turn.state or {}).get("subgoal")
+        reply = parse_reply(extra["text"], shown)
+        index = match_action(reply.action, turn.actions) if turn.actions else None
+        pieces = [self.tokenizer.decode([t], skip_special_tokens=False) for t in extra["token_ids"]]
+        masks = token_masks(pieces)
+        values = dict(zip(_HEADS, (float(v) for v in choice.value)))
+        beta = 0.0
+        if reply.format_ok:  # the probability of the word written; of SWITCH is 1 minus it on a KEEP turn
+            p = math.exp(float(np.sum(np.asarray(extra["token_logprobs"])[switch_word_mask(pieces)])))
+            beta = p if reply.switch else 1.0 - p
+        keep_changed = bool(reply.format_ok and not reply.switch and shown and reply.written != shown.strip())
+        extra.update(switch=reply.switch, subgoal=reply.subgoal, written_subgoal=reply.written,
+                     shown_subgoal=shown, keep_changed=keep_changed,
+                     masks={k: v.tolist() for k, v in masks.items()}, values=values, switch_prob=beta,
+                     format_ok=reply.format_ok, format_penalty=0.0 if reply.format_ok else -self.format_penalty,
+                     valid_action=(index is not None) if turn.actions else None, state={"subgoal": reply.subgoal})
+        return Choice(action=turn.actions[index] if index is not None else reply.action, index=index,
+                      logprob=choice.logprob, value=values["low"], extra=extra)
+
+    def evaluate(self, turns: list[Turn], choices: list[Choice]) -> dict[str, torch.Tensor]:
+        out = super().evaluate(turns, choices)
+        heads = out["value"]
+        out.update({f"value_{name}": heads[:, k] for k, name in enumerate(_HEADS)})
+        out["value"] = heads[:, 0]
+        return out
+
+    def save(self, path: str | Path, **kwargs: Any) -> None:
+        """CausalLMPolicy's folder, with ``policy.json`` naming this class (so that ``TextPolicy.load`` and
+        ``load_text_agent`` rebuild a HiPERPolicy, value heads included)."""
+        super().save(path, **kwargs)
+        meta_file = Path(path) / "policy.json"
+        meta = json.loads(meta_file.read_text())
+        meta["class"] = f"{type(self).__module__}:{type(self).__qualname__}"
+        meta_file.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+# --- the algorithm ------------------------------------------------------------------------------------------
+
+_NOT_HIPER = ("hiper needs a policy that writes the HiPER turn format and has the three value heads: "
+              "HiPERPolicy(model, tokenizer) (sparsegym.agents.text.algos.hiper), not {}")
+
+
+@dataclasses.dataclass
+class HiPEROptions:
+    gamma: float = 1.0  # discount of HAE (HiPER's own; TextRLConfig.gamma is not used)
+    lambda_turn: float = 1.0  # GAE lambda inside a segment (the released config's algorithm.lam)
+    lambda_seg: float = 0.95  # GAE lambda over segments (hae.lam_seg)
+    norm_adv: bool = True  # whiten each advantage type over the turns that carry it (the ALFWorld script)
+    bootstrap_truncated: bool = True  # a truncated episode bootstraps (the ALFWorld script; the yaml says False)
+    termination: str = "released"  # "released": G_t - V_term; "paper": (q - beta) (V_H - V_L)
+    vf_coef: float = 0.5  # weight of the three heads' value losses (summed)
+    keep_penalty: float = 0.0  # subtracted for KEEP turns (the ALFWorld script: 0.3 against a reward of 10)
+    keep_penalty_mode: str = "normalized"  # "normalized": at most keep_penalty per episode; "fixed": per turn
+    keep_change_penalty: float = 0.0  # subtracted on a KEEP turn that rewrote its sub-goal (script: 0.3)
+
+    def __post_init__(self) -> None:
+        for name in ("lambda_turn", "lambda_seg", "gamma"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ConfigError(f"hiper {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.termination not in ("released", "paper"):
+            raise ConfigError(f"hiper termination must be 'released' (G_t - V_term) or 'paper' "
+                              f"((q - beta) * (V_H - V_L)), got {self.termination!r}")
+        if self.keep_penalty_mode not in ("fixed", "normalized"):
+            raise ConfigError(f"hiper keep_penalty_mode must be 'fixed' or 'normalized', got {self.keep_penalty_mode!r}")
+        for name in ("vf_coef", "keep_penalty", "keep_change_penalty"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"hiper {name} must be at least 0 (a penalty is subtracted), "
+                                  f"got {getattr(self, name)}")
+
+
+@register
+class HiPER(Algorithm):
+    """HiPER's hierarchical advantage estimation with per-token advantages (module docstring)."""
+
+    name = "hiper"
+    Options = HiPEROptions
+    needs_value = True
+
+    def __init__(self, options: HiPEROptions | None = None):
+        super().__init__(options)
+        self._targets: dict[str, Any] = {}  # torch (N,) per head, and the boundary mask
+        self._stats: dict[str, float] = {}
+
+    def bind(self, trainer: Any) -> None:
+        if trainer.config.vf_coef > 0:
+            raise ConfigError("hiper trains its three value heads with its own option vf_coef "
+                              "(algo_kwargs={'vf_coef': ...}): set TextRLConfig.vf_coef to 0")
+        if not getattr(trainer.policy, "hiper_format", False):
+            raise ConfigError(_NOT_HIPER.format(type(trainer.policy).__name__))
+        super().bind(trainer)
+
+    def rewards(self, traj: Any) -> np.ndarray:
+        """One episode's training rewards: the env's, the format penalty, minus ``invalid_penalty`` per refused
+        action, plus the KEEP shaping."""
+        opt = self.options
+        switch = [c.extra["switch"] for c in traj.choices]
+        shaping = shaping_rewards(switch, [c.extra.get("keep_changed", False) for c in traj.choices],
+                                  keep_penalty=opt.keep_penalty, mode=opt.keep_penalty_mode,
+                                  keep_change_penalty=opt.keep_change_penalty)
+        invalid = np.asarray(traj.invalid, dtype=np.float64)
+        return np.asarray(traj.train_rewards, dtype=np.float64) - self.trainer.config.invalid_penalty * invalid \
+            + shaping
+
+    def advantages(self, trajectories: Sequence) -> list[np.ndarray]:
+        opt = self.options
+        parts: dict[str, list[np.ndarray]] = {}
+        masks: list[dict[str, Any]] = []
+        for traj in trajectories:
+            if any("masks" not in c.extra for c in traj.choices):
+                raise ConfigError(_NOT_HIPER.format("a policy whose choices lack extra['masks']"))
+            switch = [bool(c.extra["switch"]) for c in traj.choices]
+            v = {h: [c.extra["values"][h] for c in traj.choices] for h in _HEADS}
+            out = hae(self.rewards(traj), v["low"], v["high"], v["term"], switch, gamma=opt.gamma,
+                      lambda_turn=opt.lambda_turn, lambda_seg=opt.lambda_seg, terminated=traj.terminated,
+                      bootstrap_truncated=opt.bootstrap_truncated, termination=opt.termination,
+                      beta=[c.extra["switch_prob"] for c in traj.choices])
+            out.update({f"v_{h}": np.asarray(v[h], dtype=np.float64) for h in _HEADS})
+            out["switch"] = np.asarray(switch, dtype=bool)
+            for k, a in out.items():
+                parts.setdefault(k, []).append(a)
+            masks += [{k: np.asarray(m, dtype=bool) for k, m in c.extra["masks"].items()} for c in traj.choices]
+        if not masks:
+            return []
+        cat = {k: np.concatenate(a) for k, a in parts.items()}
+        low, high, term, boundary = cat["low"], cat["high"], cat["term"], cat["boundary"]
+        if opt.norm_adv:  # each type over the turns whose tokens receive it
+            low = whiten(low, [m["action"].any() for m in masks])
+            high = whiten(high, boundary & np.array([m["subgoal"].any() for m in masks]))
+            term = whiten(term, [m["switch"].any() for m in masks])
+        per_token = [assign_tokens(lo, hi, te, b, m) for lo, hi, te, b, m in zip(low, high, term, boundary, masks)]
+        self._targets = {"low": torch.as_tensor(cat["ret_low"], dtype=torch.float32),
+                         "high": torch.as_tensor(cat["ret_high"], dtype=torch.float32),
+                         "term": torch.as_tensor(cat["ret_term"], dtype=torch.float32),
+                         "boundary": torch.as_tensor(boundary)}
+        lengths = [t.length for t in trajectories]
+        self._stats = {"switch_rate": float(cat["switch"].mean()),
+                       "segment_length": float(np.sum(lengths) / max(1, boundary.sum())),
+                       "format_ok": float(np.mean([c.extra.get("format_ok", False)
+                                                   for t in trajectories for c in t.choices])),
+                       "explained_variance_low": _explained_variance(cat["v_low"], cat["ret_low"]),
+                       "explained_variance_high": _explained_variance(cat["v_high"][boundary],
+                                                                      cat["ret_high"][boundary]),
+                       **{f"value_{h}_mean": float(cat[f"v_{h}"].mean()) for h in _HEADS},
+                       **{f"advantage_{h}_mean": float(cat[h].mean()) for h in _HEADS}}
+        return per_token
+
+    def extra_loss(self, batch: Batch) -> tuple[Any, dict[str, float]]:
+        if "value_low" not in batch.out:
+            raise ConfigError(_NOT_HIPER.format(type(self.trainer.policy).__name__))
+        index = torch.as_tensor(np.asarray(batch.index, dtype=np.int64))
+        dev = batch.out["value_low"].device
+        logs: dict[str, float] = {}
+        total = None
+        heads = ("low", "high", "term") if self.options.termination == "released" else ("low", "high")
+        for h in heads:
+            values, target = batch.out[f"value_{h}"], self._targets[h][index].to(dev)
+            if h == "high":  # the boundary value learns on boundary turns only
+                keep = self._targets["boundary"][index].to(dev)
+                if not bool(keep.any()):
+                    continue
+                values, target = values[keep], target[keep]
+            loss = value_loss(values, target)
+            logs[f"value_loss_{h}"] = loss.item()
+            total = loss if total is None else total + loss
+        if total is None:
+            return None, logs
+        logs["value_loss"] = total.item()
+        return self.options.vf_coef * total, logs
+
+    def after_update(self, trajectories: Sequence, stats: dict[str, float]) -> None:
+        stats.update(self._stats)
+
+
+def _explained_variance(values: np.ndarray, returns: np.ndarray) -> float:
+    var = float(returns.var()) if len(returns) else 0.0
+    return float(1 - (returns - values).var() / var) if var > 0 else float("nan")
