@@ -342,13 +342,13 @@ def test_training_smoke_run_on_the_corridor(lm, corridor, tmp_path):
     from sparsegym.agents.text.policy import TextPolicy
 
     model, tok = lm
-    policy = HiPERPolicy(model, tok, max_new_tokens=12, history_window=1)
+    policy = HiPERPolicy(model, tok, max_new_tokens=6, history_window=0)
     before = policy.value_head.weight.detach().clone()
     cfg = TextRLConfig(algo="hiper", group_size=2, num_envs=2, learning_rate=1e-2, ent_coef=0.0,
                        algo_kwargs={"keep_penalty": 0.1, "keep_change_penalty": 0.1})
-    trainer = TextRLTrainer(lambda: corridor(n=3, max_steps=3), policy, cfg)
-    history = trainer.learn(6, progress=False)
-    assert len(history) == 3
+    trainer = TextRLTrainer(lambda: corridor(n=3, max_steps=2), policy, cfg)
+    history = trainer.learn(4, progress=False)
+    assert len(history) == 2
     for stats in history:
         for k in ("policy_loss", "value_loss", "value_loss_low", "value_loss_high", "value_loss_term"):
             assert np.isfinite(stats[k]), k
@@ -357,8 +357,8 @@ def test_training_smoke_run_on_the_corridor(lm, corridor, tmp_path):
     # the sub-goal travels to the next turn, and a saved policy comes back as a HiPERPolicy with its heads
     from sparsegym.agents.text.rollout import collect
 
-    [traj] = collect([corridor(n=3, max_steps=3)], policy, [0], 1, generator=torch.Generator().manual_seed(1))
-    assert traj.turns[0].state is None
+    [traj] = collect([corridor(n=3, max_steps=2)], policy, [0], 1, generator=torch.Generator().manual_seed(1))
+    assert traj.length == 2 and traj.turns[0].state is None
     assert all(t.state == c.extra["state"] for t, c in zip(traj.turns[1:], traj.choices))
     trainer.save(tmp_path / "run")
     loaded = TextPolicy.load(tmp_path / "run" / "policy")
