@@ -46,17 +46,20 @@ class TextAgent:
         self.policy.eval()
         self.instructions = env_instructions(env) if env is not None else ""
         self.history: list[tuple[str, str]] = []
+        self.state: dict | None = None  # the policy's Choice.extra["state"], handed to its next Turn
         self._generator = torch.Generator().manual_seed(0)
 
     def reset(self, seed: int | None = None) -> None:
-        self.history = []
+        self.history, self.state = [], None
         self._generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
 
     def act(self, observation: str, info: dict[str, Any] | None = None) -> str:
         info = info or {}
-        turn = Turn(str(observation), list(info.get("admissible_actions") or []), list(self.history), self.instructions)
+        turn = Turn(str(observation), list(info.get("admissible_actions") or []), list(self.history), self.instructions,
+                    self.state)
         choice = self.policy.act([turn], sample=self.sample, generator=self._generator)[0]
         self.history.append((turn.observation, choice.action))
+        self.state = choice.extra.get("state")
         return choice.action
 
 

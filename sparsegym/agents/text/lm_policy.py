@@ -153,6 +153,10 @@ class CausalLMPolicy(TextPolicy):
         stop_at_answer: generate mode: stop a reply at ``</answer>``.
     """
 
+    #: generate mode: with ``stop_at_answer``, a reply stops once its text holds this (a subclass with
+    #: another format changes it: HiPER's ``</action>``)
+    stop_text = "</answer>"
+
     def __init__(self, model: Any, tokenizer: Any, *, mode: str = "score", temperature: float = 1.0,
                  value_head: bool = False, lora: Any = None, system_prompt: str = "",
                  list_actions: bool = True, history_window: int | None = None,
@@ -417,7 +421,7 @@ class CausalLMPolicy(TextPolicy):
                 tokens[i].append(tok)
                 token_lps[i].append(picked[i])
                 if tok == self.end_token_id or tok == self.tokenizer.eos_token_id or (
-                        self.stop_at_answer and "</answer>" in self.tokenizer.decode(tokens[i][-12:])):
+                        self.stop_at_answer and self.stop_text in self.tokenizer.decode(tokens[i][-12:])):
                     done[i] = stopped[i] = True
             if all(done):
                 break

@@ -17,7 +17,9 @@ A policy is a :class:`torch.nn.Module` that reads :class:`Turn` s and returns :c
   its own kind.
 
 Conventions the trainers read from a choice's ``extra``: ``"format_penalty"`` (a float, 0 or negative)
-is added to that turn's reward for training (a language model's malformed reply).
+is added to that turn's reward for training (a language model's malformed reply); ``"state"`` (a dict) is
+handed to the next turn of the same episode as ``Turn.state`` by the rollouts and the leaderboard agent, so
+that a policy can carry something across turns (HiPER's current sub-goal) and see it again in ``evaluate``.
 
 ``config()`` (the keyword arguments that rebuild the policy) is what the default ``save``/``load``
 need; a policy that overrides both may leave it out. Further optional methods a policy may add are
@@ -65,6 +67,7 @@ class Turn:
     actions: list[str]  # admissible actions (may be empty for free-text envs)
     history: list[tuple[str, str]]  # past (observation, action) pairs of the episode, oldest first
     instructions: str = ""  # the env's instructions (env.get_wrapper_attr("instructions")() when available)
+    state: dict | None = None  # what the policy's previous choice in this episode left in extra["state"] (None first)
 
 
 @dataclass

@@ -163,11 +163,12 @@ def _play_wave(pool: EnvPool, instructions: list[str], policy: TextPolicy,
                max_turns: int | None) -> list[Trajectory]:
     trajs = [Trajectory(seed, group) for group, seed in wave]
     histories: list[list[tuple[str, str]]] = [[] for _ in wave]
+    states: list[dict | None] = [None for _ in wave]  # each episode's Choice.extra["state"], for its next Turn
     current: list[tuple[str, dict[str, Any]]] = pool.reset_many([seed for _, seed in wave])
     live = list(range(len(wave)))
     while live:
         turns = [Turn(current[i][0], list(current[i][1].get("admissible_actions") or []), list(histories[i]),
-                      instructions[i]) for i in live]
+                      instructions[i], states[i]) for i in live]
         choices = policy.act(turns, sample=sample, generator=generator)
         still = []
         results = pool.step_many([(i, choice.action) for i, choice in zip(live, choices)])
@@ -179,6 +180,7 @@ def _play_wave(pool: EnvPool, instructions: list[str], policy: TextPolicy,
             traj.rewards.append(float(reward))
             traj.invalid.append(bool(info.get("action_error")))
             histories[i].append((turn.observation, choice.action))
+            states[i] = choice.extra.get("state")
             current[i] = (obs, info)
             if max_turns is not None and traj.length >= max_turns and not terminated:
                 truncated = True

@@ -259,17 +259,26 @@ class TextRLTrainer:
             go_on = hooks.on_step() is not False and go_on
         return go_on
 
-    def advantages(self, trajectories: Sequence[Trajectory]) -> np.ndarray:
-        """The advantage of every turn, episodes one after another (the algorithm's, :mod:`.algos`)."""
+    def advantages(self, trajectories: Sequence[Trajectory]) -> np.ndarray | list[np.ndarray]:
+        """The advantage of every turn, episodes one after another (the algorithm's, :mod:`.algos`): an array
+        of one per turn, or a list of one array per turn holding an advantage per generated token (a token
+        policy only; HiPER's)."""
         return self.algorithm.advantages(trajectories)
 
-    def _update(self, trajectories: Sequence[Trajectory], advantages: np.ndarray) -> dict[str, float]:
+    def _update(self, trajectories: Sequence[Trajectory],
+                advantages: np.ndarray | list[np.ndarray]) -> dict[str, float]:
         """``update_epochs`` passes of the clipped loss over the turns, in ``num_minibatches`` steps each."""
         cfg, dev = self.config, self._device()
         turns = [turn for t in trajectories for turn in t.turns]
         choices = [c for t in trajectories for c in t.choices]
         steps = np.concatenate([np.arange(t.length) for t in trajectories]) if trajectories else np.zeros(0, int)
-        adv = torch.as_tensor(advantages, dtype=torch.float32, device=dev)
+        per_token = isinstance(advantages, list)  # one array per turn, over its tokens (HiPER), else one per turn
+        if per_token:
+            adv_turns = [torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in advantages]
+            advantages = np.concatenate([np.asarray(a, dtype=np.float64) for a in advantages]) if advantages \
+                else np.zeros(0)
+        else:
+            adv = torch.as_tensor(advantages, dtype=torch.float32, device=dev)
         targets = torch.as_tensor(np.concatenate([discounted_step_returns(t.train_rewards, cfg.gamma)
                                                   for t in trajectories]), dtype=torch.float32, device=dev)
         old = self._old_logprobs(turns, choices)
@@ -286,8 +295,9 @@ class TextRLTrainer:
                 out = self.policy.evaluate([turns[i] for i in mb], [choices[i] for i in mb])
                 logprob, mask, entropy = _per_token(out)
                 old_mb = _gather(old, mb, logprob, mask)
+                adv_mb = _token_advantages(adv_turns, mb, logprob, mask) if per_token else adv[mb]
                 pg_loss, pg_stats = clipped_policy_loss(
-                    logprob, old_mb, adv[mb], clip=cfg.clip_coef, clip_high=cfg.clip_coef_high,
+                    logprob, old_mb, adv_mb, clip=cfg.clip_coef, clip_high=cfg.clip_coef_high,
                     dual_clip=cfg.dual_clip, mask=mask, agg=cfg.loss_agg)
                 ent = aggregate(entropy, mask, cfg.loss_agg)
                 loss = pg_loss - cfg.ent_coef * ent
@@ -470,6 +480,20 @@ def _logprobs_per_turn(policy: TextPolicy, turns: list[Any], choices: list[Any],
         else:
             out += [row[m.bool()].detach() for row, m in zip(logprob, mask)]
     return out
+
+
+def _token_advantages(per_turn: list[torch.Tensor], index: np.ndarray, like: torch.Tensor,
+                      mask: torch.Tensor | None) -> torch.Tensor:
+    """Per-token advantages of the turns ``index``, scattered into ``mask``'s positions (0 elsewhere)."""
+    if mask is None:
+        raise ConfigError("the algorithm gave an advantage per token, but the policy reports none (no "
+                          "\"token_logprob\" in evaluate): use a token policy (CausalLMPolicy in generate mode)")
+    counts = mask.bool().sum(1).tolist()
+    for i, n in zip(index, counts):
+        if len(per_turn[i]) != n:
+            raise ConfigError(f"turn {int(i)} has {len(per_turn[i])} per-token advantages but {n} tokens in the "
+                              "policy's mask: give one advantage per generated token")
+    return _gather(per_turn, index, like, mask)
 
 
 def _gather(per_turn: list[torch.Tensor], index: np.ndarray, like: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -11,6 +11,9 @@
 * :mod:`.epo`: EPO, GRPO with an entropy bonus smoothed against the historical entropy per turn index;
 * :mod:`.spa`: SPA-RL, dense per-turn rewards from a progress estimator trained so that an episode's
   contributions sum to its outcome.
+* :mod:`.hiper`: HiPER, a planner/executor turn format (switch, sub-goal, action) with hierarchical advantage
+  estimation (GAE inside sub-goal segments, SMDP GAE over them, a switch advantage) given per token by three
+  value heads; needs :class:`~.hiper.HiPERPolicy`.
 """
 
 from sparsegym.agents.text.algos.base import (

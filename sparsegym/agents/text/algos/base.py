@@ -7,7 +7,9 @@ what differs:
 
 * :meth:`Algorithm.prepare`: change the iteration's trajectories before advantages (ARPO mixes replayed
   successes into a group that has none; SPA relabels rewards);
-* :meth:`Algorithm.advantages`: one advantage per turn (the one hook every algorithm implements);
+* :meth:`Algorithm.advantages`: one advantage per turn (the one hook every algorithm implements), or, for
+  a token policy, a list of one array per turn with an advantage per generated token (HiPER gives the
+  sub-goal, switch and action tokens of one turn different advantages);
 * :meth:`Algorithm.extra_loss`: a term added to a minibatch's loss (EPO's entropy regulariser, a
   critic's value loss), with statistics to log;
 * :meth:`Algorithm.after_update`: learn from the iteration once the policy stepped (EPO's entropy
@@ -99,8 +101,9 @@ class Algorithm:
         """The trajectories to learn from this iteration (default: those collected)."""
         return trajectories
 
-    def advantages(self, trajectories: Sequence[Trajectory]) -> np.ndarray:
-        """One advantage per turn, episodes one after another."""
+    def advantages(self, trajectories: Sequence[Trajectory]) -> np.ndarray | list[np.ndarray]:
+        """One advantage per turn, episodes one after another (an array); or a list of one array per turn,
+        each with one advantage per generated token of the turn (the trainer then skips the broadcast)."""
         raise NotImplementedError
 
     def extra_loss(self, batch: Batch) -> tuple[Any, dict[str, float]]:
