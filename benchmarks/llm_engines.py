@@ -122,6 +122,7 @@ def main() -> int:
 
     results: dict[str, list[dict]] = {}
     starts: dict[str, float] = {}
+    load_before = os.getloadavg()[0]
     for name in args.engines:
         parallel = args.python_parallel if name == "python" else args.engine_parallel
         with LocalServer(engine=name, parallel=parallel, ready_timeout=300) as srv:
@@ -138,6 +139,8 @@ def main() -> int:
         f"# llama-server: llama.cpp's C++ server from the same sdist, {args.engine_parallel} slots, continuous "
         f"batching, {os.cpu_count()} threads",
         "# startup (launch to ready): " + ", ".join(f"{n} {s:.1f} s" for n, s in starts.items()),
+        f"# 1-minute load average at the start {load_before:.2f}, at the end {os.getloadavg()[0]:.2f} (other jobs "
+        "on the cores slow both engines; llama.cpp's threads wait on each other when a core is taken)",
         "",
         "k   " + "".join(f"{n + ' tok/s':>20s}" for n in args.engines) + "".join(
             f"{n + ' x k=1':>20s}" for n in args.engines),

@@ -423,8 +423,14 @@ def cmd_train_text(args: argparse.Namespace) -> int:
             setattr(config, key, value)
         config.validate()
         policy = None
+        if args.algo == "hiper" and not lm:
+            raise ConfigError("hiper trains a language model that writes sub-goals: add --policy causal-lm "
+                              "(a HiPERPolicy is built on the model)")
         if lm:
-            from sparsegym.agents.text.lm_policy import CausalLMPolicy
+            if args.algo == "hiper":  # the planner/executor format and three value heads
+                from sparsegym.agents.text.algos.hiper import HiPERPolicy as CausalLMPolicy
+            else:
+                from sparsegym.agents.text.lm_policy import CausalLMPolicy
 
             if args.model:
                 model = args.model

@@ -116,6 +116,26 @@ def test_several_sentences_are_refused_and_episode_goes_on():
     assert info["action_error"] is None and "-=" in obs  # the room description
 
 
+def test_control_characters_in_a_command_do_not_crash_the_interpreter():
+    """A language model's reply can hold backspaces and other control bytes; frotz's line editor crashed the
+    whole process on them (a segmentation fault), so the test plays them in a child process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium, sparsegym\n"
+        "env = gymnasium.make('sparsegym/TextWorld-W2-O3-Q4-v0')\n"
+        "env.reset(seed=2)\n"
+        "for c in list(range(0, 9)) + list(range(11, 32)) + [127]:\n"
+        "    obs, *_ = env.step('ta' + chr(c) + 'ke ' + chr(c))\n"
+        "obs, r, term, trunc, info = env.step('look')\n"
+        "print('ok', info['action_error'] is None and '-=' in obs)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok True")
+
+
 def test_step_limit_truncates():
     env = gymnasium.make("sparsegym/TextWorld-CoinCollector-L5-v0")
     env.reset(seed=0)

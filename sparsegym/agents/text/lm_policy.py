@@ -68,6 +68,10 @@ from sparsegym.errors import ConfigError
 
 __all__ = ["CausalLMPolicy", "parse_response", "match_action", "tiny_causal_lm", "DEFAULT_FORMAT_INSTRUCTION"]
 
+#: Prompt room kept for the candidate when scoring actions (tokens); an action longer than this may
+#: still fit, as the budget only trims past turns.
+_SCORE_RESERVE = 64
+
 DEFAULT_FORMAT_INSTRUCTION = ("Think step by step inside <think>...</think>, then give exactly one action "
                               "inside <answer>...</answer>.")
 DEFAULT_LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
@@ -142,7 +146,8 @@ class CausalLMPolicy(TextPolicy):
         system_prompt: the system message when a turn has no ``instructions``.
         list_actions: list the admissible actions in the last user message.
         history_window: how many past (observation, action) pairs the prompt shows (None: all).
-        max_prompt_tokens: drop the oldest history pairs while the prompt is longer than this.
+        max_prompt_tokens: drop the oldest history pairs while the prompt is longer than this (default: the
+            model's ``max_position_embeddings`` less room for the reply; see :meth:`prompt_budget`).
         kv_cache: score mode: encode the prompt once and reuse its key/value cache for the candidates.
         candidate_batch_size: score mode: candidates run together (None: all of a turn's at once).
         end_of_action: score mode: score the end-of-turn token after each action (a complete answer).
@@ -271,14 +276,35 @@ class CausalLMPolicy(TextPolicy):
             return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
 
+    def prompt_budget(self) -> int | None:
+        """The most prompt tokens a turn may use: ``max_prompt_tokens`` when set, else the model's positions
+        (``config.max_position_embeddings``) less room for the reply (``max_new_tokens`` when generating,
+        64 tokens for the longest candidate when scoring); ``None`` when the model states no limit."""
+        if self.max_prompt_tokens is not None:
+            return self.max_prompt_tokens
+        positions = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        if not isinstance(positions, int):
+            return None
+        return max(1, positions - (self.max_new_tokens if self.mode == "generate" else _SCORE_RESERVE))
+
     def prompt_ids(self, turn: Turn) -> list[int]:
-        """The prompt's token ids (oldest history pairs dropped while over ``max_prompt_tokens``)."""
+        """The prompt's token ids, the oldest history pairs dropped while over :meth:`prompt_budget`.
+
+        A prompt still over the budget with no history left is a ``ConfigError`` (a model run past its
+        positions reads out of bounds)."""
         history = list(turn.history[max(0, len(turn.history) - self.history_window):]
                        if self.history_window is not None else turn.history)
+        budget = self.prompt_budget()
         while True:
             ids = self._encode(self.prompt_text(turn, history))
-            if self.max_prompt_tokens is None or len(ids) <= self.max_prompt_tokens or not history:
+            if budget is None or len(ids) <= budget:
                 return ids
+            if not history:
+                raise ConfigError(
+                    f"CausalLMPolicy: the prompt has {len(ids)} tokens even without past turns, over the "
+                    f"{budget} this model leaves for it (max_prompt_tokens, or its max_position_embeddings less "
+                    "the reply's room): shorten system_prompt or the env's instructions, lower max_new_tokens, "
+                    "or use a model with a longer context")
             history.pop(0)
 
     def action_ids(self, action: str) -> list[int]:

@@ -59,10 +59,15 @@ def clean_command(command: str) -> tuple[str, str | None]:
     ('open the chest', None)
     >>> clean_command("take key. go north")[1] is not None
     True
+    >>> clean_command("take\\x08 \\x14key")
+    ('take key', None)
     """
     # Backslashes are escape codes for the Z-machine interpreter's own console (``\\q`` and friends),
-    # never part of a game command.
-    cmd = command.replace("\\", " ").strip().rstrip(".!").strip()
+    # never part of a game command. Control characters (backspace and the like, which a language model can
+    # emit) crash the interpreter's line editor (a segmentation fault in frotz's os_read_line): they become
+    # spaces. A newline stays, to be refused below as a second command.
+    cmd = re.sub(r"[\x00-\x09\x0b-\x1f\x7f]", " ", command.replace("\\", " "))
+    cmd = re.sub(r"[ ]{2,}", " ", cmd).strip().rstrip(".!").strip()
     if not cmd:
         return cmd, "Empty command: type one command, e.g. 'look', 'go north' or 'take key'."
     if re.search(r"[.;!?\n]", cmd):

@@ -23,6 +23,7 @@ from sparsegym.agents.text import (  # noqa: E402
     parse_response,
     tiny_causal_lm,
 )
+from sparsegym.errors import ConfigError  # noqa: E402
 
 needs_peft = pytest.mark.skipif(importlib.util.find_spec("peft") is None,
                                 reason='needs pip install "sparsegym[lora]"')
@@ -66,6 +67,24 @@ def test_prompt_is_the_chat_template_over_instructions_history_and_the_current_t
     full = len(CausalLMPolicy(*lm).prompt_ids(TURNS[2]))
     budget = CausalLMPolicy(*lm, max_prompt_tokens=full - 1)
     assert len(budget.prompt_ids(TURNS[2])) < full and "A key is here." in budget.prompt_text(TURNS[2])
+
+
+def test_the_model_positions_bound_the_prompt_by_default(lm):
+    model, tokenizer = lm
+    full = len(CausalLMPolicy(model, tokenizer).prompt_ids(TURNS[2]))
+    saved = model.config.max_position_embeddings
+    try:
+        model.config.max_position_embeddings = full + 64 - 1  # one token short of the prompt and 64 for a reply
+        score = CausalLMPolicy(model, tokenizer)
+        assert score.prompt_budget() == full - 1
+        assert len(score.prompt_ids(TURNS[2])) < full  # past turns dropped, no index past the positions
+        generate = CausalLMPolicy(model, tokenizer, mode="generate", max_new_tokens=16)
+        assert generate.prompt_budget() == full + 64 - 1 - 16
+        model.config.max_position_embeddings = 70  # not even the current turn fits
+        with pytest.raises(ConfigError, match=r"tokens even without past turns, over the 6 this model leaves"):
+            CausalLMPolicy(model, tokenizer).prompt_ids(TURNS[2])
+    finally:
+        model.config.max_position_embeddings = saved
 
 
 # --- the interface's contract -------------------------------------------------------------------------------

@@ -49,3 +49,16 @@ def test_train_a_causal_lm_policy_resume_and_evaluate(tiny_model, tmp_path, caps
 def test_model_without_causal_lm_is_refused(tmp_path, capsys):
     assert cli.main(["train", "grpo", "--env", ENV, "--model", "x.gguf", "--out", str(tmp_path)]) == 2
     assert "--policy causal-lm" in capsys.readouterr().err
+
+
+def test_hiper_builds_its_policy_on_the_model(tiny_model, tmp_path, capsys):
+    base = ["train", "hiper", "--env", ENV, "--env-kwargs", '{"game_seed": 2}', "--group-size", "2",
+            "--num-envs", "2", "--episodes", "2", "--out", str(tmp_path), "--no-progress"]
+    assert cli.main(base) == 2
+    assert "add --policy causal-lm" in capsys.readouterr().err
+    assert cli.main([*base, "--policy", "causal-lm", "--model", str(tiny_model),
+                     "--policy-kwargs", '{"max_new_tokens": 16}']) == 0
+    from sparsegym.agents.text.algos.hiper import HiPERPolicy
+
+    run = tmp_path / "TextWorld-TreasureHunter-L10-v0-hiper-s0"
+    assert isinstance(TextPolicy.load(run / "policy"), HiPERPolicy)
