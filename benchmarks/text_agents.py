@@ -373,7 +373,8 @@ def main() -> int:
 
     done = {k for k, c in runs(rows).items() if c[-1]["budget"] == args.episodes or k[1] in BASELINES}
     todo = [(env, "random", 0) for env in args.envs] + [(env, "oracle", 0) for env in args.envs]
-    todo += [(env, algo, seed) for env in args.envs for algo in algos for seed in args.seeds]
+    # seed-major, so that an interrupted benchmark leaves whole seeds of every algorithm and env
+    todo += [(env, algo, seed) for seed in args.seeds for env in args.envs for algo in algos]
     if not args.rerun:
         todo = [k for k in todo if k not in done]
     try:
