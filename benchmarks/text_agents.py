@@ -56,6 +56,12 @@ ALGO_SETTINGS: dict[str, dict] = {
     "ppo-text": {"update_epochs": 4, "learning_rate": 1e-2},  # DOCS_NOTES_gigpo.md: defaults did not learn
     "arpo": {"algo_kwargs": {"per_task": False}},  # a pinned game: replay across task seeds
 }
+# Controls, not run by default (--algos NAME): a registered algorithm under other settings. "+e4" is
+# ppo-text's update (4 epochs, lr 1e-2), to tell the critic's effect from that of more and larger steps.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "grpo+e4": ("grpo", {"update_epochs": 4, "learning_rate": 1e-2}),
+    "gigpo+e4": ("gigpo", {"update_epochs": 4, "learning_rate": 1e-2}),
+}
 GROUP = 8
 WINDOW = 32  # episodes the success rate is measured over
 THRESHOLD = 0.8
@@ -132,8 +138,8 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
     from sparsegym.agents.text import TextRLConfig, TextRLTrainer
 
     env_id, kwargs = ENVS[name]
-    settings = ALGO_SETTINGS.get(algo, {})
-    config = TextRLConfig(algo=algo, group_size=GROUP, seed=seed, env_kwargs=dict(kwargs), stats_window=WINDOW,
+    base, settings = VARIANTS.get(algo, (algo, ALGO_SETTINGS.get(algo, {})))
+    config = TextRLConfig(algo=base, group_size=GROUP, seed=seed, env_kwargs=dict(kwargs), stats_window=WINDOW,
                           **settings)
     trainer = TextRLTrainer(env_id, config=config)
     rows: list[dict] = []
@@ -240,22 +246,24 @@ def table(rows: list[dict]) -> str:
     text.insert(1, "-+-".join("-" * w for w in widths))
     side = []
     for env in envs:
-        g, r = stats.get((env, "gigpo")), stats.get((env, "grpo"))
         rand, orc = stats.get((env, "random")), stats.get((env, "oracle"))
-        if g and r:
-            pairs = [f"seed {sd}: {a:.2f} vs {b:.2f}" for sd, a, b in zip(g["seeds"], g["final"], r["final"])]
-            line = (f"{env}: GiGPO {_mean_std(g['final'])} vs GRPO {_mean_std(r['final'])} final success at "
-                    f"{g['budget']} episodes ({'; '.join(pairs)}); mean success over training "
-                    f"{_mean_std(g['auc'])} vs {_mean_std(r['auc'])}")
-        else:
-            line = f"{env}: GiGPO or GRPO not run"
         scale = []
         if rand:
-            scale.append(f"random {rand['final'][0]:.2f} ({rand['budget']} episodes)")
+            scale.append(f"random {rand['final'][0]:.2f}")
         if orc:
-            scale.append(f"oracle {orc['final'][0]:.2f} ({orc['budget']} episodes)")
-        side.append(line + (f"; for scale: {', '.join(scale)}" if scale else ""))
-    return "\n".join(text) + "\n\nGiGPO beside GRPO, equal budgets:\n" + "\n".join(f"* {s}" for s in side)
+            scale.append(f"oracle {orc['final'][0]:.2f}")
+        for gname, rname in (("gigpo", "grpo"), ("gigpo+e4", "grpo+e4")):
+            g, r = stats.get((env, gname)), stats.get((env, rname))
+            if not (g and r):
+                continue
+            ratio = np.mean(g["final"]) / np.mean(r["final"]) if np.mean(r["final"]) > 0 else math.nan
+            side.append(f"{env}: {gname} over {rname}, final success {_mean_std(g['final'])} / "
+                        f"{_mean_std(r['final'])} = {ratio:.2f} at {g['budget']} episodes; mean success "
+                        f"{_mean_std(g['auc'])} / {_mean_std(r['auc'])}; episodes to 0.8 "
+                        f"[{', '.join('-' if x is None else str(x) for x in g['reached'])}] / "
+                        f"[{', '.join('-' if x is None else str(x) for x in r['reached'])}]"
+                        + (f"; for scale: {', '.join(scale)}" if scale else ""))
+    return "\n".join(text) + "\n\nGiGPO beside GRPO, equal budgets (seeds in the same order):\n" + "\n".join(f"* {s}" for s in side)
 
 
 def checkpoints(path: Path, at: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> str:
@@ -302,7 +310,8 @@ def plot(rows: list[dict], path: Path) -> None:
             ys = ys[:, 1:]
             x = grid[1:]
             color = f"C{i}"
-            ax.plot(x, ys.mean(0), color=color, label=f"{algo} ({len(seeds)})")
+            style = "--" if algo in VARIANTS else "-"
+            ax.plot(x, ys.mean(0), color=color, linestyle=style, label=f"{algo} ({len(seeds)})")
             ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.15, linewidth=0)
         for algo, style in (("random", ":"), ("oracle", "--")):
             c = [c for (e, a, _), c in curves.items() if (e, a) == (env, algo)]
@@ -326,11 +335,15 @@ def header(args: argparse.Namespace, rows: list[dict], left_out: list[str]) -> s
              f"Group size {GROUP}, one group per iteration; success = training success rate over the latest "
              f"{WINDOW} episodes; 'mean success' = mean batch success over the whole run (area under the curve);",
              "'episodes to 0.8' per seed ('-': not within the budget). Settings that differ from the trainer's "
-             "defaults: " + "; ".join(f"{a} {s}" for a, s in ALGO_SETTINGS.items()) + ".",
+             "defaults: " + "; ".join(f"{a} {s}" for a, s in ALGO_SETTINGS.items()
+                                      if any(r["algo"] == a for r in rows)) + ".",
              "Envs: " + "; ".join(f"{n} = {i} {k}" for n, (i, k) in ENVS.items()
                                   if any(r["env"] == n for r in rows)) + ".",
              "turns/s is wall time on a shared 2-core machine at nice 19 (another benchmark running): compare "
              "only within this file."]
+    shown = [f"{v} = {a} {s}" for v, (a, s) in VARIANTS.items() if any(r["algo"] == v for r in rows)]
+    if shown:
+        lines.append("Controls: " + "; ".join(shown) + ".")
     if left_out:
         lines.append("Left out of this configuration: " + "; ".join(left_out) + ".")
     return "\n".join(lines)
@@ -344,7 +357,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
-    parser.add_argument("--algos", nargs="+", default=None, help=f"default: all registered ({available()})")
+    parser.add_argument("--algos", nargs="+", default=None, help=f"default: all registered ({available()}); controls: {list(VARIANTS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=320, help="training episodes per run (equal for all)")
     parser.add_argument("--baseline-episodes", type=int, default=128, help="episodes of random and oracle")
@@ -357,9 +370,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     algos = args.algos or available()
-    unknown = sorted(set(algos) - set(available()))
+    unknown = sorted(set(algos) - set(available()) - set(VARIANTS))
     if unknown:
-        parser.error(f"unknown algorithms {unknown}; registered: {available()}")
+        parser.error(f"unknown algorithms {unknown}; registered: {available()}; controls: {list(VARIANTS)}")
     if args.quick:
         args.seeds, args.episodes, args.baseline_episodes = args.seeds[:1], 16, 8
         args.out = args.out or Path(tempfile.gettempdir()) / "text_agents_quick"
