@@ -40,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -263,7 +264,8 @@ def table(rows: list[dict]) -> str:
                         f"[{', '.join('-' if x is None else str(x) for x in g['reached'])}] / "
                         f"[{', '.join('-' if x is None else str(x) for x in r['reached'])}]"
                         + (f"; for scale: {', '.join(scale)}" if scale else ""))
-    return "\n".join(text) + "\n\nGiGPO beside GRPO, equal budgets (seeds in the same order):\n" + "\n".join(f"* {s}" for s in side)
+    title = "GiGPO beside GRPO, equal budgets (seeds in the same order):"
+    return "\n".join(text) + f"\n\n{title}\n" + "\n".join(f"* {s}" for s in side)
 
 
 def checkpoints(path: Path, at: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> str:
@@ -291,6 +293,8 @@ def checkpoints(path: Path, at: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> s
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Success against env turns per env: one line per algorithm (mean over seeds) and a min-max band. A
+    run that used fewer turns than the others keeps its last value up to the longest run's turns."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -298,33 +302,44 @@ def plot(rows: list[dict], path: Path) -> None:
 
     curves = runs(rows)
     envs = list(dict.fromkeys(r["env"] for r in rows))
-    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.6), squeeze=False)
+    handles: dict[str, object] = {}
+    every = list(dict.fromkeys(a for (_, a, _) in curves if a not in BASELINES))  # one colour per algorithm
     for ax, env in zip(axes[0], envs):
         algos = list(dict.fromkeys(a for (e, a, _) in curves if e == env and a not in BASELINES))
-        for i, algo in enumerate(algos):
+        seen: dict[tuple, str] = {}
+        for algo in algos:
             seeds = [c for (e, a, _), c in curves.items() if (e, a) == (env, algo)]
-            top = min(c[-1]["frames"] for c in seeds)  # no extrapolation past the shortest run
-            grid = np.linspace(0, top, 200)
-            ys = np.stack([np.interp(grid, [0] + [r["frames"] for r in c], [np.nan] + [r["success_rate"] for r in c])
-                           for c in seeds])
-            ys = ys[:, 1:]
-            x = grid[1:]
-            color = f"C{i}"
+            key = tuple(tuple((r["frames"], r["success_rate"]) for r in c) for c in seeds)
+            label = f"{algo} ({len(seeds)} seeds)"
+            if key in seen:  # identical curves hide one another; say so
+                label += f", same as {seen[key]}"
+            seen.setdefault(key, algo)
+            grid = np.linspace(0, max(c[-1]["frames"] for c in seeds), 240)[1:]
+            ys = np.stack([np.interp(grid, [r["frames"] for r in c], [r["success_rate"] for r in c],
+                                     left=np.nan) for c in seeds])
+            color = f"C{every.index(algo) % 10}"
             style = "--" if algo in VARIANTS else "-"
-            ax.plot(x, ys.mean(0), color=color, linestyle=style, label=f"{algo} ({len(seeds)})")
-            ax.fill_between(x, ys.min(0), ys.max(0), color=color, alpha=0.15, linewidth=0)
+            with warnings.catch_warnings():  # before a run's first iteration its curve is NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, low, high = np.nanmean(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
+            (line,) = ax.plot(grid, mean, color=color, linestyle=style, label=label)
+            ax.fill_between(grid, low, high, color=color, alpha=0.12, linewidth=0)
+            handles.setdefault(label, line)
         for algo, style in (("random", ":"), ("oracle", "--")):
             c = [c for (e, a, _), c in curves.items() if (e, a) == (env, algo)]
             if c:
-                ax.axhline(c[0][-1]["success_rate"], color="gray", linestyle=style, label=algo)
+                level = c[0][-1]["success_rate"]
+                handles.setdefault(algo, ax.axhline(level, color="black", linestyle=style, linewidth=1))
         ax.set_title(env)
         ax.set_xlabel("env turns")
         ax.set_ylabel(f"success (latest {WINDOW} episodes)")
         ax.set_ylim(-0.02, 1.05)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("Text-RL algorithms, ActionScorer policy: mean and min-max over training seeds")
-    fig.tight_layout()
+    fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=8, frameon=False)
+    fig.suptitle("Text-RL algorithms, ActionScorer policy: mean and min-max over training seeds "
+                 "(a finished run holds its last value)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -357,7 +372,8 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
-    parser.add_argument("--algos", nargs="+", default=None, help=f"default: all registered ({available()}); controls: {list(VARIANTS)}")
+    parser.add_argument("--algos", nargs="+", default=None,
+                        help=f"default: all registered ({available()}); controls: {list(VARIANTS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=320, help="training episodes per run (equal for all)")
     parser.add_argument("--baseline-episodes", type=int, default=128, help="episodes of random and oracle")
@@ -369,6 +385,12 @@ def main() -> int:
     parser.add_argument("--left-out", nargs="*", default=[], help="what this configuration leaves out (header)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import sparsegym
+
+    here = Path(__file__).resolve().parent.parent
+    if Path(sparsegym.__file__).resolve().parent.parent != here:  # e.g. an editable install of another checkout
+        print(f"warning: sparsegym is imported from {Path(sparsegym.__file__).parent}, not from this checkout "
+              f"({here}); set PYTHONPATH={here} to measure this checkout's code", file=sys.stderr)
     algos = args.algos or available()
     unknown = sorted(set(algos) - set(available()) - set(VARIANTS))
     if unknown:
