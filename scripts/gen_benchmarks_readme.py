@@ -29,7 +29,7 @@ README = BENCH / "README.md"
 
 # Page order; scripts not listed here follow in alphabetical order.
 ORDER = ["env_throughput", "wrapper_overhead", "import_time", "ppo_throughput", "exploration", "noisy_tv",
-         "bandits_regret", "text_envs", "text_rollout_workers", "alfworld_env", "webshop", "swe"]
+         "bandits_regret", "text_envs", "text_agents", "text_rollout_workers", "alfworld_env", "webshop", "swe"]
 # Result files whose name does not start with the script that writes them.
 OWNERS = {"go_explore_demos.txt": "exploration"}
 
@@ -97,6 +97,23 @@ NOTES = {
         "`ratio` is time per step, ours over the raw TextWorld engine playing the same game with the same "
         "commands and requested infos (lower is faster). Generation is measured on an empty cache; resets "
         "are of cached games."
+    ),
+    "text_agents": (
+        "Each row is one algorithm on one pinned game, trained from scratch for the same number of episodes "
+        "per seed. `final success` is the training success rate over the latest 32 episodes at the end of the "
+        "budget (mean±std over seeds); `mean success` averages the batch success over the whole run, so it "
+        "also rewards learning early; `episodes to 0.8` lists each seed (\"-\": not within the budget); runs "
+        "of one seed share their first iteration, so seeds pair up across algorithms. Random and oracle rows "
+        "are the uniform policy over admissible actions and the game's walkthrough on the same game: floor and "
+        "ceiling. Algorithms run with the settings their notes found necessary on these envs (the file's "
+        "header lists them), so ppo-text also takes 4 epochs at lr 1e-2; the `grpo+e4` and `gigpo+e4` rows are "
+        "controls with that same update, to separate the critic from the larger steps. With 3 seeds a "
+        "difference smaller than the spread is not a difference. What this does not test: GiGPO's claim that "
+        "step-level groups help on long multi-turn tasks (ALFWorld, WebShop, 50-step horizons) with "
+        "language-model policies. Here the policy is a hashed bag-of-words scorer, the games have 5- and "
+        "10-step walkthroughs, and on a pinned game every episode of a group starts in the same state, so "
+        "nearly every turn falls in a step group (raw observations as anchors). The CSV holds every "
+        "iteration; it is summarised here at fractions of the budget."
     ),
     "alfworld_env": (
         "Step latency on the same games with the same seeded random admissible commands, against the raw "
@@ -222,6 +239,15 @@ def _exploration_table(path: Path) -> str:
     return exploration.table(exploration._load(path))
 
 
+def _text_agents_table(path: Path) -> str:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import text_agents
+    finally:
+        sys.path.remove(str(BENCH))
+    return text_agents.checkpoints(path)
+
+
 def _bandits_table(path: Path) -> str:
     """Final regret per instance and agent, and the log-log slopes the benchmark prints."""
     sys.path.insert(0, str(BENCH))
@@ -255,6 +281,7 @@ def _array(values: list[float]):
 RENDER_CSV: dict[str, Callable[[Path], str]] = {
     "exploration.csv": _exploration_table,
     "bandits_regret.csv": _bandits_table,
+    "text_agents.csv": _text_agents_table,
 }
 SUMMARISE_CSV: dict[str, Callable[[Path], str]] = {
     "env_throughput.csv": _ratio_summary,
