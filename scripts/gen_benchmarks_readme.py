@@ -29,7 +29,8 @@ README = BENCH / "README.md"
 
 # Page order; scripts not listed here follow in alphabetical order.
 ORDER = ["env_throughput", "wrapper_overhead", "import_time", "ppo_throughput", "exploration", "noisy_tv",
-         "bandits_regret", "text_envs", "text_agents", "text_rollout_workers", "alfworld_env", "webshop", "swe"]
+         "bandits_regret", "text_envs", "text_agents", "text_rollout_workers", "text_rl_throughput",
+         "alfworld_env", "webshop", "swe"]
 # Result files whose name does not start with the script that writes them.
 OWNERS = {"go_explore_demos.txt": "exploration"}
 
@@ -129,6 +130,17 @@ NOTES = {
         "pass). Latencies are medians in the local sandbox, namespaces included; grading runs the project's "
         "tests. The kept figures were measured with the sandbox before it moved to bubblewrap and a seccomp "
         "filter, and have not been measured again since."
+    ),
+    "text_rl_throughput": (
+        "`ours / raw` is the trainer's env turns/s (collection, advantages and the update together) over the same "
+        "env stepped alone with random admissible actions: 1 would mean training costs nothing beyond the env; "
+        "the gap is the ActionScorer's choices and the update. `ours / TRL` is completion tokens/s of "
+        "`CausalLMPolicy` + `TextRLTrainer` over TRL's `GRPOTrainer` on the same tiny model, prompts, reward and "
+        "batch shape (target: at least 1.0, not slower), steps interleaved; the per-step-pair line shows its "
+        "spread. On a model this small per-step overheads (Python, the trainer's bookkeeping) weigh as much as "
+        "the arithmetic, so the ratio measures the two trainers' machinery more than the model; it says nothing "
+        "about GPU runs, where TRL would use vLLM. Ours also recomputes the old log-probabilities in an extra "
+        "forward pass that TRL skips when it updates once per generation round, a cost counted against ours."
     ),
     "lm_policy_scoring": (
         "`cand/s` is admissible actions scored per second for one turn; `scored tok/s` counts the candidates' "
@@ -302,6 +314,8 @@ def render_result(path: Path) -> str:
             body = _markdown_table(header, rows)
         summary = SUMMARISE_CSV[path.name](path) + "\n\n" if path.name in SUMMARISE_CSV else ""
         return f"{link}:\n\n{summary}{body}"
+    if path.suffix == ".json" and path.with_suffix(".txt").is_file():  # the raw numbers behind a text report
+        return f"{link}: every timed round's numbers behind `results/{path.with_suffix('.txt').name}`."
     return f"{link}:\n\n```text\n{path.read_text().rstrip()}\n```"
 
 
