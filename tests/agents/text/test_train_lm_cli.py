@@ -56,8 +56,8 @@ def test_hiper_builds_its_policy_on_the_model(tiny_model, tmp_path, capsys):
             "--num-envs", "2", "--episodes", "2", "--out", str(tmp_path), "--no-progress"]
     assert cli.main(base) == 2
     assert "add --policy causal-lm" in capsys.readouterr().err
-    assert cli.main([*base, "--policy", "causal-lm", "--model", str(tiny_model),
-                     "--policy-kwargs", '{"max_new_tokens": 16}']) == 0
+    assert cli.main([*base, "--policy", "causal-lm", "--model", str(tiny_model), "--policy-kwargs",
+                     '{"max_new_tokens": 16}', "--trainer-kwargs", '{"max_episode_steps": 4}']) == 0
     from sparsegym.agents.text.algos.hiper import HiPERPolicy
 
     run = tmp_path / "TextWorld-TreasureHunter-L10-v0-hiper-s0"
