@@ -322,34 +322,30 @@ def _text_algos() -> list[str]:
     return available()
 
 
-def _json_object(text: str | None, flag: str) -> dict:
-    """The JSON object given to ``flag`` (``{}`` when absent); anything else is a ConfigError saying so."""
+def _json_arg(text: str | None, flag: str, kind: type = dict) -> dict | list:
+    """The JSON object (``kind=dict``) or list (``kind=list``) given to ``flag``, empty when absent; anything
+    else is a ConfigError saying what the flag takes."""
     import json
 
     if not text:
-        return {}
+        return kind()
+    example, what = (('{"key": 1}', "object (key: value pairs)") if kind is dict else
+                     ('["GatedReward"]', "list (of wrapper names or mappings)"))
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{flag} must be a JSON object such as '{{\"key\": 1}}': {exc}") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"{flag} must be a JSON object (key: value pairs), not {type(value).__name__}")
+        raise ConfigError(f"{flag} must be a JSON {what.split()[0]} such as '{example}': {exc}") from None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{flag} must be a JSON {what}, not {type(value).__name__}")
     return value
+
+
+def _json_object(text: str | None, flag: str) -> dict:
+    return _json_arg(text, flag, dict)
 
 
 def _json_list(text: str | None, flag: str) -> list:
-    """The JSON list given to ``flag`` (``[]`` when absent); anything else is a ConfigError saying so."""
-    import json
-
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{flag} must be a JSON list such as '[\"GatedReward\"]': {exc}") from None
-    if not isinstance(value, list):
-        raise ConfigError(f"{flag} must be a JSON list (of wrapper names or mappings), not {type(value).__name__}")
-    return value
+    return _json_arg(text, flag, list)
 
 
 def _latest_text_save(out: Path) -> Path | None:

@@ -16,12 +16,13 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from server_http import http_get as _get  # noqa: E402  (tests/llm/server_http.py)
+from server_http import http_post as _post  # noqa: E402
+from server_http import process_gone as _gone  # noqa: E402
 
 from sparsegym import cli
 from sparsegym.errors import ConfigError, SparseGymError
@@ -39,35 +40,6 @@ from sparsegym.llm.engine import (
     find_llama_server,
 )
 from sparsegym.llm.server import LocalServer, PortBusyError, ServerStartError
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _get(url: str, timeout: float = 30) -> dict:
-    with _NO_PROXY.open(url, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def _post(url: str, body: dict, timeout: float = 120) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with _NO_PROXY.open(req, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def _gone(pid: int, within: float = 10.0) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        try:  # a zombie child of this process counts as gone
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return True
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
-    return False
 
 
 def _executable(path: Path, text: str) -> Path:
