@@ -40,9 +40,9 @@ own C++ server instead (build it once: ``sparsegym serve --build-engine``, see :
 ONE process with ``parallel`` slots and continuous batching (``-np N -cb``), whose context is ``n_ctx`` per
 slot (``-c n_ctx*N``, split evenly over the slots) and whose ``threads`` default to the CPU cores. Every
 slot's sequence is decoded in the same batch, so concurrent requests share each forward pass instead of
-competing for cores. On this project's 2-core machine (``benchmarks/results/llm_engines.txt``, measured while
-other jobs shared the cores) it served 2.4x the python engine's tokens/s with one request in flight and 3.2x
-with 16; prompt evaluation, which batching does not shorten, dominates short replies on so few cores. It answers the same endpoints (``/v1/models``, ``/v1/chat/completions``,
+competing for cores. On this project's idle 2-core machine (``benchmarks/results/llm_engines.txt``) it served
+18.8 tokens/s with one request in flight and 42.7 with 16 (2.3x); the python engine with 2 processes, 9.8 and
+20.5. Prompt evaluation, which batching does not shorten, weighs heavily on so few cores. It answers the same endpoints (``/v1/models``, ``/v1/chat/completions``,
 ``/v1/completions``; ``n`` > 1 natively), takes the same JSON-schema constrained output
 (``response_format={"type": "json_object", "schema": {...}}``, as ``LLMAgent(constrained=True)`` sends it;
 ``{"type": "json_schema", "json_schema": {"schema": ...}}`` works too), and ``base_url``/``model`` are the
