@@ -374,16 +374,9 @@ def _run_pool(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
 
 
 def _run_ray(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
-    from sparsegym._deps import require
+    from sparsegym.utils.ray import start_ray
 
-    ray = require("ray", "ray", "The Ray evaluation backend")
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    ray = start_ray(workers, "The Ray evaluation backend")
     remote = ray.remote(num_cpus=1, max_retries=0)(run_episode)
     pending = {remote.remote(job): job for job in jobs}
     while pending:

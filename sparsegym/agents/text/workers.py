@@ -23,7 +23,6 @@ Examples:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -85,17 +84,9 @@ class _EnvWorker:
 
 def _ray(num_cpus: int) -> Any:
     """Ray, started if it is not (see the module docstring)."""
-    from sparsegym._deps import require
+    from sparsegym.utils.ray import start_ray
 
-    ray = require("ray", "ray", "The Ray rollout workers (backend='ray')")
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, num_cpus), include_dashboard=False, log_to_driver=False)
-    return ray
+    return start_ray(num_cpus, "The Ray rollout workers (backend='ray')")
 
 
 class RayEnvPool(EnvPool):

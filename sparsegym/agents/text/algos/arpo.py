@@ -67,8 +67,8 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.agents.text.algos.base import Algorithm, register
-from sparsegym.agents.text.algos.grpo import episode_advantages
+from sparsegym.agents.text.algos.base import register
+from sparsegym.agents.text.algos.grpo import GRPO
 from sparsegym.errors import ConfigError
 
 __all__ = ["ARPO", "ARPOOptions"]
@@ -95,7 +95,7 @@ class ARPOOptions:
 
 
 @register
-class ARPO(Algorithm):
+class ARPO(GRPO):  # GRPO's advantages
     """GRPO with a replay buffer of successes per task seed (module docstring)."""
 
     name = "arpo"
@@ -154,11 +154,6 @@ class ARPO(Algorithm):
         if self.options.per_task:
             return [t for _, t in self.buffer.get(int(task_seed), ())]
         return [t for _, t in sorted((e for entries in self.buffer.values() for e in entries), key=lambda e: e[0])]
-
-    def advantages(self, trajectories: Sequence[Any]) -> np.ndarray:
-        cfg = self.trainer.config
-        return episode_advantages(trajectories, kind="grpo", norm_by_std=cfg.norm_by_std,
-                                  stats_across_steps=cfg.stats_across_steps, invalid_penalty=cfg.invalid_penalty)
 
     def after_update(self, trajectories: Sequence[Any], stats: dict[str, float]) -> None:
         """Store the iteration's own successes (module docstring, step 4) and log the replay counts."""

@@ -67,8 +67,8 @@ from typing import Any
 
 import numpy as np
 
-from sparsegym.agents.text.algos.base import Algorithm, Batch, register
-from sparsegym.agents.text.algos.grpo import episode_advantages
+from sparsegym.agents.text.algos.base import Batch, register
+from sparsegym.agents.text.algos.grpo import GRPO
 from sparsegym.agents.text.losses import aggregate
 from sparsegym.agents.text.policy import torch
 from sparsegym.errors import ConfigError
@@ -142,7 +142,7 @@ def out_of_band_penalty(entropy: torch.Tensor, history: torch.Tensor, kappa_low:
 
 
 @register
-class EPO(Algorithm):
+class EPO(GRPO):  # GRPO's advantages
     """GRPO with EPO's entropy smoothing (module docstring)."""
 
     name = "epo"
@@ -175,11 +175,6 @@ class EPO(Algorithm):
         if self._threshold is None and self.options.gate != "none":
             self._threshold = self.max_steps() // 2
         return trajectories
-
-    def advantages(self, trajectories: Sequence[Any]) -> np.ndarray:
-        cfg = self.trainer.config
-        return episode_advantages(trajectories, kind="grpo", norm_by_std=cfg.norm_by_std,
-                                  stats_across_steps=cfg.stats_across_steps, invalid_penalty=cfg.invalid_penalty)
 
     def extra_loss(self, batch: Batch) -> tuple[Any, dict[str, float]]:
         """``ent_coef * c_s * w(k) * P_bar`` (module docstring), and the turns' entropies for the history."""

@@ -47,8 +47,9 @@ class GRPO(Algorithm):
     """Group-relative policy optimisation over episodes (module docstring)."""
 
     name = "grpo"
+    kind = "grpo"  # which outcome advantage (episode_advantages); RLOO changes only this
 
     def advantages(self, trajectories: Sequence) -> np.ndarray:
         cfg = self.trainer.config
-        return episode_advantages(trajectories, kind="grpo", norm_by_std=cfg.norm_by_std,
+        return episode_advantages(trajectories, kind=self.kind, norm_by_std=cfg.norm_by_std,
                                   stats_across_steps=cfg.stats_across_steps, invalid_penalty=cfg.invalid_penalty)

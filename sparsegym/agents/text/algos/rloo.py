@@ -4,23 +4,16 @@ of the *other* episodes of its group, ``n / (n - 1) * (R_i - mean)``; a group of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-
-from sparsegym.agents.text.algos.base import Algorithm, register
-from sparsegym.agents.text.algos.grpo import episode_advantages
+from sparsegym.agents.text.algos.base import register
+from sparsegym.agents.text.algos.grpo import GRPO
 
 __all__ = ["RLOO"]
 
 
 @register
-class RLOO(Algorithm):
-    """REINFORCE leave-one-out over episodes (module docstring)."""
+class RLOO(GRPO):
+    """REINFORCE leave-one-out over episodes (module docstring): GRPO's machinery with the leave-one-out
+    baseline in place of the group-normalised return."""
 
     name = "rloo"
-
-    def advantages(self, trajectories: Sequence) -> np.ndarray:
-        cfg = self.trainer.config
-        return episode_advantages(trajectories, kind="rloo", norm_by_std=cfg.norm_by_std,
-                                  stats_across_steps=cfg.stats_across_steps, invalid_penalty=cfg.invalid_penalty)
+    kind = "rloo"
