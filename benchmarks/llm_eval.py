@@ -15,8 +15,7 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
-    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--engine llama-server|python]
-                                  [--parallel N]
+    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--engine E] [--parallel N]
 
 ``--engine`` picks ``LocalServer``'s engine: ``llama-server`` (llama.cpp's C++ server with continuous
 batching; the default when ``sparsegym serve --build-engine`` has built it) or ``python``
