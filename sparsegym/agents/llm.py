@@ -68,6 +68,7 @@ from typing import Any
 import gymnasium
 
 from sparsegym.errors import ConfigError
+from sparsegym.llm.errors import ContextTooLongError
 
 PROMPTS = ("naive", "cot", "tagged", "few-shot")
 _STYLE_INSTRUCTION = {
@@ -381,8 +382,6 @@ class LLMAgent:
         self._stats["context_trims"] += 1
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        from sparsegym.llm.errors import ContextTooLongError
-
         start = time.perf_counter()
         while True:
             try:
@@ -393,8 +392,6 @@ class LLMAgent:
         return self._decide(observation, info, result, time.perf_counter() - start)
 
     async def aact(self, observation: str, info: dict[str, Any]) -> str:
-        from sparsegym.llm.errors import ContextTooLongError
-
         start = time.perf_counter()
         while True:
             try:
