@@ -15,7 +15,7 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
-    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--engine E] [--parallel N]
+    python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--max-steps 20] [--engine E] [--parallel N]
 
 ``--engine`` picks ``LocalServer``'s engine: ``llama-server`` (llama.cpp's C++ server with continuous
 batching; the default when ``sparsegym serve --build-engine`` has built it) or ``python``
@@ -47,6 +47,26 @@ SUITES = {  # a TextWorld and a MiniGrid suite, trimmed to short tasks (a few en
 #: turns of MiniGrid text are ~1,300 tokens (14 s a call). The benchmark measures the evaluator against the
 #: server, not the agent's play, so it sends the instructions and the current observation only.
 HISTORY = 0
+
+#: Turns per episode. The agent (a 135M model) seldom solves these tasks, so most episodes would run to the
+#: env's own limit (50-100 turns: two hours of the 1-in-flight run alone on 2 cores). The benchmark measures
+#: throughput, so it caps episodes here (``--max-steps``); every K plays the same capped episodes.
+MAX_STEPS = 20
+
+
+def cap_episodes(max_steps: int) -> None:
+    """Make every env the evaluator builds in this process end after ``max_steps`` turns (truncation)."""
+    import gymnasium
+
+    import sparsegym
+
+    original = sparsegym.make
+
+    def make(env_id, **kwargs):
+        env = original(env_id, **kwargs)
+        return gymnasium.wrappers.TimeLimit(env, max_steps)
+
+    sparsegym.make = make
 
 
 def _suite(name: str, episodes: int):
@@ -141,6 +161,7 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=None,
                         help="python engine: processes (default 2); llama-server: slots (default 16)")
     parser.add_argument("--ceiling-requests", type=int, default=240, help="requests the ceiling replays")
+    parser.add_argument("--max-steps", type=int, default=MAX_STEPS, help="turns per episode (0: the env's own limit)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
     args = parser.parse_args()
 
@@ -156,6 +177,8 @@ def main() -> int:
     if args.parallel is None:
         args.parallel = 2 if args.engine == "python" else max(16, max(args.concurrency))
     record_requests()
+    if args.max_steps:
+        cap_episodes(args.max_steps)
     rows: list[dict] = []
     with LocalServer(parallel=args.parallel, engine=args.engine) as server, tempfile.TemporaryDirectory() as tmp:
         engine_desc = (f"llama.cpp's llama-server, {server.parallel} slots with continuous batching, "
@@ -180,7 +203,8 @@ def main() -> int:
 
     lines = ["# LLM evaluation at speed (sparsegym evaluator, async backend) vs the server's own ceiling",
              f"# server: {engine_desc}, SmolLM2-135M-Instruct Q4_1; "
-             f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite",
+             f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite"
+             + (f", episodes capped at {args.max_steps} turns" if args.max_steps else ""),
              "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"]
     base: dict[str, dict] = {}
     for r in rows:
