@@ -142,7 +142,10 @@ def ceiling(server, episodes: list[list[dict]], k: int, budget: int) -> float:
                         if state["sent"] >= budget:
                             return
                         state["sent"] += 1
-                        state["tokens"] += await send(req)
+                        # Await first, then add: ``state["tokens"] += await ...`` reads the total before the
+                        # await, so concurrent replayers would overwrite each other's counts.
+                        tokens = await send(req)
+                        state["tokens"] += tokens
 
             start = time.perf_counter()
             await asyncio.gather(*(replayer() for _ in range(k)))
@@ -160,7 +163,7 @@ def main() -> int:
                         help="LocalServer engine (default: llama-server when built, else python)")
     parser.add_argument("--parallel", type=int, default=None,
                         help="python engine: processes (default 2); llama-server: slots (default 16)")
-    parser.add_argument("--ceiling-requests", type=int, default=240, help="requests the ceiling replays")
+    parser.add_argument("--ceiling-requests", type=int, default=160, help="requests the ceiling replays")
     parser.add_argument("--max-steps", type=int, default=MAX_STEPS, help="turns per episode (0: the env's own limit)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
     args = parser.parse_args()

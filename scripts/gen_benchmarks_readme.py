@@ -142,6 +142,17 @@ NOTES = {
         "about GPU runs, where TRL would use vLLM. Ours also recomputes the old log-probabilities in an extra "
         "forward pass that TRL skips when it updates once per generation round, a cost counted against ours."
     ),
+    "llm_eval": (
+        "`x(K=1)` is each row's rate over the same suite's rate with one episode in flight (target: 16 in flight "
+        "at least 2x). `ceiling tok/s` is the server's completion tokens/s on the run's own requests replayed by "
+        "K concurrent clients with no env or agent in the loop, measured right after each row; `share` is the "
+        "evaluator's tokens/s over it (target: at least 0.8 at every K). Values above 1 mean the evaluator "
+        "outran the replay: the replay is a reference measured under the same conditions, not a strict upper "
+        "bound (its cause was not investigated). `occupancy` is requests in flight "
+        "on average (Little's law). On a 2-core machine the env's own CPU (TextWorld's interpreter) competes "
+        "with the model server for the same cores, which caps what more episodes in flight can buy; the "
+        "warm-cache lines must say 0 requests."
+    ),
     "lm_policy_scoring": (
         "`cand/s` is admissible actions scored per second for one turn; `scored tok/s` counts the candidates' "
         "own tokens (the useful work), `model tok/s` every token run through the model (the prompt once with "
