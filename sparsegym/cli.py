@@ -545,6 +545,152 @@ def cmd_llm_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_annotate_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("annotate", help="LLM feedback datasets: collect captions, annotate them, train a reward model",
+                       description="Motif's offline pipeline (and ONI's labels as a batch job): collect captions of "
+                       "play, have an LLM label them or rank pairs of them (resumable: stored answers are skipped), "
+                       "then train a reward model that LLMFeedbackReward(reward_model=FILE) uses frozen.")
+    ann = p.add_subparsers(dest="annotate_command", required=True)
+    q = ann.add_parser("collect", help="captions of uniform random play, or random pairs of them (JSON lines)")
+    q.add_argument("--env", required=True, metavar="ID")
+    q.add_argument("--steps", type=int, default=10_000)
+    q.add_argument("--every", type=int, default=10, help="keep every N-th step's caption (ONI: 10)")
+    q.add_argument("--pairs", type=int, default=None, metavar="N", help="write N random pairs instead of captions")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.set_defaults(func=cmd_annotate_collect)
+
+    def common(q: argparse.ArgumentParser, model_required: bool) -> None:
+        q.add_argument("--store", default=None, metavar="FILE",
+                       help="the annotation store (SQLite; default: the cache dir's llm/feedback.sqlite)")
+        q.add_argument("--model", required=model_required, default=None,
+                       help="the model whose answers to use" + ("" if model_required else
+                                                               " (default: the server's only model)"))
+        q.add_argument("--goal", default="score", help="a goal name (score, combat, gold, descend) or a sentence")
+        q.add_argument("--game", default="NetHack", help="the game's name as the prompt says it")
+
+    q = ann.add_parser("run", help="ask the LLM for labels (--captions) or preferences (--pairs); resumable")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--captions", metavar="FILE", help="JSON lines {\"caption\": ...} (from collect)")
+    src.add_argument("--pairs", metavar="FILE", help="JSON lines {\"first\": ..., \"second\": ...} (collect --pairs)")
+    common(q, model_required=False)
+    q.add_argument("--base-url", default=None, help="the server (default: $SPARSEGYM_LLM_BASE_URL or localhost:8080)")
+    q.add_argument("--max-in-flight", type=int, default=8)
+    q.set_defaults(func=cmd_annotate_run)
+    q = ann.add_parser("train", help="train a reward model (pairs) or a classifier (labels) and write it")
+    common(q, model_required=True)
+    q.add_argument("--kind", choices=("reward_model", "classifier"), default="reward_model")
+    q.add_argument("--epochs", type=int, default=10)
+    q.add_argument("--batch-size", type=int, default=1024)
+    q.add_argument("--lr", type=float, default=1e-4)
+    q.add_argument("--quantile", type=float, default=0.5, help="the threshold's quantile of the dataset (Motif: 0.5)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.set_defaults(func=cmd_annotate_train)
+    q = ann.add_parser("stats", help="how many labels and preferences a store holds for one model and goal")
+    common(q, model_required=True)
+    q.set_defaults(func=cmd_annotate_stats)
+
+
+def _read_jsonl(path: str, fields: tuple[str, ...]) -> list[tuple[str, ...]]:
+    import json
+
+    from sparsegym.errors import ConfigError
+
+    rows = []
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            rows.append(tuple(str(data[f]) for f in fields))
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}:{n}: expected a JSON object with {', '.join(fields)}") from None
+    return rows
+
+
+def _store(args: argparse.Namespace):
+    from sparsegym.llm.feedback import FeedbackStore
+
+    return FeedbackStore(args.store or FeedbackStore.default_path())
+
+
+def cmd_annotate_collect(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from sparsegym.llm.feedback import make_pairs
+    from sparsegym.wrappers.llm_feedback import collect_captions
+
+    captions = collect_captions(args.env, args.steps, seed=args.seed, every=args.every, progress=True)
+    tmp = f"{args.out}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        if args.pairs:
+            for a, b in make_pairs(captions, args.pairs, seed=args.seed):
+                f.write(json.dumps({"first": a, "second": b}) + "\n")
+        else:
+            for c in captions:
+                f.write(json.dumps({"caption": c}) + "\n")
+    os.replace(tmp, args.out)
+    what = f"{args.pairs} pairs of {len(set(captions))} distinct captions" if args.pairs else f"{len(captions)} captions"
+    print(f"wrote {what} to {args.out}")
+    return 0
+
+
+def cmd_annotate_run(args: argparse.Namespace) -> int:
+    from sparsegym.llm.feedback import Annotator
+
+    store = _store(args)
+    with Annotator(base_url=args.base_url, model=args.model, goal=args.goal, game=args.game, store=store,
+                   max_in_flight=args.max_in_flight) as annotator:
+        if args.captions:
+            sent = annotator.annotate_labels([c for (c,) in _read_jsonl(args.captions, ("caption",))], progress=True)
+        else:
+            sent = annotator.annotate_pairs(_read_jsonl(args.pairs, ("first", "second")), progress=True)
+        s = annotator.stats
+        counts = store.counts(annotator.prompt)
+        print(f"{sent} requests to {annotator.model}: {s.labels + s.preferences} answers, {s.unparsed} unparseable, "
+              f"{s.errors} failed" + (f" (last: {s.last_error})" if s.errors else ""))
+        print(f"{store.path} holds {counts['labels']} labels and {counts['preferences']} preferences for this "
+              f"model and goal ({counts['labels_unparsed'] + counts['preferences_unparsed']} replies unparsed)")
+    store.close()
+    return 1 if annotator.stats.errors else 0
+
+
+def cmd_annotate_train(args: argparse.Namespace) -> int:
+    from sparsegym.llm.feedback import prompt_id
+    from sparsegym.llm.reward_models import save_reward_model, train_reward_model
+
+    with _store(args) as store:
+        prompt = prompt_id(args.goal, args.model, args.game)
+        if args.kind == "classifier":
+            model, meta = train_reward_model(labels=store.labels(prompt), epochs=args.epochs, batch_size=args.batch_size,
+                                             lr=args.lr, seed=args.seed, progress=True)
+        else:
+            model, meta = train_reward_model(store.preferences(prompt), epochs=args.epochs, batch_size=args.batch_size,
+                                             lr=args.lr, quantile=args.quantile, seed=args.seed, progress=True)
+    save_reward_model(args.out, model, **meta, annotator_model=args.model, goal=args.goal, game=args.game)
+    extra = f", threshold {meta['threshold']:.3f} at quantile {args.quantile}" if "threshold" in meta else ""
+    print(f"wrote {args.kind} trained on {meta['size']} examples (final loss {meta['final_loss']:.4f}{extra}) "
+          f"to {args.out}")
+    return 0
+
+
+def cmd_annotate_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from sparsegym.llm.feedback import prompt_id
+
+    with _store(args) as store:
+        print(json.dumps({"store": store.path, "model": args.model, "goal": args.goal,
+                          **store.counts(prompt_id(args.goal, args.model, args.game))}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     import sparsegym
 
@@ -680,6 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_baseline)
 
     _add_llm_commands(sub)
+    _add_annotate_commands(sub)
 
     p = sub.add_parser("swe", help="software-repair tools")
     swe = p.add_subparsers(dest="swe_command", required=True)

@@ -12,6 +12,7 @@ from sparsegym._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "CountBonus": ".counts", "GatedReward": ".gating", "IntrinsicReward": ".intrinsic",
+    "LLMFeedbackReward": ".llm_feedback",
     "PotentialShaping": ".shaping", "ScoreReward": ".score", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals",
     "Transition": ".subgoals",
     "TextObservation": ".text",
