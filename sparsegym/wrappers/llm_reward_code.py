@@ -97,7 +97,8 @@ class LLMRewardCode(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     failed: ``info["reward_code_error"]`` then says why); ``info["reward_code_parts"]`` holds the raw
     components when the code returns a dict. :attr:`code`, :attr:`version`, :attr:`draft` (how it was
     written), :attr:`tally` (running statistics) and :attr:`evaluator` (``counts``, ``restarts``) are
-    there to read; :meth:`close` stops the worker.
+    there to read; :meth:`close` stops the worker. The env's spec records the code that runs (not the
+    client), so an env re-made from it asks no model.
 
     Examples:
         >>> import sparsegym
@@ -121,10 +122,6 @@ class LLMRewardCode(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
                  timeout: float = 1.0, memory_mb: int = 256, clip: float | tuple[float, float] = 1.0,
                  isolation: str = "auto", state_fn: Callable[[gymnasium.Env, Any], dict[str, Any]] | None = None,
                  schema: str | None = None, name: str = "llm_reward_code"):
-        gymnasium.utils.RecordConstructorArgs.__init__(
-            self, client=client, code=code, coef=coef, task=task, base_url=base_url, model=model, critic=critic,
-            temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, memory_mb=memory_mb,
-            clip=clip, isolation=isolation, state_fn=state_fn, schema=schema, name=name)
         gymnasium.Wrapper.__init__(self, env)
         low_high = (-float(clip), float(clip)) if isinstance(clip, (int, float)) else (float(clip[0]), float(clip[1]))
         if state_fn is None:
@@ -155,6 +152,11 @@ class LLMRewardCode(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
                                              clip=low_high, isolation=isolation)
         self.tally = RewardCodeTally()
         self._prev: dict[str, Any] | None = None
+        # The spec records the code that runs, not the client: re-making the env from it asks no model.
+        gymnasium.utils.RecordConstructorArgs.__init__(
+            self, client=None, code=self.code, coef=coef, task=task, base_url=base_url, model=model, critic=critic,
+            temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, memory_mb=memory_mb,
+            clip=clip, isolation=isolation, state_fn=state_fn, schema=schema, name=name)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)

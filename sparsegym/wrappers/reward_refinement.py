@@ -111,7 +111,8 @@ def measure_reward_code(make_env: Callable[[], gymnasium.Env], policy: Any = Non
         n = len(tally.episode_bonus) or 1
         parts = {name: {"fired": tally.parts_fired[name] / steps, "mean_per_episode": tally.parts_sum[name] / n}
                  for name in tally.parts_sum}
-        spec_steps = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+        spec_steps = getattr(getattr(env, "spec", None), "max_episode_steps", None) or getattr(
+            env.unwrapped, "max_steps", None)
         return RoundStats(
             episodes=episodes, steps=tally.steps, success_rate=float(np.mean(successes)),
             mean_length=float(np.mean(lengths)), mean_return=float(np.mean(returns)),

@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import subprocess
+import textwrap
 import time
 import warnings
 
@@ -82,6 +83,8 @@ def test_scripted_models_code_pays_its_own_component_and_leaves_extrinsic_alone(
     assert "agent_pos: tuple (x, y)" in prompt and "use the key to open the door" in prompt
     assert "def reward(prev_state, action, state)" in prompt and "3 = pick up" in prompt
     assert env.code.strip() == KEY_AND_DOOR.strip() and env.draft.valid and len(env.version) == 12
+    recorded = env.spec.additional_wrappers[-1].kwargs
+    assert recorded["code"] == env.code and recorded["client"] is None  # re-made from its spec, it asks no model
     plain = [(r, i["reward_components"]["extrinsic"]) for r, i in _run(sparsegym.make(DOORKEY5), SOLUTION)]
     steps = _run(env, SOLUTION)
     bonuses = [info["reward_components"]["llm_reward_code"] for _, info in steps]
@@ -141,10 +144,10 @@ def test_hostile_code_is_refused_before_it_runs_and_the_env_keeps_stepping(name)
 
 
 RUNTIME = {  # name: (code body, error kind, text in the error)
-    "infinite loop": ("while True:\n        pass", "timeout", "timed out"),
+    "infinite loop": ("while True:\n    pass", "timeout", "timed out"),
     "huge list": ("return len([0] * 10**10)", "memory", "MemoryError"),
     "huge string": ("return len('x' * 10**11)", "memory", "MemoryError"),
-    "growing list": ("x = []\n    while True:\n        x.append(' ' * 10**6)", "memory", ""),
+    "growing list": ("x = []\nwhile True:\n    x.append(' ' * 10**6)", "memory", ""),
     "a string": ("return 'lots'", "bad_value", "returned a str"),
     "NaN": ("return float('nan')", "not_finite", "not finite"),
     "infinity": ("return {'a': math.inf}", "not_finite", "not finite"),
@@ -157,7 +160,8 @@ RUNTIME = {  # name: (code body, error kind, text in the error)
 
 @pytest.mark.parametrize("isolation", MODES)
 def test_code_that_misbehaves_at_run_time_is_stopped_and_later_calls_work(isolation):
-    branches = "\n".join(f"    if s['case'] == {name!r}:\n        {body}" for name, (body, _, _) in RUNTIME.items())
+    branches = "\n".join(f"    if s['case'] == {name!r}:\n{textwrap.indent(body, ' ' * 8)}"
+                         for name, (body, _, _) in RUNTIME.items())
     code = f"def reward(p, a, s):\n{branches}\n    return 0.25\n"
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     limit_before = resource.getrlimit(resource.RLIMIT_AS)
@@ -319,7 +323,7 @@ def test_refinement_feeds_statistics_back_keeps_every_version_and_resumes(tmp_pa
         prompts = _chat_prompts(server)
         assert len(prompts) == 3
         assert "This is round 2." in prompts[1] and VERSIONS[0].strip() in prompts[1]
-        assert "success rate: 0.00 over 2 episodes" in prompts[1]
+        assert "success rate: 0.00 over 2 episodes" in prompts[1] and "(the limit is 250)" in prompts[1]
         assert 'component "turn": non-zero on 100.0% of steps' in prompts[1]  # it turned left all along
         assert "round 1 (version" in prompts[2] and "success rate 0.00" in prompts[2]
         assert "success rate: 0.50 over 2 episodes" in prompts[2] and 'component "key"' in prompts[2]
@@ -370,6 +374,18 @@ def test_nethack_state_and_a_bonus_on_moving():
         assert "reward_code_error" not in info
     assert len(set(positions)) > 1
     env.close()
+
+
+def test_nethack_blstats_names_match_nle():
+    nethack = pytest.importorskip("nle.nethack")
+    from sparsegym.envs.nethack.symbolic import BLSTATS
+
+    upstream = {"x": "X", "y": "Y", "strength": "STR25", "dexterity": "DEX", "constitution": "CON",
+                "intelligence": "INT", "wisdom": "WIS", "charisma": "CHA", "score": "SCORE", "hp": "HP",
+                "max_hp": "HPMAX", "depth": "DEPTH", "gold": "GOLD", "energy": "ENE", "max_energy": "ENEMAX",
+                "armor_class": "AC", "experience_level": "XP", "experience_points": "EXP", "time": "TIME",
+                "hunger": "HUNGER", "encumbrance": "CAP", "dungeon_number": "DNUM", "dungeon_level": "DLEVEL"}
+    assert BLSTATS == {name: getattr(nethack, f"NLE_BL_{key}") for name, key in upstream.items()}
 
 
 def test_minigrid_schema_documents_every_field():
