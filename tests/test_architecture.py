@@ -92,7 +92,7 @@ def test_every_family_has_a_descriptor_in_its_own_package():
     for name in FAMILIES:
         family = get_family(name)
         assert family.name == name and (PACKAGE / "envs" / name / "__init__.py").is_file()
-        for ref in [family.text_view, family.cell, family.encoder, family.owns,
+        for ref in [family.text_view, family.cell, family.encoder, family.owns, family.symbolic_state,
                     *family.state_keys.values(), *family.potentials.values()]:
             if ref is not None:
                 assert ref.startswith(f"sparsegym.envs.{name}."), f"{name}'s descriptor points outside its folder: {ref}"

@@ -68,6 +68,10 @@ class Family:
         owns: predicate ``(unwrapped_env) -> bool`` recognising raw upstream envs of the family.
         progress: tracker class ``(env)`` of an episode's progression (:mod:`sparsegym.envs.progress`);
             None: success.
+        symbolic_state: the module of its documented symbolic state, for reward code a language model
+            writes (:class:`~sparsegym.wrappers.llm_reward_code.LLMRewardCode`): ``SCHEMA`` (text: each
+            field, its type and meaning), ``symbolic_state(env, observation) -> dict`` of plain data,
+            ``action_names(env) -> list[str]`` and ``describe_task(env) -> str``.
     """
 
     name: str
@@ -86,6 +90,7 @@ class Family:
     play_kwargs: Mapping[str, Any] = field(default_factory=dict)
     owns: str | None = None
     progress: str | None = None
+    symbolic_state: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("state_keys", "potentials", "baselines", "play_keys", "play_kwargs"):
@@ -128,6 +133,11 @@ class Family:
         if self.subgoals is None:
             raise self._missing("subgoal library")
         return load_ref(self.subgoals)
+
+    def symbolic_state_module(self) -> Any:
+        if self.symbolic_state is None:
+            raise self._missing("documented symbolic state (for LLM-written reward code)")
+        return load_ref(self.symbolic_state)
 
     def load(self, ref: str) -> Any:
         return load_ref(ref)

@@ -16,6 +16,11 @@
 * :class:`ChatResult`, :class:`Usage`: what calls return.
 * Errors: :class:`LLMError` and its subclasses (:mod:`sparsegym.llm.errors`).
 * :mod:`sparsegym.llm.testing`: ``ScriptedLLMServer``, a programmable misbehaving server for tests.
+* Reward code a model writes (Text2Reward, Eureka, Auto MC-Reward): :class:`RewardCodeWriter` and
+  :class:`RewardTask` (prompts, a critic, revisions; :mod:`sparsegym.llm.reward_code`), :func:`check_code`
+  (:mod:`sparsegym.llm.reward_sandbox`) and :class:`RewardCodeEvaluator`, which runs checked code in a
+  limited worker process (:mod:`sparsegym.llm.reward_evaluator`). The env wrapper is
+  :class:`sparsegym.wrappers.LLMRewardCode`.
 * :class:`LocalServer`: llama.cpp's OpenAI-compatible server on a GGUF model, started and stopped for you
   (``sparsegym serve``; extra ``llm-server``; :mod:`sparsegym.llm.server`).
 * :func:`export_gguf`: a transformers Llama checkpoint as a GGUF file LocalServer serves (extra ``lm``;
@@ -29,4 +34,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "LLMError": ".errors", "LLMUnreachableError": ".errors", "LLMTimeoutError": ".errors", "LLMServerError": ".errors",
     "ModelNotServedError": ".errors", "ContextTooLongError": ".errors", "MalformedResponseError": ".errors",
     "ScriptedLLMServer": ".testing", "LocalServer": ".server", "export_gguf": ".gguf_export",
+    "RewardCodeWriter": ".reward_code", "RewardTask": ".reward_code", "RewardCodeEvaluator": ".reward_evaluator",
+    "check_code": ".reward_sandbox",
 })

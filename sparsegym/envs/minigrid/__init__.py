@@ -29,6 +29,7 @@ FAMILY = Family(
     play_keys={"a": "turn left", "d": "turn right", "w": "go forward", "p": "pick up", "o": "drop", "t": "toggle",
                "x": "done", "v": "watch tv"},
     owns=f"{_M}.keys:is_minigrid_env",
+    symbolic_state=f"{_M}.symbolic",
 )
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {

@@ -17,6 +17,7 @@ FAMILY = Family(
     encoder=f"{_N}.encoder:NetHackEncoder",
     subgoals=f"{_N}.subgoals",
     progress=f"{_N}.progress:NetHackProgress",
+    symbolic_state=f"{_N}.symbolic",
     # A person sees the screen and the inventory.
     play_kwargs={"extra_keys": ("tty_chars", "inv_strs", "inv_letters")},
 )
