@@ -153,6 +153,16 @@ NOTES = {
         "with the model server for the same cores, which caps what more episodes in flight can buy; the "
         "warm-cache lines must say 0 requests."
     ),
+    "llm_feedback": (
+        "Every number here comes from a scripted judge (`ScriptedJudge`: labels from regular expressions over "
+        "the game's messages for the task's progress events, with the stated noise), never from a language "
+        "model; it measures the reward machinery and PPO's use of it. `return` and `success` are the task's "
+        "own (extrinsic) over the last 100 training episodes at equal env steps; `LLM req / 1k steps` counts "
+        "answered requests, and `hit rate` the steps whose caption was already judged (retrieval and "
+        "classification). The throughput line compares random play through the wrapper with the bare env in "
+        "alternated rounds (target: at least 0.9x); its blocking row shows what waiting for each new "
+        "caption's label would cost."
+    ),
     "lm_policy_scoring": (
         "`cand/s` is admissible actions scored per second for one turn; `scored tok/s` counts the candidates' "
         "own tokens (the useful work), `model tok/s` every token run through the model (the prompt once with "

@@ -501,6 +501,11 @@ class Annotator:
     def __enter__(self) -> Annotator:
         return self
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Annotator:
+        """Shared, not copied: an annotator is a handle on threads, a client and a store (env specs that hold
+        one, and the envs rebuilt from them, use this one)."""
+        return self
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 

@@ -133,8 +133,9 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
             self, annotator=annotator, variant=variant, caption=caption, coef=coef, beta=beta, threshold=threshold,
             reward_model=reward_model, learn=learn, update_every=update_every, train_steps=train_steps,
             batch_size=batch_size, lr=lr, max_labels=max_labels, subsample=subsample,
-            pairs_per_request=pairs_per_request, dedupe=dedupe, pool_size=pool_size, name=name, seed=seed,
-            _disable_deepcopy=True)  # the annotator holds threads and a database connection
+            pairs_per_request=pairs_per_request, dedupe=dedupe, pool_size=pool_size, name=name, seed=seed)
+        # The spec records the annotator itself: copying a spec (as outer wrappers do) shares it, never copies it
+        # (Annotator.__deepcopy__), so an env rebuilt from the spec asks the same annotator.
         gymnasium.Wrapper.__init__(self, env)
         if variant not in VARIANTS:
             raise ConfigError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")

@@ -288,3 +288,19 @@ def test_motif_offline_pipeline_from_the_command_line(tmp_path, judge_server, ca
     env.close()
     assert main(["annotate", "train", "--store", str(store), "--model", "other-model", "--out", str(out)]) == 2
     assert "no preferences to train on" in capsys.readouterr().err
+
+
+def test_spec_survives_outer_wrappers_and_gymnasium_make(annotator):
+    """A wrapper around it copies the env spec: the annotator (threads, a database) is shared, not copied."""
+    import gymnasium
+
+    env = gymnasium.Wrapper(LLMFeedbackReward(gymnasium.make("CartPole-v1"), annotator, caption=lambda e, o, i: "x"))
+    spec = env.spec
+    [entry] = [w for w in spec.additional_wrappers if w.name == "LLMFeedbackReward"]
+    assert entry.kwargs["annotator"] is annotator  # shared, not copied
+    gymnasium.register("test/LLMFeedbackWrapped-v0", entry_point=lambda: env, disable_env_checker=True,
+                       order_enforce=False)
+    try:
+        assert gymnasium.make("test/LLMFeedbackWrapped-v0").spec is not None
+    finally:
+        gymnasium.registry.pop("test/LLMFeedbackWrapped-v0")

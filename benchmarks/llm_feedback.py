@@ -1,0 +1,330 @@
+"""LLM-feedback rewards (ONI's three variants) against no intrinsic reward and counts, with a scripted judge.
+
+No language model that runs on these CPUs judges NetHack messages usefully, so the "LLM" here is
+``sparsegym.llm.feedback.ScriptedJudge`` behind ``ScriptedLLMServer``: the same prompts go over the same
+HTTP path to a loopback server whose answers come from ground truth (a caption is helpful when it reports
+one of the task's progress events, below) with a chosen rate of wrong answers. Every output says
+"scripted judge". What it measures is the reward machinery (annotation in the background, the label
+table, the classifier, the Bradley-Terry model, the count scaling) and PPO's use of it, not a model's
+judgement.
+
+* **Learning**: PPO (sparsegym.agents.PPO, the family's glyph encoder, 8 envs) with no intrinsic reward,
+  with episodic counts of the message (``ppo+counts``), and with ``LLMFeedbackReward`` in each variant
+  (``oni-retrieval``, ``oni-classification``, ``oni-ranking``), at equal env steps, 3 seeds; label noise
+  0 % by default, and 20 % and 40 % for retrieval (``--noise``). Reported: the task's own return and
+  success over the last 100 episodes (extrinsic only), LLM requests per 1,000 env steps and the hit rate
+  (steps whose caption was already judged).
+* **Throughput**: env steps/s of uniform random play with the wrapper and an annotator whose server takes
+  0.2 s per answer, against the bare env, in the same run (target: >= 0.9x), and with a blocking
+  annotator (each new caption waits for its label) to show what the background thread saves.
+
+    python benchmarks/llm_feedback.py [--tasks ...] [--steps 100000] [--seeds 0 1 2] [--throughput-only]
+
+Results: ``benchmarks/results/llm_feedback.{csv,txt,png}`` (the CSV is written after each run and a run
+already in it is skipped, so an interrupted benchmark resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+
+#: Task -> (env id, the progress events a caption reports, as regular expressions over NetHack messages).
+TASKS: dict[str, tuple[str, list[str]]] = {
+    "KeyRoom-S5": ("sparsegym/MiniHack-KeyRoom-S5-v0", [r"you see here a key", r"- a key", r"unlock", r"door opens"]),
+    "Eat": ("sparsegym/MiniHack-Eat-v0", [r"you see here", r"delicious", r"you finish eating", r"this .* tastes"]),
+    "NetHack-Score": ("sparsegym/NetHack-Score-v0", [r"you kill", r"you destroy", r"gold piece",
+                                                      r"welcome to experience level", r"you hit the"]),
+}
+METHODS = ["ppo", "ppo+counts", "oni-retrieval", "oni-classification", "oni-ranking"]
+FIELDS = ["task", "method", "noise", "seed", "steps", "episodes", "return_last100", "success_last100",
+          "requests_per_1k", "hit_rate", "unparsed", "errors", "wall_s"]
+JUDGE = "scripted judge"
+
+
+def truth_for(task: str):
+    patterns = [re.compile(p, re.IGNORECASE) for p in TASKS[task][1]]
+    return lambda caption: float(any(p.search(caption) for p in patterns))
+
+
+class _Recorder:
+    """Episode returns (extrinsic only) and successes of the wrapped envs, shared by a run's envs."""
+
+    def __init__(self) -> None:
+        self.returns: list[float] = []
+        self.successes: list[float] = []
+        self.lookups = 0
+        self.hits = 0
+
+
+def _make_env(env_id: str, method: str, recorder: _Recorder, annotator, kwargs: dict):
+    import gymnasium
+
+    import sparsegym
+    from sparsegym.wrappers.llm_feedback import LLMFeedbackReward
+
+    class Record(gymnasium.Wrapper):
+        def reset(self, **kw):
+            self._ret = 0.0
+            return self.env.reset(**kw)
+
+        def step(self, action):
+            obs, r, term, trunc, info = self.env.step(action)
+            self._ret += float(info.get("reward_components", {}).get("extrinsic", r))
+            if term or trunc:
+                recorder.returns.append(self._ret)
+                recorder.successes.append(float(bool(info.get("success"))))
+            return obs, r, term, trunc, info
+
+    class Hits(gymnasium.Wrapper):  # outside the LLM wrapper: was this step's caption already judged?
+        def step(self, action):
+            out = self.env.step(action)
+            caption = out[-1].get("llm_feedback", {}).get("caption")
+            if caption is not None:
+                recorder.lookups += 1
+                recorder.hits += annotator.is_labelled(caption) if method != "oni-ranking" else 0
+            return out
+
+    env = Record(sparsegym.make(env_id))
+    if method.startswith("oni-"):
+        env = Hits(LLMFeedbackReward(env, annotator, method.split("-", 1)[1], **kwargs))
+    return env
+
+
+def run(task: str, method: str, noise: float, seed: int, steps: int) -> dict:
+    import gymnasium
+
+    from sparsegym.agents import PPO, PPOConfig
+    from sparsegym.llm.feedback import FeedbackStore, Annotator, ScriptedJudge
+    from sparsegym.llm.testing import ScriptedLLMServer
+
+    env_id = TASKS[task][0]
+    recorder = _Recorder()
+    judge = ScriptedJudge(truth_for(task), noise=noise, seed=seed)
+    server = ScriptedLLMServer(reply=judge).start() if method.startswith("oni-") else None
+    annotator = None
+    if server is not None:
+        annotator = Annotator(base_url=server.base_url, store=FeedbackStore(":memory:"), max_in_flight=4,
+                              goal="score" if task == "NetHack-Score" else f"solve the MiniHack task {task}")
+    # ONI's defaults (coef 0.4, beta 3); ranking pays normalised rewards in about [-0.5, 2], so its scale
+    # matches ONI's too. The extrinsic reward is left as the task gives it.
+    kwargs = {"coef": 0.4, "beta": 3.0, "seed": seed}
+    if method == "oni-classification":
+        kwargs.update(update_every=512)
+    if method == "oni-ranking":
+        kwargs.update(update_every=512, pairs_per_request=10)
+    temp_id = f"bench/LLMFeedback-{task}-{method.replace('+', '-')}-{seed}-v0"
+    gymnasium.register(temp_id, entry_point=lambda: _make_env(env_id, method, recorder, annotator, kwargs),
+                       disable_env_checker=True, order_enforce=False)
+    config = PPOConfig(seed=seed, device="cpu")
+    if method == "ppo+counts":
+        config.intrinsic = "counts"
+    start = time.perf_counter()
+    try:
+        PPO(temp_id, config).learn(steps, progress=False)
+    finally:
+        gymnasium.registry.pop(temp_id, None)
+        if annotator is not None:
+            annotator.close()
+        if server is not None:
+            server.stop()
+    wall = time.perf_counter() - start
+    stats = annotator.stats if annotator is not None else None
+    last = slice(-100, None)
+    return {"task": task, "method": method, "noise": noise, "seed": seed, "steps": steps,
+            "episodes": len(recorder.returns),
+            "return_last100": float(np.mean(recorder.returns[last])) if recorder.returns else math.nan,
+            "success_last100": float(np.mean(recorder.successes[last])) if recorder.successes else math.nan,
+            "requests_per_1k": 1000 * stats.requests / steps if stats else 0.0,
+            "hit_rate": recorder.hits / recorder.lookups if recorder.lookups and method != "oni-ranking" else math.nan,
+            "unparsed": stats.unparsed if stats else 0, "errors": stats.errors if stats else 0,
+            "wall_s": round(wall, 1)}
+
+
+def throughput(task: str, steps: int = 10_000, delay: float = 0.2, rounds: int = 3) -> dict:
+    """Steps/s of random play: the bare env against the wrapper with the background annotator, alternated for
+    ``rounds`` rounds in one process (the median ratio is reported), then once with a blocking annotator.
+    The annotator answers one warm-up request first, so the OpenAI SDK's import and the client's start-up
+    (seconds of one core, once per process) are not charged to the steps."""
+    import sparsegym
+    from sparsegym.llm.feedback import Annotator, FeedbackStore, ScriptedJudge
+    from sparsegym.llm.testing import ScriptedLLMServer
+    from sparsegym.wrappers.llm_feedback import LLMFeedbackReward
+
+    env_id = TASKS[task][0]
+
+    def play(env, seed: int, blocking: Annotator | None = None) -> float:
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        start = time.perf_counter()
+        for _ in range(steps):
+            _, _, term, trunc, info = env.step(int(rng.integers(env.action_space.n)))
+            if blocking is not None:
+                blocking.wait()
+            if term or trunc:
+                env.reset()
+        return steps / (time.perf_counter() - start)
+
+    bare_rates, wrapped_rates = [], []
+    with ScriptedLLMServer(reply=ScriptedJudge(truth_for(task)), delay=delay) as server:
+        bare = sparsegym.make(env_id)
+        with Annotator(base_url=server.base_url, store=FeedbackStore(":memory:"), max_in_flight=4) as ann:
+            ann.annotate_labels(["warm-up"])
+            wrapped = LLMFeedbackReward(sparsegym.make(env_id), ann)
+            for r in range(rounds):
+                bare_rates.append(play(bare, r))
+                wrapped_rates.append(play(wrapped, r))
+            requests = ann.stats.requests + ann.pending - 1
+            wrapped.close()
+        with Annotator(base_url=server.base_url, store=FeedbackStore(":memory:"), max_in_flight=4) as ann:
+            ann.annotate_labels(["warm-up"])
+            blocked = LLMFeedbackReward(sparsegym.make(env_id), ann)
+            blocking = play(blocked, 0, ann)
+            blocked.close()
+        bare.close()
+    ratios = sorted(w / b for w, b in zip(wrapped_rates, bare_rates))
+    return {"bare": float(np.median(bare_rates)), "background": float(np.median(wrapped_rates)),
+            "ratio": ratios[len(ratios) // 2], "ratios": ratios, "requests": requests, "blocking": blocking,
+            "blocking_ratio": blocking / float(np.median(bare_rates))}
+
+
+def _load(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in FIELDS:
+            if k not in ("task", "method"):
+                r[k] = float(r[k])
+    return rows
+
+
+def _save(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def table(rows: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["method"], r["noise"], r["steps"]), []).append(r)
+    lines = ["task          | method              | noise | steps  | seeds | return (last 100) | success (last 100) "
+             "| LLM req / 1k steps | hit rate | unparsed | errors",
+             "--------------+---------------------+-------+--------+-------+-------------------+--------------------"
+             "+--------------------+----------+----------+-------"]
+    for (task, method, noise, steps), rs in groups.items():
+        def ms(key: str) -> str:
+            vals = [r[key] for r in rs if not math.isnan(r[key])]
+            return f"{np.mean(vals):.2f}±{np.std(vals):.2f}" if vals else "-"
+        lines.append(f"{task:<13} | {method:<19} | {noise:>5.0%} | {int(steps):>6} | {len(rs):>5} | {ms('return_last100'):>17} "
+                     f"| {ms('success_last100'):>18} | {ms('requests_per_1k'):>18} | {ms('hit_rate'):>8} "
+                     f"| {sum(r['unparsed'] for r in rs):>8.0f} | {sum(r['errors'] for r in rs):>6.0f}")
+    side = []
+    for (task, method, noise, steps), rs in groups.items():
+        base = groups.get((task, "ppo", 0.0, steps))
+        if method == "ppo" or not base:
+            continue
+        a = np.mean([r["return_last100"] for r in rs])
+        b = np.mean([r["return_last100"] for r in base])
+        side.append(f"* {task}, {method} (noise {noise:.0%}) over ppo: return {a:.2f} / {b:.2f}"
+                    + (f" = {a / b:.2f}x" if b > 0 else ""))
+    return "\n".join(lines) + ("\n\nAgainst plain PPO at equal steps:\n" + "\n".join(side) if side else "")
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        labels, means, errs = [], [], []
+        for key in dict.fromkeys((r["method"], r["noise"]) for r in rows if r["task"] == task):
+            vals = [r["return_last100"] for r in rows if (r["task"], r["method"], r["noise"]) == (task, *key)]
+            labels.append(key[0] + (f"\nnoise {key[1]:.0%}" if key[1] else ""))
+            means.append(np.mean(vals))
+            errs.append(np.std(vals))
+        ax.bar(range(len(labels)), means, yerr=errs, color=[f"C{i}" for i in range(len(labels))])
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+        ax.set_title(f"{task}")
+        ax.set_ylabel("extrinsic return, last 100 episodes")
+    fig.suptitle(f"PPO with ONI rewards from a {JUDGE} (not a language model): mean and std over seeds", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.2, 0.4],
+                        help="label noise rates; rates above 0 run oni-retrieval only")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=100_000, help="env steps per run")
+    parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--throughput-steps", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path = args.out / "llm_feedback.csv"
+    lines = [f"# LLM-feedback rewards with a {JUDGE} (labels from the task's progress events, not a language model)"]
+    tp = throughput(args.tasks[0], args.throughput_steps)
+    lines.append(f"# throughput on {args.tasks[0]} (uniform random play, 3 alternated rounds of {args.throughput_steps} "
+                 f"steps, judge answers after 0.2 s): bare {tp['bare']:.0f} steps/s; with the background annotator "
+                 f"{tp['background']:.0f}: median ratio {tp['ratio']:.2f}x (rounds: "
+                 f"{', '.join(f'{r:.2f}' for r in tp['ratios'])}; target >= 0.9; {tp['requests']} requests); with a "
+                 f"blocking annotator (each new caption waits for its label) {tp['blocking']:.0f} ({tp['blocking_ratio']:.2f}x)")
+    print(lines[-1])
+    if not args.throughput_only:
+        rows = _load(csv_path)
+        done = {(r["task"], r["method"], r["noise"], r["seed"], r["steps"]) for r in rows}
+        todo = [(t, m, 0.0, s) for s in args.seeds for t in args.tasks for m in args.methods]
+        todo += [(t, "oni-retrieval", n, s) for s in args.seeds for t in args.tasks for n in args.noise if n > 0
+                 and "oni-retrieval" in args.methods]
+        todo = [k for k in todo if (*k, float(args.steps)) not in done and (*k, args.steps) not in done]
+        from tqdm import tqdm
+
+        for task, method, noise, seed in (bar := tqdm(todo, desc="llm_feedback", unit="run", file=sys.stdout)):
+            bar.set_postfix_str(f"{task} {method} noise {noise} seed {seed}")
+            rows.append(run(task, method, noise, seed, args.steps))
+            _save(csv_path, rows)
+    rows = _load(csv_path)
+    if rows:
+        lines.append(f"# PPO (glyph encoder, 8 envs, CPU, torch threads 1), {args.steps} env steps per run; "
+                     "return and success are the task's own (extrinsic) over the last 100 training episodes")
+        lines.append(table(rows))
+        _plot(rows, args.out / "llm_feedback.png")
+    text = "\n".join(lines) + "\n"
+    (args.out / "llm_feedback.txt").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
