@@ -164,6 +164,7 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         self._counts: Counter[str] = Counter()
         self._steps = 0
         self._cache: dict[str, float] = {}  # caption -> raw score of the current model
+        self._answered: dict[str, float] = {}  # caption -> its label once answered (0 for no label): no lock needed
         self._fitted = 0  # answers the model was last trained on
         self._pool: list[str] = []
         self._pool_seen: set[str] = set()
@@ -240,7 +241,8 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     def raw_reward(self, text: str) -> float:
         """``r_llm(text)`` before count scaling and ``coef``: the variant's reward for one caption."""
         if self.variant == "retrieval":
-            return float(self.annotator.label(text) or 0)
+            known = self._answered.get(text)
+            return known if known is not None else self._lookup(text)
         if self._fitted == 0:  # nothing learned yet: no opinion, no reward
             return 0.0
         score = self._score(text)
@@ -254,14 +256,25 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         normalised = (score - mean) / max(std, 1e-8)
         return normalised if normalised > self.threshold else 0.0
 
+    def _lookup(self, text: str) -> float:
+        """The annotator's label of ``text`` (0 until answered), remembered here once it is answered."""
+        label = self.annotator.label(text)
+        if label is not None or self.annotator.is_labelled(text):
+            self._answered[text] = float(label or 0)
+        return float(label or 0)
+
     # -- asking --------------------------------------------------------------------------------------------
 
     def _ask(self, text: str) -> None:
         if not self.learn or self.annotator is None:
             return
         if self.variant in ("retrieval", "classification"):
-            if self.variant == "classification" and self.annotator.n_labels >= self.max_labels:
+            if text in self._answered:  # answered already: nothing to ask, and no lock to take
                 return
+            if self.variant == "classification":
+                self._lookup(text)
+                if text in self._answered or self.annotator.n_labels >= self.max_labels:
+                    return
             self.annotator.request_label(text)
             return
         if self._steps % self.subsample == 0:
