@@ -90,13 +90,14 @@ def run_ppo(env_id: str, method: str, budget: int, seed: int, server) -> dict[st
 
 def run_calm(env_id: str, mode: str, noise: float, episodes: int) -> tuple[dict[str, float], dict]:
     from sparsegym.baselines import MiniGridOracle
-    from sparsegym.envs.minigrid.annotator import MODEL_NAME, ScriptedAnnotator
+    from sparsegym.envs.minigrid.annotator import ScriptedAnnotator
     from sparsegym.llm import LLMClient
     from sparsegym.llm.testing import ScriptedLLMServer
     from sparsegym.wrappers import LLMSubgoalCredit, evaluate_credit
 
-    with ScriptedLLMServer(reply=ScriptedAnnotator(noise=noise), models=[MODEL_NAME]) as server:
-        client = LLMClient(server.base_url, MODEL_NAME, cache=False)
+    annotator = ScriptedAnnotator(noise=noise)
+    with ScriptedLLMServer(reply=annotator, models=[annotator.model_name]) as server:
+        client = LLMClient(server.base_url, annotator.model_name, cache=False)
         env = LLMSubgoalCredit(sparsegym.make(env_id), client, mode=mode, record=True, cache=False)
         oracle, rng = MiniGridOracle(env), random.Random(0)
         for episode in range(episodes):

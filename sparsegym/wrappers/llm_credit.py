@@ -109,8 +109,8 @@ class LLMSubgoalCredit(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
         blocking: wait for each label before returning the step (transition mode: the bonus then includes it).
         max_workers: threads sending requests.
         window: transitions per trajectory prompt.
-        cache: where decompositions are kept (:class:`~sparsegym.llm.annotations.AnnotationStore`); a client
-            made here also uses sparsegym's response cache unless ``cache`` is False.
+        cache: where decompositions are kept (:class:`~sparsegym.llm.annotations.AnnotationStore`). Labels are
+            memoised in memory per prompt; to keep them across runs, pass a client with a response cache.
         record: keep, for every transition, the true events and the LLM's labels (:meth:`credit_records`,
             for :func:`evaluate_credit`).
         max_tokens: the LLM's answer budget per request.
@@ -152,7 +152,7 @@ class LLMSubgoalCredit(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
         if client is None and base_url is not None:
             from sparsegym.llm.client import LLMClient
 
-            client = LLMClient(base_url, model, cache=cache is not False)
+            client = LLMClient(base_url, model, cache=False)  # labels are memoised in memory; pass a client to cache them
         self.client, self.model, self.mode, self.beta, self.send = client, model, mode, float(beta), send
         self.blocking, self.max_workers, self.window, self.record = bool(blocking), int(max_workers), int(window), bool(record)
         self.max_tokens, self.name = int(max_tokens), name
@@ -420,7 +420,7 @@ class LLMSubgoalCredit(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs)
         """``beta * n(key) / max n``: CALM's min-max normalised annotation count (0 before any annotation)."""
         if self._max_count <= 0:
             return 0.0
-        return self.beta * self.counts.get(key, 0) / self._max_count
+        return self.beta * (self.counts.get(key, 0) / self._max_count)  # the ratio first: never above beta
 
     def flush(self, send_partial: bool = False) -> None:
         """Wait for every request in flight and fold its labels in (trajectory mode, ``send_partial``: send

@@ -223,9 +223,10 @@ def test_trajectory_labels_arrive_after_the_episode_and_pay_later(tmp_path):
 
 
 def test_noisy_labels_lose_recall_and_bad_replies_are_counted(tmp_path):
-    with ScriptedLLMServer(reply=ScriptedAnnotator(noise=1.0), models=[MODEL_NAME]) as server:
-        env = LLMSubgoalCredit(sparsegym.make(DOORKEY5), base_url=server.base_url, model=MODEL_NAME, blocking=True,
-                               record=True, cache=tmp_path / "a.sqlite")
+    noisy = ScriptedAnnotator(noise=1.0)
+    with ScriptedLLMServer(reply=noisy, models=[noisy.model_name]) as server:
+        env = LLMSubgoalCredit(sparsegym.make(DOORKEY5), base_url=server.base_url, model=noisy.model_name,
+                               blocking=True, record=True, cache=tmp_path / "a.sqlite")
         _play(env, SOLUTION)
     assert evaluate_credit(env.credit_records())["all"]["recall"] == 0.0
     with _server("no idea") as server:

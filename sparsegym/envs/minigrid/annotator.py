@@ -23,11 +23,16 @@ and a false positive is added with probability ``noise`` per transition sent (pe
 with prose, single-quoted python) as models' replies do. Everything is drawn from a generator seeded by the
 prompt and ``seed``, so the same prompt always gets the same answer (as at temperature 0).
 
-Every output that uses it should say so: its model name is :data:`MODEL_NAME`.
+Every output that uses it should say so. Serve it under its :attr:`ScriptedAnnotator.model_name`
+(:data:`MODEL_NAME` plus its settings): caches key answers by model, so annotators with different noise
+must not share a name.
 
 >>> from sparsegym.llm.testing import ScriptedLLMServer
->>> with ScriptedLLMServer(reply=ScriptedAnnotator(noise=0.2), models=[MODEL_NAME]) as server:
-...     pass  # point LLMSubgoals / LLMSubgoalCredit at server.base_url
+>>> annotator = ScriptedAnnotator(noise=0.2)
+>>> annotator.model_name
+'scripted-annotator-noise0.2'
+>>> with ScriptedLLMServer(reply=annotator, models=[annotator.model_name]) as server:
+...     pass  # point LLMSubgoals / LLMSubgoalCredit at server.base_url, model=annotator.model_name
 """
 
 from __future__ import annotations
@@ -85,6 +90,20 @@ class ScriptedAnnotator:
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{label} must be in [0, 1], got {value}")
         self.noise, self.malformed, self.seed, self.varied_format = float(noise), float(malformed), int(seed), varied_format
+
+    @property
+    def model_name(self) -> str:
+        """:data:`MODEL_NAME` with the settings that change answers (none at their defaults)."""
+        parts = [MODEL_NAME]
+        if self.noise:
+            parts.append(f"noise{self.noise:g}")
+        if self.malformed:
+            parts.append(f"malformed{self.malformed:g}")
+        if self.seed:
+            parts.append(f"seed{self.seed}")
+        if not self.varied_format:
+            parts.append("plain")
+        return "-".join(parts)
 
     def __call__(self, request: dict[str, Any]) -> str:
         text = _last_user_text(request)
