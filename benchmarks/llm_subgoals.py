@@ -13,8 +13,8 @@ protocol on a few levels (``--local-model``), to show what a real small model's 
    scripted oracle's solution). Success is the success rate of the last 100 training episodes; ``auc`` is the
    mean of that rate over training (nan counted as 0) and ``frames_to_0.5`` the first frame count at which it
    reached 0.5 (over at least 20 episodes). Ratios compare each subgoal method with plain PPO at equal frames.
-2. **CALM** (``LLMSubgoalCredit``): episodes of a noisy oracle (a random action 20% of the time, so keys are
-   dropped and picked up again) labelled by the scripted annotator at noise 0, 20% and 40%, in transition and
+2. **CALM** (``LLMSubgoalCredit``): episodes of a noisy oracle (a random action 20% of the time, and when the
+   oracle finds no plan, so keys are dropped and picked up again) labelled by the scripted annotator at noise 0, 20% and 40%, in transition and
    trajectory mode; precision, recall and F1 of its labels against the env's true subgoal events (objects
    picked up, doors opened, goal reached).
 3. The cache: a second pass over the same levels makes zero requests, and a run with no client works.
@@ -89,7 +89,7 @@ def run_ppo(env_id: str, method: str, budget: int, seed: int, server) -> dict[st
 # -- part 2: CALM's labels ----------------------------------------------------------------------------------
 
 def run_calm(env_id: str, mode: str, noise: float, episodes: int) -> tuple[dict[str, float], dict]:
-    from sparsegym.baselines import MiniGridOracle
+    from sparsegym.baselines import MiniGridOracle, OracleError
     from sparsegym.envs.minigrid.annotator import ScriptedAnnotator
     from sparsegym.llm import LLMClient
     from sparsegym.llm.testing import ScriptedLLMServer
@@ -105,7 +105,12 @@ def run_calm(env_id: str, mode: str, noise: float, episodes: int) -> tuple[dict[
             oracle.reset(1000 + episode)
             done = False
             while not done:
-                action = oracle.act(obs, info) if rng.random() >= 0.2 else rng.randrange(7)
+                action = rng.randrange(7)
+                if rng.random() >= 0.2:
+                    try:
+                        action = oracle.act(obs, info)
+                    except OracleError:  # a random action left it nowhere to put a key down: random again
+                        pass
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
         env.flush()
@@ -145,6 +150,7 @@ def local_model(levels: int = 2) -> list[str]:
     from sparsegym.baselines import MiniGridOracle
     from sparsegym.llm import LLMClient
     from sparsegym.llm.server import LocalServer
+    from sparsegym.llm.subgoal_prompts import CALM_PROMPT_VERSION
     from sparsegym.wrappers import LLMSubgoalCredit, LLMSubgoals, evaluate_credit
 
     lines = []
@@ -160,7 +166,11 @@ def local_model(levels: int = 2) -> list[str]:
         credit = LLMSubgoalCredit(sparsegym.make(ENVS[0]), client, blocking=True, record=True, cache=False,
                                   max_tokens=96)
         obs, info = credit.reset(seed=0)
-        lines.append(f"CALM decomposition: {info['llm_credit_subgoals']}; error: {info.get('llm_credit_error')}")
+        record = credit.store.get(kind="calm_decomposition", env=credit.env_id, mission=info["mission"],
+                                  prompt=CALM_PROMPT_VERSION, model="*") or {}
+        reply = " ".join(str(record.get("reply")).split())
+        lines.append(f"CALM decomposition: reply {reply[:300]!r}")
+        lines.append(f"  -> subgoals {info['llm_credit_subgoals']}; error: {info.get('llm_credit_error')}")
         oracle = MiniGridOracle(credit)
         oracle.reset(0)
         done = False

@@ -249,7 +249,8 @@ _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+?)\s*$")
 
 def parse_string_list(text: str) -> list[str]:
     """CALM's decomposition: a list of short instructions (a JSON list of strings, of objects with a
-    ``text``/``subgoal``/``name``, or failing JSON, a numbered or bulleted list)."""
+    ``text``/``subgoal``/``name``, an object holding one such list, or failing JSON, a numbered or bulleted
+    list)."""
     try:
         value = extract_json(text, (list, dict))
     except ReplyParseError:
@@ -257,8 +258,9 @@ def parse_string_list(text: str) -> list[str]:
         if lines:
             return [line.strip().strip('"').rstrip(".") for line in lines]
         raise ReplyParseError(f"expected a JSON list of subgoals (strings), got {_preview(text)}") from None
-    if isinstance(value, dict):
-        value = value.get("subgoals", list(value))
+    if isinstance(value, dict):  # {"subgoals": [...]}, or any one list it holds; never its keys
+        lists = [v for k, v in value.items() if isinstance(v, list)]
+        value = value["subgoals"] if isinstance(value.get("subgoals"), list) else lists[0] if len(lists) == 1 else None
     out = []
     for entry in value if isinstance(value, list) else []:
         if isinstance(entry, dict):

@@ -20,6 +20,7 @@ from sparsegym.envs.minigrid.annotator import MODEL_NAME, ScriptedAnnotator  # n
 from sparsegym.llm.subgoal_prompts import (  # noqa: E402
     ReplyParseError,
     parse_flags,
+    parse_string_list,
     parse_subgoal_list,
     parse_times,
 )
@@ -103,6 +104,9 @@ def test_labels_parse_from_dicts_lists_and_python_literals():
     assert parse_flags('["go to the goal"]', names) == {"go to the goal": True}
     assert parse_times('```\n{"pick up the key": 3, "open the door": [7], "go to the goal": null}\n```', names) == {
         "pick up the key": [3], "open the door": [7]}
+    assert parse_string_list('{"steps": ["pick up the key", "open the door"]}') == ["pick up the key", "open the door"]
+    with pytest.raises(ReplyParseError):  # an object's keys are not subgoals
+        parse_string_list('{"type": "list", "milestones": "pick up the key, then open the door"}')
     with pytest.raises(ReplyParseError):
         parse_flags('{"fly to the moon": true}', names)
     with pytest.raises(ReplyParseError):
