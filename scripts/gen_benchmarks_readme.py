@@ -162,6 +162,15 @@ NOTES = {
         "classification). The throughput line compares random play through the wrapper with the bare env in "
         "alternated rounds (target: at least 0.9x); its blocking row shows what waiting for each new "
         "caption's label would cost."
+    "llm_subgoals": (
+        "The \"LLM\" of the main rows is the scripted annotator (rules that read the prompt's text, with a chosen "
+        "noise rate), served over HTTP like a model, not a language model. Ratios are each subgoal method's mean "
+        "success (and mean success over training, `auc`) over plain PPO's at the same frames: above 1, the "
+        "subgoals helped. `requests` counts the LLM calls of a run: one per distinct level its envs met. CALM's "
+        "precision and recall score the labels against the env's own events; at noise 0 transition mode should "
+        "be exact, and trajectory mode loses recall to its `{subgoal: time}` answer format, which holds one time "
+        "per subgoal per window (a key dropped and picked up again is labelled once). The tiny local model's "
+        "lines show the protocol on a real model's replies."
     ),
     "lm_policy_scoring": (
         "`cand/s` is admissible actions scored per second for one turn; `scored tok/s` counts the candidates' "
@@ -305,6 +314,13 @@ def _bandits_table(path: Path) -> str:
             f"half of the horizon:\n\n" + "\n\n".join(out))
 
 
+def _llm_subgoals_rows(path: Path) -> str:
+    header, rows = _read_csv(path)
+    parts = sorted({r[0] for r in rows})
+    return (f"{len(rows)} runs ({', '.join(f'{sum(r[0] == p for r in rows)} {p}' for p in parts)}), one row each; "
+            "`results/llm_subgoals.txt` tabulates them.")
+
+
 def _array(values: list[float]):
     import numpy as np
 
@@ -316,6 +332,7 @@ RENDER_CSV: dict[str, Callable[[Path], str]] = {
     "exploration.csv": _exploration_table,
     "bandits_regret.csv": _bandits_table,
     "text_agents.csv": _text_agents_table,
+    "llm_subgoals.csv": _llm_subgoals_rows,
 }
 SUMMARISE_CSV: dict[str, Callable[[Path], str]] = {
     "env_throughput.csv": _ratio_summary,

@@ -29,7 +29,7 @@ __all__ = ["apply_wrappers", "check_wrappers", "resolve_wrapper"]
 
 #: The wrappers a stack may name without a module (``sparsegym.wrappers``' exports).
 KNOWN = ("ScoreReward", "SubgoalReward", "GatedReward", "PotentialShaping", "CountBonus", "IntrinsicReward",
-         "LLMRewardCode", "TextObservation")
+         "LLMRewardCode", "TextObservation", "LLMSubgoals", "LLMSubgoalCredit")
 
 
 def resolve_wrapper(name: str) -> type:

@@ -8,12 +8,18 @@ proposed by an LLM::
 
     [{"type": "picked_up", "object": "key", "color": "yellow", "bonus": 0.2},
      {"type": "opened_door", "color": "yellow"},
+     {"type": "opened_door", "pos": [4, 2]},
      {"type": "entered_room", "top_left": [5, 1], "size": [3, 3], "name": "east room"},
      {"type": "adjacent_to", "object": "ball", "color": "purple"},
      {"type": "reached_position", "pos": [3, 4]},
      {"type": "instruction", "text": "pick up the yellow key"}]
 
-Every entry may set ``name`` and ``bonus``.
+Every entry may set ``name`` and ``bonus``. :data:`SPEC_FORMAT` explains the format to a language model.
+
+Hooks for the LLM subgoal wrappers (:mod:`sparsegym.wrappers.llm_subgoals`, :mod:`sparsegym.wrappers.llm_credit`),
+which reach them through the family descriptor (``Family.subgoals``) and never name MiniGrid:
+:func:`describe_level`, :func:`world_state`, :func:`events`, :func:`subgoal_kind`
+(from :mod:`sparsegym.envs.minigrid.level`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsegym.envs.minigrid import predicates as P
+from sparsegym.envs.minigrid.level import EVENT_KINDS, describe_level, events, subgoal_kind, world_state
 from sparsegym.envs.minigrid.text import IDX_TO_COLOR
 from sparsegym.errors import ConfigError
 from sparsegym.types import Subgoal, Transition
@@ -46,10 +53,22 @@ def picked_up(obj_type: str | None = None, color: str | None = None, name: str |
                    _state(lambda c: P.carrying(c, obj_type, color)), bonus)
 
 
-def opened_door(color: str | None = None, name: str | None = None, bonus: float | None = None) -> Subgoal:
-    """A door of that colour is open."""
+def opened_door(color: str | None = None, name: str | None = None, bonus: float | None = None,
+                pos: Sequence[int] | None = None) -> Subgoal:
+    """A door of that colour is open (with ``pos``: the door at that (x, y) position, of that colour if
+    given)."""
     P._check("door", color)
-    return Subgoal(name or f"opened {_describe('door', color)}", _state(lambda c: P.door_open(c, color)), bonus)
+    if pos is None:
+        return Subgoal(name or f"opened {_describe('door', color)}", _state(lambda c: P.door_open(c, color)), bonus)
+    p = (int(pos[0]), int(pos[1]))
+
+    def door_at_open(c: Any) -> bool:
+        if not (0 <= p[0] < c.grid.width and 0 <= p[1] < c.grid.height):
+            return False
+        cell = c.grid.get(*p)
+        return cell is not None and cell.type == "door" and cell.is_open and (color is None or cell.color == color)
+
+    return Subgoal(name or f"opened {_describe('door', color)} at {p}", _state(door_at_open), bonus)
 
 
 def entered_room(top_left: Sequence[int], size: Sequence[int], name: str | None = None,
@@ -106,7 +125,7 @@ def from_instruction(text: str, name: str | None = None, bonus: float | None = N
 
 _BUILDERS = {
     "picked_up": (picked_up, {"object": "obj_type", "color": "color"}),
-    "opened_door": (opened_door, {"color": "color"}),
+    "opened_door": (opened_door, {"color": "color", "pos": "pos"}),
     "entered_room": (entered_room, {"top_left": "top_left", "size": "size"}),
     "adjacent_to": (adjacent_to, {"object": "obj_type", "color": "color"}),
     "reached_position": (reached_position, {"pos": "pos"}),
@@ -144,12 +163,23 @@ def from_spec(spec: Any) -> list[Subgoal]:
         kwargs = {arg: entry[key] for key, arg in fields.items() if key in entry}
         try:
             out.append(builder(**kwargs, name=entry.get("name"), bonus=entry.get("bonus")))
-        except TypeError as exc:
+        except ConfigError as exc:
             raise ConfigError(f"subgoal entry {i} ({kind}): {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"subgoal entry {i} ({kind}): {exc}") from None
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:  # e.g. "pos": [3], "text": 5
+            raise ConfigError(f"subgoal entry {i} ({kind}): bad value ({type(exc).__name__}: {exc}) in {entry}") from None
     return out
 
 
+#: The spec format explained for a language model's prompt (what ``from_spec`` accepts).
+SPEC_FORMAT = """Each subgoal is a JSON object with a "type" and that type's fields:
+- {"type": "picked_up", "object": "key" | "ball" | "box", "color": C}: the agent holds that object.
+- {"type": "opened_door", "color": C} or {"type": "opened_door", "pos": [x, y]}: that door is open (toggling a locked door with the key of its colour unlocks and opens it).
+- {"type": "adjacent_to", "object": "key" | "ball" | "box" | "door" | "goal", "color": C}: the agent stands next to that object.
+- {"type": "reached_position", "pos": [x, y]}: the agent stands on that cell.
+- {"type": "entered_room", "top_left": [x, y], "size": [width, height]}: the agent stands inside that rectangle.
+- {"type": "instruction", "text": T}: a short instruction, one of "pick up the C key|ball|box", "open the C door", "go to the C key|ball|box|door|goal", "go to (x, y)".
+C is a colour: red, green, blue, purple, yellow or grey; leave "color" out to mean any colour."""
+
 __all__ = ["picked_up", "opened_door", "entered_room", "adjacent_to", "reached_position", "from_instruction",
-           "from_spec", "Subgoal", "Transition"]
+           "from_spec", "Subgoal", "Transition", "SPEC_FORMAT", "describe_level", "world_state", "events",
+           "subgoal_kind", "EVENT_KINDS"]
