@@ -162,6 +162,7 @@ NOTES = {
         "classification). The throughput line compares random play through the wrapper with the bare env in "
         "alternated rounds (target: at least 0.9x); its blocking row shows what waiting for each new "
         "caption's label would cost."
+    ),
     "llm_subgoals": (
         "The \"LLM\" of the main rows is the scripted annotator (rules that read the prompt's text, with a chosen "
         "noise rate), served over HTTP like a model, not a language model. Ratios are each subgoal method's mean "
