@@ -31,7 +31,6 @@ import csv
 import math
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -107,7 +106,7 @@ def run(task: str, method: str, noise: float, seed: int, steps: int) -> dict:
     import gymnasium
 
     from sparsegym.agents import PPO, PPOConfig
-    from sparsegym.llm.feedback import FeedbackStore, Annotator, ScriptedJudge
+    from sparsegym.llm.feedback import Annotator, FeedbackStore, ScriptedJudge
     from sparsegym.llm.testing import ScriptedLLMServer
 
     env_id = TASKS[task][0]
@@ -232,7 +231,7 @@ def table(rows: list[dict]) -> str:
              "--------------+---------------------+-------+--------+-------+-------------------+--------------------"
              "+--------------------+----------+----------+-------"]
     for (task, method, noise, steps), rs in groups.items():
-        def ms(key: str) -> str:
+        def ms(key: str, rs: list[dict] = rs) -> str:
             vals = [r[key] for r in rs if not math.isnan(r[key])]
             return f"{np.mean(vals):.2f}±{np.std(vals):.2f}" if vals else "-"
         lines.append(f"{task:<13} | {method:<19} | {noise:>5.0%} | {int(steps):>6} | {len(rs):>5} | {ms('return_last100'):>17} "

@@ -13,8 +13,8 @@ from sparsegym.errors import ConfigError  # noqa: E402
 from sparsegym.llm import LLMClient, LLMUnreachableError  # noqa: E402
 from sparsegym.llm.feedback import (  # noqa: E402
     GOALS,
-    FeedbackStore,
     Annotator,
+    FeedbackStore,
     ScriptedJudge,
     label_messages,
     parse_label,

@@ -12,7 +12,7 @@ pytest.importorskip("openai")
 
 from sparsegym.errors import ConfigError  # noqa: E402
 from sparsegym.llm import LLMClient  # noqa: E402
-from sparsegym.llm.feedback import FeedbackStore, Annotator, ScriptedJudge  # noqa: E402
+from sparsegym.llm.feedback import Annotator, FeedbackStore, ScriptedJudge  # noqa: E402
 from sparsegym.llm.testing import ScriptedLLMServer  # noqa: E402
 from sparsegym.wrappers.llm_feedback import LLMFeedbackReward, caption_function  # noqa: E402
 
@@ -204,8 +204,9 @@ def test_bad_arguments_are_named():
 
 def test_minigrid_captions_and_env_checker(judge_server):
     pytest.importorskip("minigrid")
-    import sparsegym
     from gymnasium.utils.env_checker import check_env
+
+    import sparsegym
 
     env = sparsegym.make("sparsegym/MiniGrid-DoorKey-5x5-v0")
     fn = caption_function(env)
