@@ -281,7 +281,9 @@ class Annotator:
         game: the game's name as the prompt says it.
         store: an :class:`FeedbackStore`, a path, or None for the default file in sparsegym's cache folder.
         max_in_flight: requests sent at once (the server batches them).
-        temperature, seed, max_tokens: sampling of each request (ONI: temperature 0.1).
+        temperature: sampling temperature of each request (ONI: 0.1).
+        seed: the requests' seed (a seeded request is deterministic where the server honours seeds).
+        max_tokens: the longest reply.
         offline: never ask the LLM; only stored answers are used (deployment, or a Motif-style frozen run).
 
     ``request_label``/``request_preference`` return at once; ``label``/``labels``/``preferences`` read what

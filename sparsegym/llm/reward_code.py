@@ -365,7 +365,9 @@ class RewardCodeWriter:
 
     Args:
         client: an :class:`~sparsegym.llm.LLMClient` (or anything with its ``chat``).
-        temperature, seed, max_tokens: sampling of every request (temperature 0 and a seed: cacheable).
+        temperature: sampling temperature of every request (0 with a seed: cacheable).
+        seed: the requests' seed.
+        max_tokens: the longest reply.
         critic: have a second request review each version; a ``VERDICT: REVISE`` triggers one rewrite,
             kept when it passes the checker.
         repair_attempts: how many times code the checker refuses is sent back with its complaints.

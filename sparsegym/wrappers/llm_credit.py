@@ -461,11 +461,12 @@ def evaluate_credit(records: Iterable[Mapping[str, Any]],
     Returns ``{"kinds": {kind: {"tp", "fp", "fn", "precision", "recall", "f1"}}, "all": {...},
     "transitions": n}``; ``all`` sums the counts over kinds (micro average).
 
-    >>> result = evaluate_credit([{"predicted": ["picked up key"], "true": ["picked up key"]},
-    ...                           {"predicted": ["opened door"], "true": []},
-    ...                           {"predicted": [], "true": ["opened door"]}])
-    >>> result["all"]["precision"], result["all"]["recall"], result["kinds"]["opened door"]["tp"]
-    (0.5, 0.5, 0)
+    Examples:
+        >>> result = evaluate_credit([{"predicted": ["picked up key"], "true": ["picked up key"]},
+        ...                           {"predicted": ["opened door"], "true": []},
+        ...                           {"predicted": [], "true": ["opened door"]}])
+        >>> result["all"]["precision"], result["all"]["recall"], result["kinds"]["opened door"]["tp"]
+        (0.5, 0.5, 0)
     """
     table: dict[str, dict[str, int]] = {}
     n = 0

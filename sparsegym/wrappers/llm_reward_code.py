@@ -83,7 +83,9 @@ class LLMRewardCode(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         coef: the bonus weight (applied after clipping).
         task: a description of the task for the prompt, instead of the family's.
         critic: have a second request review the code before use (one rewrite on ``VERDICT: REVISE``).
-        temperature, seed, max_tokens: sampling of the requests (temperature 0 and a seed are cached).
+        temperature: sampling temperature of the requests (0 with a seed: cached).
+        seed: the requests' seed.
+        max_tokens: the longest reply.
         timeout: seconds one call of the code may take (then the bonus is 0 and the worker restarts).
         memory_mb: the worker's address-space limit.
         clip: the code's result is clipped to ``[-clip, clip]`` (or ``(low, high)``) before ``coef``.

@@ -116,8 +116,9 @@ class LLMSubgoals(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         client: an :class:`~sparsegym.llm.LLMClient`; None with ``base_url`` None means "answers come from
             the cache only" (deployment), and a level that is not cached then raises
             :class:`LLMSubgoalsCacheMiss`.
-        base_url, model: make a client for that server (``model``: also part of the cache key; None: the
-            client's model, or with no client, the answer the last model stored for the level).
+        base_url: make a client for that server.
+        model: the model to ask (also part of the cache key; None: the client's model, or with no client, the
+            answer the last model stored for the level).
         plan: ``"llm"`` or ``"oracle"`` (the family oracle's solution, no LLM; see the module docstring).
         alpha: the bonus scale (Words as Beacons: 0.2); an entry's own ``bonus`` overrides it.
         max_steps: ``T_max``; None for the env's ``max_steps`` or its spec's ``max_episode_steps``.

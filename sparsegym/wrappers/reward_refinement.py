@@ -141,8 +141,9 @@ def refine_reward_code(env: str | Callable[[], gymnasium.Env], client: Any = Non
             random policy measures each version.
         episodes: evaluation episodes per round, seeded ``seed``, ``seed + 1``, ... in every round.
         path: the JSON history; an existing one for the same task is resumed. None keeps it in memory.
-        coef, timeout, memory_mb, clip, isolation: :class:`LLMRewardCode`'s, for every env of the loop.
-        task, critic, temperature, max_tokens: the prompt's task text and the writer's settings.
+        coef: :class:`LLMRewardCode`'s, for every env of the loop; so are ``timeout``, ``memory_mb``,
+            ``clip`` and ``isolation``.
+        task: the prompt's task text; ``critic``, ``temperature`` and ``max_tokens`` are the writer's settings.
     """
     if rounds < 1:
         raise ConfigError(f"rounds must be at least 1, got {rounds}")
