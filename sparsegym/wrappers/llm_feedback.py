@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 import random
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +95,24 @@ def caption_function(env: gymnasium.Env, caption: str | Caption | None = None) -
         return lambda e, obs, info: view.describe(obs, info)
     raise ConfigError("cannot caption this env's observations: make it with sparsegym.make (so its family is "
                       "known) or pass caption=a function (env, observation, info) -> str")
+
+
+class _Learned:
+    """A classifier or reward model with its training state, shared by the wrappers of one annotator."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.optimizer: Any = None
+        self.generator: Any = None
+        self.fitted = 0  # answers the model was last trained on (-1: a loaded model, usable at once)
+        self.cache: dict[str, float] = {}  # caption -> the current model's raw score
+        self.norm = RunningMeanStd()  # of the model's outputs on the steps' captions (ONI's running mean/std)
+        self.losses: list[float] = []
+        self.meta: dict[str, Any] = {}
+
+
+#: annotator -> {settings: _Learned}; an entry goes with its annotator.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple, _Learned]] = weakref.WeakKeyDictionary()
 
 
 class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
@@ -163,20 +182,25 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         self._rng = random.Random(seed)
         self._counts: Counter[str] = Counter()
         self._steps = 0
-        self._cache: dict[str, float] = {}  # caption -> raw score of the current model
         self._answered: dict[str, float] = {}  # caption -> its label once answered (0 for no label): no lock needed
-        self._fitted = 0  # answers the model was last trained on
         self._pool: list[str] = []
         self._pool_seen: set[str] = set()
         self._pool_offered = 0
-        self._norm = RunningMeanStd()  # of the model's outputs on the steps' captions (ONI's running mean/std)
         self._mean: float | None = None
         self._std: float | None = None
-        self.model: Any = None
-        self.losses: list[float] = []
         self.threshold = threshold
-        if variant != "retrieval":
-            self._init_model(reward_model, seed)
+        # What is learned (the model, its optimiser, the running statistics) is shared by every wrapper on the
+        # same annotator with the same settings, as ONI trains one reward model for all its envs: the copies of a
+        # vector env train it once per round, not once each.
+        key = (variant, reward_model, self.learn, self.lr, self.train_steps, self.batch_size, self.max_labels, seed)
+        shared = _SHARED.setdefault(annotator, {}) if annotator is not None else {}
+        self._learned = shared.get(key)
+        if self._learned is None:
+            self._learned = shared[key] = _Learned()
+            if variant != "retrieval":
+                self._init_model(reward_model, seed)
+        elif variant != "retrieval":
+            self._set_threshold(self._learned.meta)
 
     # -- the models ----------------------------------------------------------------------------------------
 
@@ -187,25 +211,39 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         torch.manual_seed(seed)
         self._generator = torch.Generator().manual_seed(seed)
         kind = rm.CaptionClassifier if self.variant == "classification" else rm.CaptionRewardModel
+        meta: dict[str, Any] = {}
         if path is not None:
             model, meta = rm.load_reward_model(path)
             if not isinstance(model, kind):
                 raise ConfigError(f"{path} holds a {model.kind}, and variant={self.variant!r} needs a {kind.kind}")
             self.model = model
             self._fitted = -1  # usable before any answer arrives
-            if self.variant == "ranking":
-                self._mean, self._std = meta.get("mean"), meta.get("std")
-                if self.threshold is None:
-                    self.threshold = meta.get("threshold")
         else:
             self.model = kind()
+        self._learned.meta = meta
+        self._set_threshold(meta)
+        self._optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr) if self.learn else None
+
+    def _set_threshold(self, meta: dict[str, Any]) -> None:
+        if self.variant == "ranking" and meta:
+            self._mean, self._std = meta.get("mean"), meta.get("std")
+            if self.threshold is None:
+                self.threshold = meta.get("threshold")
         if self.threshold is None:
             self.threshold = 0.5 if self.variant == "classification" else -0.5
         if self.variant == "classification":
             if not 0.0 < self.threshold < 1.0:
                 raise ConfigError(f"a classification threshold is a probability in (0, 1), got {self.threshold}")
             self._logit_threshold = math.log(self.threshold / (1.0 - self.threshold))
-        self._optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr) if self.learn else None
+
+    # The shared learned state, under the names the methods below use.
+    model = property(lambda self: self._learned.model, lambda self, v: setattr(self._learned, "model", v))
+    losses = property(lambda self: self._learned.losses)
+    _optimizer = property(lambda self: self._learned.optimizer, lambda self, v: setattr(self._learned, "optimizer", v))
+    _generator = property(lambda self: self._learned.generator, lambda self, v: setattr(self._learned, "generator", v))
+    _fitted = property(lambda self: self._learned.fitted, lambda self, v: setattr(self._learned, "fitted", v))
+    _cache = property(lambda self: self._learned.cache)
+    _norm = property(lambda self: self._learned.norm, lambda self, v: setattr(self._learned, "norm", v))
 
     def _answers(self) -> int:
         if self.variant == "classification":

@@ -305,3 +305,21 @@ def test_spec_survives_outer_wrappers_and_gymnasium_make(annotator):
         assert gymnasium.make("test/LLMFeedbackWrapped-v0").spec is not None
     finally:
         gymnasium.registry.pop("test/LLMFeedbackWrapped-v0")
+
+
+def test_wrappers_of_one_annotator_share_and_train_one_model(annotator):
+    """As ONI trains one reward model for all its envs: the copies of a vector env train it once a round."""
+    envs = [LLMFeedbackReward(MessageEnv(), annotator, "classification", caption=message, update_every=4,
+                              train_steps=5) for _ in range(3)]
+    other = LLMFeedbackReward(MessageEnv(), annotator, "classification", caption=message, update_every=4,
+                              train_steps=5, lr=1e-3)  # other settings: its own model
+    assert envs[0].model is envs[1].model is envs[2].model and other.model is not envs[0].model
+    for env in envs:
+        env.reset(seed=0)
+    for a in (1, 2, 3):
+        for env in envs:
+            env.step(a)
+    annotator.wait(timeout=10)
+    for env in envs:  # step 4 of each: a training round is due, and only the first does it
+        env.step(0)
+    assert len(envs[0].losses) == 1 and envs[2].losses is envs[0].losses
