@@ -50,7 +50,12 @@ ENVS: dict[str, tuple[str, dict]] = {
     "TreasureHunter-L10-g0": ("sparsegym/TextWorld-TreasureHunter-L10-v0", {"game_seed": 0}),
     "CoinCollector-L10-g0": ("sparsegym/TextWorld-CoinCollector-L5-v0",
                              {"settings": {"level": 10}, "game_seed": 0}),
+    # tw-simple pays a point for each step of its quest (max score above 1), so dense and sparse turn rewards
+    # differ there: the env of the reward comparisons (REWARD_VARIANTS), not run by default.
+    "Simple-g0": ("sparsegym/TextWorld-Simple-v0", {"game_seed": 0}),
 }
+DEFAULT_ENVS = ["TreasureHunter-L10-g0", "CoinCollector-L10-g0"]
+NEEDS_LM = ("hiper",)  # algorithms whose policy must be a language model
 # Per-algorithm settings (TextRLConfig fields) where the defaults are known not to suit these envs.
 ALGO_SETTINGS: dict[str, dict] = {
     "spa": {"algo_kwargs": {"beta": 0.0}},  # DOCS_NOTES_spa.md: beta=0.5 collapses on TextWorld
@@ -63,6 +68,18 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "grpo+e4": ("grpo", {"update_epochs": 4, "learning_rate": 1e-2}),
     "gigpo+e4": ("gigpo", {"update_epochs": 4, "learning_rate": 1e-2}),
 }
+# Turn rewards, on Simple-g0 (docs/text_rl.md, "Step rewards"): the env's dense score changes (the plain
+# algorithm name), success only, success plus score steps paid at once ("direct", D-RA), and the same score steps
+# paid only when the episode succeeds ("gated", G-RA).
+_STEPS = {"wrapper": "ScoreReward", "scale": 0.1}
+REWARD_VARIANTS: dict[str, tuple[str, dict]] = {
+    f"{algo}:{mode}": (algo, settings)
+    for algo in ("grpo", "gigpo")
+    for mode, settings in (("sparse", {"env_kwargs": {"reward": "sparse"}}),
+                           ("direct", {"env_kwargs": {"reward": "sparse"}, "env_wrappers": [_STEPS]}),
+                           ("gated", {"env_kwargs": {"reward": "sparse"}, "env_wrappers": [_STEPS, "GatedReward"]}))
+}
+VARIANTS.update(REWARD_VARIANTS)
 GROUP = 8
 WINDOW = 32  # episodes the success rate is measured over
 THRESHOLD = 0.8
@@ -140,7 +157,9 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
 
     env_id, kwargs = ENVS[name]
     base, settings = VARIANTS.get(algo, (algo, ALGO_SETTINGS.get(algo, {})))
-    config = TextRLConfig(algo=base, group_size=GROUP, seed=seed, env_kwargs=dict(kwargs), stats_window=WINDOW,
+    settings = dict(settings)
+    env_kwargs = {**kwargs, **settings.pop("env_kwargs", {})}
+    config = TextRLConfig(algo=base, group_size=GROUP, seed=seed, env_kwargs=env_kwargs, stats_window=WINDOW,
                           **settings)
     trainer = TextRLTrainer(env_id, config=config)
     rows: list[dict] = []
@@ -265,7 +284,21 @@ def table(rows: list[dict]) -> str:
                         f"[{', '.join('-' if x is None else str(x) for x in r['reached'])}]"
                         + (f"; for scale: {', '.join(scale)}" if scale else ""))
     title = "GiGPO beside GRPO, equal budgets (seeds in the same order):"
-    return "\n".join(text) + f"\n\n{title}\n" + "\n".join(f"* {s}" for s in side)
+    out = "\n".join(text) + f"\n\n{title}\n" + "\n".join(f"* {s}" for s in side)
+    rewards = []
+    for env in envs:
+        for algo in ("grpo", "gigpo"):
+            modes = [(m, stats.get((env, algo if m == "dense" else f"{algo}:{m}")))
+                     for m in ("dense", "sparse", "direct", "gated")]
+            if sum(s is not None for _, s in modes) < 2:
+                continue
+            cells = [f"{m} {_mean_std(s['final'])} (mean {_mean_std(s['auc'])})" for m, s in modes if s is not None]
+            rewards.append(f"{env}, {algo}: final success (mean success over the run): " + "; ".join(cells))
+    if rewards:
+        out += ("\n\nTurn rewards, equal budgets (dense: the env's score changes; sparse: success only; direct: "
+                "success plus 0.1 x score steps at once; gated: the same steps paid only on success, G-RA):\n"
+                + "\n".join(f"* {r}" for r in rewards))
+    return out
 
 
 def checkpoints(path: Path, at: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> str:
@@ -371,9 +404,10 @@ def main() -> int:
     from sparsegym.agents.text.algos import available
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
+    parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS, choices=list(ENVS))
     parser.add_argument("--algos", nargs="+", default=None,
-                        help=f"default: all registered ({available()}); controls: {list(VARIANTS)}")
+                        help=f"default: every registered one that the ActionScorer can play (not {NEEDS_LM}); "
+                             f"controls: {list(VARIANTS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=320, help="training episodes per run (equal for all)")
     parser.add_argument("--baseline-episodes", type=int, default=128, help="episodes of random and oracle")
@@ -391,7 +425,9 @@ def main() -> int:
     if Path(sparsegym.__file__).resolve().parent.parent != here:  # e.g. an editable install of another checkout
         print(f"warning: sparsegym is imported from {Path(sparsegym.__file__).parent}, not from this checkout "
               f"({here}); set PYTHONPATH={here} to measure this checkout's code", file=sys.stderr)
-    algos = args.algos or available()
+    # HiPER writes its turns (switch, sub-goal, action) with a language model (HiPERPolicy); the ActionScorer
+    # cannot play it, and a causal LM that learns the format is beyond this CPU (docs/text_rl.md).
+    algos = args.algos or [a for a in available() if a not in NEEDS_LM]
     unknown = sorted(set(algos) - set(available()) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown algorithms {unknown}; registered: {available()}; controls: {list(VARIANTS)}")
