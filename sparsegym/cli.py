@@ -613,7 +613,7 @@ def _read_jsonl(path: str, fields: tuple[str, ...]) -> list[tuple[str, ...]]:
     return rows
 
 
-def _store(args: argparse.Namespace):
+def _feedback_store(args: argparse.Namespace):
     from sparsegym.llm.feedback import FeedbackStore
 
     return FeedbackStore(args.store or FeedbackStore.default_path())
@@ -644,7 +644,7 @@ def cmd_annotate_collect(args: argparse.Namespace) -> int:
 def cmd_annotate_run(args: argparse.Namespace) -> int:
     from sparsegym.llm.feedback import Annotator
 
-    store = _store(args)
+    store = _feedback_store(args)
     with Annotator(base_url=args.base_url, model=args.model, goal=args.goal, game=args.game, store=store,
                    max_in_flight=args.max_in_flight) as annotator:
         if args.captions:
@@ -665,7 +665,7 @@ def cmd_annotate_train(args: argparse.Namespace) -> int:
     from sparsegym.llm.feedback import prompt_id
     from sparsegym.llm.reward_models import save_reward_model, train_reward_model
 
-    with _store(args) as store:
+    with _feedback_store(args) as store:
         prompt = prompt_id(args.goal, args.model, args.game)
         if args.kind == "classifier":
             model, meta = train_reward_model(labels=store.labels(prompt), epochs=args.epochs, batch_size=args.batch_size,
@@ -685,7 +685,7 @@ def cmd_annotate_stats(args: argparse.Namespace) -> int:
 
     from sparsegym.llm.feedback import prompt_id
 
-    with _store(args) as store:
+    with _feedback_store(args) as store:
         print(json.dumps({"store": store.path, "model": args.model, "goal": args.goal,
                           **store.counts(prompt_id(args.goal, args.model, args.game))}))
     return 0
