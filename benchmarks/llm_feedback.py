@@ -14,11 +14,17 @@ judgement.
   0 % by default, and 20 % and 40 % for retrieval (``--noise``). Reported: the task's own return and
   success over the last 100 episodes (extrinsic only), LLM requests per 1,000 env steps and the hit rate
   (steps whose caption was already judged).
+* **The real model, for the protocol** (``--real-model``): the distinct captions of random play on each task
+  go to SmolLM2-135M-Instruct served by ``sparsegym.llm.server.LocalServer`` (llama.cpp) with the same
+  prompts; reported are requests, how many replies parsed to a label, the labels' agreement with the
+  scripted truth and the latency. It shows the path works with a real model; a 135M model's verdicts are
+  not expected to be good, and no learning run uses them.
 * **Throughput**: env steps/s of uniform random play with the wrapper and an annotator whose server takes
   0.2 s per answer, against the bare env, in the same run (target: >= 0.9x), and with a blocking
   annotator (each new caption waits for its label) to show what the background thread saves.
 
     python benchmarks/llm_feedback.py [--tasks ...] [--steps 100000] [--seeds 0 1 2] [--throughput-only]
+    python benchmarks/llm_feedback.py --real-model --throughput-only   # the protocol with SmolLM2
 
 Results: ``benchmarks/results/llm_feedback.{csv,txt,png}`` (the CSV is written after each run and a run
 already in it is skipped, so an interrupted benchmark resumes).
@@ -201,6 +207,44 @@ def throughput(task: str, steps: int = 10_000, delay: float = 0.2, rounds: int =
             "blocking_ratio": blocking / float(np.median(bare_rates))}
 
 
+REAL_FIELDS = ["task", "captions", "requests", "labels", "unparsed", "errors", "helpful_said", "helpful_true",
+               "agreement", "seconds_per_request", "max_tokens", "model"]
+
+
+def real_model(tasks: list[str], steps: int = 2000, max_captions: int = 12, max_tokens: int = 160) -> list[dict]:
+    """The ONI label protocol with the real local model on each task's distinct random-play captions."""
+    from sparsegym.llm import server as server_mod
+    from sparsegym.llm.feedback import Annotator, FeedbackStore
+    from sparsegym.wrappers.llm_feedback import collect_captions
+
+    rows = []
+    with server_mod.LocalServer(parallel=2) as srv:
+        for task in tasks:
+            captions = list(dict.fromkeys(c for c in collect_captions(TASKS[task][0], steps, seed=0) if c))
+            truth = truth_for(task)
+            # the helpful captions first, so the few asked include some of each kind
+            captions = sorted(captions, key=lambda c: -truth(c))[:max_captions]
+            goal = "score" if task == "NetHack-Score" else f"solve the MiniHack task {task}"
+            start = time.perf_counter()
+            with Annotator(base_url=srv.base_url, model=srv.model, store=FeedbackStore(":memory:"), goal=goal,
+                           max_tokens=max_tokens, max_in_flight=2) as ann:
+                ann.annotate_labels(captions)
+                wall = time.perf_counter() - start
+                answered = ann.store.labels(ann.prompt, unparsed=True)
+                labelled = {c: v for c, v in answered.items() if v is not None}
+                rows.append({
+                    "task": task, "captions": len(captions), "requests": ann.stats.requests,
+                    "labels": len(labelled), "unparsed": ann.stats.unparsed, "errors": ann.stats.errors,
+                    "helpful_said": sum(labelled.values()), "helpful_true": int(sum(truth(c) for c in captions)),
+                    "agreement": (float(np.mean([v == truth(c) for c, v in labelled.items()])) if labelled
+                                  else math.nan),
+                    "seconds_per_request": wall / max(ann.stats.requests, 1), "max_tokens": max_tokens,
+                    "model": Path(str(srv.model)).name,
+                })
+            print(rows[-1], flush=True)
+    return rows
+
+
 def _load(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -284,6 +328,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=100_000, help="env steps per run")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--throughput-steps", type=int, default=10_000)
+    parser.add_argument("--real-model", action="store_true",
+                        help="also run the label protocol with SmolLM2 on the local llama.cpp server")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     import os
@@ -315,6 +361,27 @@ def main() -> int:
             bar.set_postfix_str(f"{task} {method} noise {noise} seed {seed}")
             rows.append(run(task, method, noise, seed, args.steps))
             _save(csv_path, rows)
+    real_path = args.out / "llm_feedback_real_model.csv"
+    if args.real_model:
+        real = real_model(args.tasks)
+        tmp = real_path.with_suffix(".tmp")
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=REAL_FIELDS)
+            w.writeheader()
+            w.writerows(real)
+        tmp.replace(real_path)
+    if real_path.exists():
+        with real_path.open(newline="") as f:
+            real = list(csv.DictReader(f))
+        lines.append("# the protocol with a real model (not a judge of quality): each task's distinct captions of 2,000 "
+                     "random steps, helpful ones first, asked once each")
+        for r in real:
+            agreement = float(r["agreement"])
+            lines.append(f"#   {r['task']}: {r['model']}, {r['captions']} captions -> {r['requests']} requests, "
+                         f"{r['labels']} parsed to a label, {r['unparsed']} unparsed (recorded), {r['errors']} errors; "
+                         f"said helpful {r['helpful_said']} (truth {r['helpful_true']}), agreement with the truth "
+                         + ("-" if math.isnan(agreement) else f"{agreement:.2f}")
+                         + f"; {float(r['seconds_per_request']):.1f} s/request at max_tokens {r['max_tokens']}")
     rows = _load(csv_path)
     if rows:
         lines.append(f"# PPO (glyph encoder, 8 envs, CPU, torch threads 1), {args.steps} env steps per run; "
