@@ -7,19 +7,11 @@ import pytest
 
 pytestmark = pytest.mark.llm_server
 
-server_mod = pytest.importorskip("sparsegym.llm.server")
-if server_mod.llama_cpp_available():
-    pytest.skip("needs llama-cpp-python[server]: " + ", ".join(server_mod.llama_cpp_available()), allow_module_level=True)
-try:
-    server_mod.default_model_path()
-except Exception as exc:  # noqa: BLE001
-    pytest.skip(f"needs the SmolLM2 model ({exc})", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
-def server():
-    with server_mod.LocalServer(parallel=2) as srv:
-        yield srv
+def server(real_server):  # tests/llm/conftest.py: skips where the server or the model is missing
+    return real_server
 
 
 CAPTIONS = ["You kill the newt!", "5 gold pieces.", "It's a wall.", ""]
