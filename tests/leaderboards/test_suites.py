@@ -42,8 +42,8 @@ PINNED_IDS = {
         "ALFWorld-PickAndPlace-Unseen-v0", "ALFWorld-LookAtInLight-Unseen-v0", "ALFWorld-Clean-Unseen-v0",
         "ALFWorld-Heat-Unseen-v0", "ALFWorld-Cool-Unseen-v0", "ALFWorld-PickTwo-Unseen-v0",
     ],
-    # WebShop-v0 became v1 (reward and synthetic goals made exact; CHANGELOG): a deliberate move, and
-    # the published v0 table is stale until the webshop leaderboard is regenerated.
+    # WebShop-v0 became v1 (reward and synthetic goals made exact; CHANGELOG): a deliberate move; the
+    # published webshop table was regenerated on v1.
     "webshop": ["WebShop-v1"],
     "swe": ["SWE-Mutation-v0"],
 }
