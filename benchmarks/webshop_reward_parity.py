@@ -30,7 +30,10 @@ Stubs (modules the original imports that play no part in the reward):
   backend="fallback")``), fed to the original as NOUN tokens, so the rest of ``get_type_reward`` is
   compared but spaCy's tagging itself is not. ``--spacy`` uses the real spaCy model on both sides
   (it must be installed).
-* ``thefuzz`` is the real package on both sides (the one installed; the original pins 0.19.0).
+* ``thefuzz`` is the real package on both sides (the one installed; the original pins 0.19.0, whose
+  scorer is difflib's or python-Levenshtein's). ``--original-thefuzz DIR`` gives the original another
+  thefuzz (e.g. ``pip install --no-deps --target DIR thefuzz==0.19.0``), to measure what the
+  version alone changes.
 
 Exit status 0 when every goal and every purchase agrees.
 """
@@ -95,6 +98,27 @@ def _stub(name: str, **attrs) -> None:
         mod = types.ModuleType(name)
         mod.__dict__.update(attrs)
         sys.modules[name] = mod
+
+
+def load_thefuzz_from(folder: Path):
+    """``thefuzz.fuzz`` imported from ``folder``, leaving the installed thefuzz in ``sys.modules``."""
+    saved = {k: v for k, v in sys.modules.items() if k == "thefuzz" or k.startswith("thefuzz.")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, str(folder))
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fuzz = importlib.import_module("thefuzz.fuzz")
+        assert Path(fuzz.__file__).resolve().is_relative_to(folder.resolve()), fuzz.__file__
+    finally:
+        sys.path.remove(str(folder))
+        for k in [k for k in sys.modules if k == "thefuzz" or k.startswith("thefuzz.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return fuzz
 
 
 def load_original(root: Path, real_spacy: bool):
@@ -267,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the generated catalog as shipped, without the awkward values (human goals still made)")
     ap.add_argument("--sparsegym", type=Path, default=Path(__file__).resolve().parent.parent,
                     help="the sparsegym source tree to test (default: this script's repository)")
+    ap.add_argument("--original-thefuzz", type=Path, default=None,
+                    help="a folder holding another thefuzz for the original's side (e.g. 0.19.0)")
     ap.add_argument("--spacy", action="store_true", help="use the real spaCy model on both sides")
     args = ap.parse_args(argv)
 
@@ -277,10 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="webshop-parity-"))
     try:
         goal_mod, engine = load_original(materialise(args.webshop, tmp / "original"), args.spacy)
+        if args.original_thefuzz is not None:
+            goal_mod.fuzz = load_thefuzz_from(args.original_thefuzz)
         folder = tmp / "data"
         folder.mkdir()
         write_data(folder, args.products, args.seed, null_groups=not args.no_null_groups, plain=args.plain)
         nouns = "spacy" if args.spacy else "fallback"
+        import thefuzz.fuzz
+
+        print(f"thefuzz: sparsegym {thefuzz.fuzz.__file__}, original {goal_mod.fuzz.__file__}")
         print(f"sparsegym from {Path(sparsegym.__file__).parent}; original from {args.webshop}; "
               f"{args.products} products, seed {args.seed}, title nouns: {nouns}")
         failed = False

@@ -7,7 +7,9 @@
   turned into a space, lowercased and trimmed. WebShop counts a match when the score is above 85. (The
   original pins thefuzz 0.19, whose sequence matcher was difflib or python-Levenshtein; 0.20 on scores
   with rapidfuzz. We use the maintained thefuzz, and the parity script runs the original's code with
-  the same thefuzz, so the two are compared on equal terms.)
+  the same thefuzz. The versions differ on underscores: 0.19 keeps them inside a word ("lemon_lime" is
+  one token), 0.20 on split them; over 208,658 string pairs measured, that was the only change in a
+  match decision; see ``benchmarks/results/webshop_reward_parity.txt``.)
 * :func:`normalize_color` maps an option to the first colour word of :data:`COLORS` (the original's
   list, in its order) that it contains. For a string "contains" means a substring (``"navy blue"`` ->
   ``"blue"``, ``"blueberry"`` -> ``"blue"``); for a ``(name, value)`` pair, as the original's synthetic
