@@ -44,7 +44,7 @@ def measure(n_products: int, episodes: int) -> dict:
     generate_s = time.perf_counter() - t0
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    env = gymnasium.make("sparsegym/WebShop-v0", n_products=n_products)
+    env = gymnasium.make("sparsegym/WebShop-v1", n_products=n_products)
     build_s = time.perf_counter() - t0
     rss1 = _rss_mb()
     u = env.unwrapped

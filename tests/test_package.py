@@ -118,7 +118,7 @@ def test_box_variants_follow_one_rule_and_cover_every_grid_id():
     assert registry.get_entry("sparsegym/MiniGrid-DoorKey-5x5-Image-v0").base_id == "sparsegym/MiniGrid-DoorKey-5x5-v0"
     assert registry.get_entry("sparsegym/MiniHack-Room-5x5-Glyphs-v0").kwargs["obs"] == "glyphs"
     with pytest.raises(ValueError, match="has no Box-observation variant"):
-        registry.box_variant("sparsegym/WebShop-v0")
+        registry.box_variant("sparsegym/WebShop-v1")
 
 
 def test_tags_that_existed_before_the_variants_select_the_same_ids():

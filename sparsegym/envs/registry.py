@@ -351,7 +351,9 @@ _ALFWORLD_ROWS = [
 # synthetic goals made as the original makes them), or on the original's data files (-Real ids, from
 # $WEBSHOP_DATA). Splits as the original's: test goals 0-499, dev 500-1499, train 1500 on. The original
 # has no step limit; 15 is ReAct's and verl-agent's budget. Each row is also tagged with its split
-# (webshop-test, webshop-dev, webshop-train).
+# (webshop-test, webshop-dev, webshop-train). v1: the reward and synthetic goals follow the original exactly
+# (thefuzz, its colour words, option pairs, sorted option names); v0 differed on a few purchases in a
+# hundred and ordered synthetic goals differently.
 
 _WS = "sparsegym.envs.webshop.env:make_webshop"
 
@@ -363,11 +365,11 @@ def _webshop(name: str, split: str, source: str, tags: Iterable[str], descriptio
 
 
 _WEBSHOP_ROWS = [
-    _webshop("WebShop-v0", "test", "catalog", ["webshop"], "buy the product an instruction asks for (shipped catalog, test goals)"),
-    _webshop("WebShop-Dev-v0", "dev", "catalog", ["webshop"], "WebShop on the shipped catalog, dev goals (500-1499)"),
-    _webshop("WebShop-Train-v0", "train", "catalog", ["webshop"], "WebShop on the shipped catalog, training goals (1500 on)"),
-    _webshop("WebShop-Real-v0", "test", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), test goals 0-499"),
-    _webshop("WebShop-Real-Train-v0", "train", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), training goals"),
+    _webshop("WebShop-v1", "test", "catalog", ["webshop"], "buy the product an instruction asks for (shipped catalog, test goals)"),
+    _webshop("WebShop-Dev-v1", "dev", "catalog", ["webshop"], "WebShop on the shipped catalog, dev goals (500-1499)"),
+    _webshop("WebShop-Train-v1", "train", "catalog", ["webshop"], "WebShop on the shipped catalog, training goals (1500 on)"),
+    _webshop("WebShop-Real-v1", "test", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), test goals 0-499"),
+    _webshop("WebShop-Real-Train-v1", "train", "real", ["webshop-real"], "the original WebShop data (needs $WEBSHOP_DATA), training goals"),
 ]
 
 # --------------------------------------------------------------------------------------------------

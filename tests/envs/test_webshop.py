@@ -114,7 +114,7 @@ bm25s = pytest.importorskip("bm25s")
 
 @pytest.fixture(scope="module")
 def env():
-    e = gymnasium.make("sparsegym/WebShop-v0")
+    e = gymnasium.make("sparsegym/WebShop-v1")
     yield e
     e.close()
 
@@ -168,7 +168,7 @@ def test_buying_ends_the_episode_with_reward_details(env):
 
 
 def test_buying_the_goal_product_with_its_options_under_the_limit_gives_one():
-    e = gymnasium.make("sparsegym/WebShop-v0").unwrapped
+    e = gymnasium.make("sparsegym/WebShop-v1").unwrapped
     rng = random.Random(0)
     for _ in range(25):
         e.reset(seed=rng.randrange(10**6))
@@ -182,7 +182,7 @@ def test_buying_the_goal_product_with_its_options_under_the_limit_gives_one():
 
 
 def test_rewards_stay_in_unit_interval_for_random_purchases():
-    e = gymnasium.make("sparsegym/WebShop-v0").unwrapped
+    e = gymnasium.make("sparsegym/WebShop-v1").unwrapped
     rng = np.random.default_rng(0)
     for seed in range(40):
         e.reset(seed=seed)
@@ -194,7 +194,7 @@ def test_rewards_stay_in_unit_interval_for_random_purchases():
 
 
 def test_seeded_resets_are_deterministic():
-    a, b = gymnasium.make("sparsegym/WebShop-v0"), gymnasium.make("sparsegym/WebShop-v0")
+    a, b = gymnasium.make("sparsegym/WebShop-v1"), gymnasium.make("sparsegym/WebShop-v1")
     assert a.reset(seed=5)[0] == b.reset(seed=5)[0]
     assert a.reset(seed=6)[0] != b.reset(seed=5)[0]
     a.reset(seed=5)
@@ -204,7 +204,7 @@ def test_seeded_resets_are_deterministic():
 
 
 def test_html_mode():
-    e = gymnasium.make("sparsegym/WebShop-v0", observation_mode="html")
+    e = gymnasium.make("sparsegym/WebShop-v1", observation_mode="html")
     obs, _ = e.reset(seed=0)
     assert obs.startswith("<html>") and '<input type="text" name="search_query">' in obs
     obs, *_ = e.step("search[tea]")
@@ -213,7 +213,7 @@ def test_html_mode():
 
 def test_splits_are_the_originals(env):
     u = env.unwrapped
-    dev = gymnasium.make("sparsegym/WebShop-Dev-v0").unwrapped
+    dev = gymnasium.make("sparsegym/WebShop-Dev-v1").unwrapped
     assert len(u.goals) == 500 and len(dev.goals) == 1000
     assert u.data.goals[:500] == u.goals and u.data.goals[500:1500] == dev.goals
 
@@ -223,7 +223,7 @@ def test_scripted_agent_scores_and_random_does_not():
     from sparsegym.baselines.webshop_agent import WebShopScriptedAgent
 
     def play(agent, n=40):
-        e = gymnasium.make("sparsegym/WebShop-v0")
+        e = gymnasium.make("sparsegym/WebShop-v1")
         rewards = []
         for seed in range(n):
             agent.reset(seed)
@@ -238,7 +238,7 @@ def test_scripted_agent_scores_and_random_does_not():
 
     score, sr = play(WebShopScriptedAgent())
     assert score > 0.85 and sr > 0.7
-    r_score, r_sr = play(RandomAgent(gymnasium.make("sparsegym/WebShop-v0")))
+    r_score, r_sr = play(RandomAgent(gymnasium.make("sparsegym/WebShop-v1")))
     assert r_sr == 0.0 and r_score < 0.1
 
 
@@ -293,19 +293,19 @@ def test_real_data_loads_with_the_original_goal_order(tmp_path):
 def test_real_data_env(tmp_path, monkeypatch):
     _write_real(tmp_path)
     monkeypatch.setenv("WEBSHOP_DATA", str(tmp_path))
-    e = gymnasium.make("sparsegym/WebShop-Real-v0")
+    e = gymnasium.make("sparsegym/WebShop-Real-v1")
     obs, info = e.reset(seed=0)
     assert "dishwasher safe mug number" in obs
     obs, *_, info = e.step("search[ceramic mug]")
     assert "Total results: 12" in obs
-    synthetic = gymnasium.make("sparsegym/WebShop-Real-v0", human_goals=False).unwrapped
+    synthetic = gymnasium.make("sparsegym/WebShop-Real-v1", human_goals=False).unwrapped
     assert synthetic.goals[0].synthetic and " with color: " in synthetic.goals[0].instruction
 
 
 def test_real_data_errors_name_the_file_and_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("WEBSHOP_DATA", raising=False)
     with pytest.raises(WebShopDataError, match="set WEBSHOP_DATA"):
-        gymnasium.make("sparsegym/WebShop-Real-v0")
+        gymnasium.make("sparsegym/WebShop-Real-v1")
     with pytest.raises(WebShopDataError, match="needs items_shuffle.json"):
         load_data(tmp_path)
     _write_real(tmp_path)

@@ -42,7 +42,9 @@ PINNED_IDS = {
         "ALFWorld-PickAndPlace-Unseen-v0", "ALFWorld-LookAtInLight-Unseen-v0", "ALFWorld-Clean-Unseen-v0",
         "ALFWorld-Heat-Unseen-v0", "ALFWorld-Cool-Unseen-v0", "ALFWorld-PickTwo-Unseen-v0",
     ],
-    "webshop": ["WebShop-v0"],
+    # WebShop-v0 became v1 (reward and synthetic goals made exact; CHANGELOG): a deliberate move; the
+    # published webshop table was regenerated on v1.
+    "webshop": ["WebShop-v1"],
     "swe": ["SWE-Mutation-v0"],
 }
 # (episodes per env, step timeout) of each suite; seeds follow from episodes (dev 0.., test 1e6..).

@@ -12,8 +12,9 @@ Files (the names the original uses; point ``WEBSHOP_DATA`` or ``data_dir=`` at a
   instruction_options, ...}``; the human-written instructions.
 
 Loading follows the original: products in file order, de-duplicated by asin, skipping asin "nan" and
-asins longer than 10 characters; option names lowercased, values stripped, lowercased and with "/"
-turned into " | "; attributes from ``items_ins_v2`` (``["DUMMY_ATTR"]`` when absent); reviews empty and
+asins longer than 10 characters; ``query`` lowercased and stripped of surrounding spaces; option
+names lowercased, values stripped, lowercased and with "/" turned into " | " (an option group that is
+null is left out); attributes from ``items_ins_v2`` (``["DUMMY_ATTR"]`` when absent); reviews empty and
 rating "N.A.". Goals are the human instructions (those with attributes), or, with
 ``human_goals=False``, one synthetic goal per combination of a product's options; then shuffled with
 ``random.Random(233)`` as the original does, so goal ``i`` is the original's goal ``i``. Splits:
@@ -95,7 +96,9 @@ class Goal:
     product_category: str
     instruction: str
     attributes: list[str]
-    goal_options: list[str]
+    #: Human goals: option value strings. Synthetic goals: ``(name, value)`` pairs, in option-name
+    #: order, which the reward compares as pairs (the original passes ``goal_options.items()``).
+    goal_options: list[Any]
     weight: float = 1.0
     synthetic: bool = False
     option_pairs: list[tuple[str, str]] = field(default_factory=list)
@@ -135,6 +138,8 @@ def clean_product(raw: dict[str, Any], ins: dict[str, Any] | None, where: str) -
         bullets = [bullets]
     options: dict[str, list[str]] = {}
     for name, values in (raw.get("customization_options") or {}).items():
+        if values is None:  # the original skips a null option group
+            continue
         if not isinstance(values, list):
             raise WebShopDataError(f"{where} (asin {asin}): customization_options[{name!r}] must be a list")
         options[str(name).lower()] = [str(v.get("value", "") if isinstance(v, dict) else v).strip().replace("/", " | ").lower()
@@ -143,7 +148,7 @@ def clean_product(raw: dict[str, Any], ins: dict[str, Any] | None, where: str) -
     attrs = list((ins or {}).get("attributes") or []) or ["DUMMY_ATTR"]
     return Product(
         asin=asin, title=str(_need(raw, "name", where)), category=str(raw.get("category", "")),
-        query=str(raw.get("query", "")).lower(), product_category=str(raw.get("product_category", "")),
+        query=str(raw.get("query", "")).lower().strip(), product_category=str(raw.get("product_category", "")),
         description=str(raw.get("full_description") or ""), bullet_points=[str(b) for b in bullets],
         pricing=parse_pricing(raw.get("pricing")), options=options, attributes=attrs,
         main_image=str(images[0] if images else ""),
@@ -227,33 +232,34 @@ def load_data(folder: str | Path, human_goals: bool = True) -> WebShopData:
 
 
 def synthetic_goals(products: dict[str, Product], all_ins: dict[str, Any]) -> list[Goal]:
-    """One goal per combination of a product's options, as the original's synthetic goals.
+    """One goal per combination of a product's options, made as the original makes its synthetic goals.
 
-    The instruction is the product's synthetic instruction plus ``" with name: value, and name: value"``;
-    the original then compares options as stringified ``(name, value)`` pairs (a quirk kept here:
-    :attr:`Goal.goal_options` holds those strings for synthetic goals).
+    Products in load order; one with no synthetic instruction (missing or null) or no instruction
+    attributes is skipped (the original asserts there are some). Option names are sorted, and the
+    combinations run over the sorted names (the last name varies fastest); the instruction is the
+    product's synthetic instruction as written plus ``" with name: value, and name: value"``. The goal
+    options are the ``(name, value)`` pairs, compared as pairs by the reward. A goal's weight is the
+    mean over its attributes of 1 / (how many synthetic goals have that attribute).
     """
     counts: Counter[str] = Counter()
-    for asin in products:
-        counts.update((all_ins.get(asin) or {}).get("instruction_attributes") or [])
     goals = []
     for asin, product in products.items():
         rec = all_ins.get(asin) or {}
         attrs = list(rec.get("instruction_attributes") or [])
-        if not attrs or not rec.get("instruction"):
+        if rec.get("instruction") is None or not attrs:
             continue
-        weight = sum(1.0 / counts[a] for a in attrs) / len(attrs)
-        names = list(product.options)
-        combos = itertools.product(*(product.options[n] for n in names)) if names else [()]
-        for combo in combos:
+        names = sorted(product.options)
+        for combo in itertools.product(*(product.options[n] for n in names)):
             pairs = list(zip(names, combo))
-            text = str(rec["instruction"]).strip(".")
+            text = str(rec["instruction"])
             if pairs:
                 text += " with " + ", and ".join(f"{n}: {v}" for n, v in pairs)
             goals.append(Goal(asin=asin, category=product.category, query=product.query, name=product.title,
                               product_category=product.product_category, instruction=text, attributes=attrs,
-                              goal_options=[str(p) for p in pairs], weight=weight, synthetic=True,
-                              option_pairs=pairs))
+                              goal_options=list(pairs), synthetic=True, option_pairs=pairs))
+            counts.update(attrs)
+    for goal in goals:
+        goal.weight = sum(1.0 / counts[a] for a in goal.attributes) / len(goal.attributes)
     return goals
 
 

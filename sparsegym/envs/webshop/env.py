@@ -121,7 +121,7 @@ class WebShopEnv(TextEnv):
                 raise WebShopDataError(
                     "the real WebShop data is not configured: set WEBSHOP_DATA (or pass data_dir=) to a folder with "
                     "the original's items_shuffle.json, items_ins_v2.json and items_human_ins.json "
-                    "(from WebShop's setup.sh download); the shipped catalog needs nothing: sparsegym/WebShop-v0"
+                    "(from WebShop's setup.sh download); the shipped catalog needs nothing: sparsegym/WebShop-v1"
                 )
             self.data, self.index, self.asins = load_shop(data_dir, human_goals)
         elif source == "catalog":

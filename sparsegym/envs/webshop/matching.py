@@ -1,14 +1,20 @@
 """The string matching WebShop's reward uses: a fuzzy token-set score, colour normalisation, title nouns.
 
-* :func:`token_set_ratio` follows the rule of ``thefuzz`` 0.19 (which the original pins) with Python's
-  ``difflib`` as the sequence matcher (thefuzz's fallback when python-Levenshtein is absent): both
-  strings are reduced to lowercase ASCII alphanumeric tokens; with ``I`` the sorted common tokens and
-  ``D1``, ``D2`` the sorted leftovers, the score is the best of ratio(I, I+D1), ratio(I, I+D2) and
-  ratio(I+D1, I+D2), each ``round(100 * SequenceMatcher.ratio())``. A token subset scores 100. WebShop
-  counts a match when the score is above 85.
-* :func:`normalize_color` maps an option value to the first colour word (in :data:`COLORS`, an
-  alphabetical list as the original's) that it contains, else returns it unchanged. Our list is our own
-  (about a hundred common colour names); the original's 102 words may differ in a few entries.
+* :func:`token_set_ratio` is ``thefuzz.fuzz.token_set_ratio`` itself (extra ``webshop``), the scorer the
+  original calls. thefuzz prepares each side as the original saw it: ``str()`` of the value (so a
+  ``(name, value)`` pair is scored as its repr), characters 128-255 dropped (``"café"`` -> ``"caf"``),
+  then every character that is not a letter or digit, underscores and non-ASCII punctuation included,
+  turned into a space, lowercased and trimmed. WebShop counts a match when the score is above 85. (The
+  original pins thefuzz 0.19, whose sequence matcher was difflib or python-Levenshtein; 0.20 on scores
+  with rapidfuzz. We use the maintained thefuzz, and the parity script runs the original's code with
+  the same thefuzz. The versions differ on underscores: 0.19 keeps them inside a word ("lemon_lime" is
+  one token), 0.20 on split them; over 208,658 string pairs measured, that was the only change in a
+  match decision; see ``benchmarks/results/webshop_reward_parity.txt``.)
+* :func:`normalize_color` maps an option to the first colour word of :data:`COLORS` (the original's
+  list, in its order) that it contains. For a string "contains" means a substring (``"navy blue"`` ->
+  ``"blue"``, ``"blueberry"`` -> ``"blue"``); for a ``(name, value)`` pair, as the original's synthetic
+  goals pass their options, it means an element equal to the colour word (``("flavor", "blueberry")``
+  stays as it is, ``("color", "blue")`` -> ``"blue"``). Anything else is returned unchanged.
 * :func:`title_nouns` returns the lowercased nouns and proper nouns of a title. The original uses a
   spaCy English model; when ``spacy`` and ``en_core_web_sm`` (or ``_lg``) are installed we use it too,
   otherwise a documented fallback: every alphabetic token of two or more letters that is not in a
@@ -18,30 +24,30 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from typing import Any
 
+from sparsegym._deps import require
 from sparsegym.errors import ConfigError
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def _tokens(s: str) -> list[str]:
+    """Lowercase ASCII alphanumeric tokens (a helper for agents' heuristics; the reward uses thefuzz)."""
     s = s.encode("ascii", errors="ignore").decode().lower()
     return [t for t in _NON_ALNUM.split(s) if t]
 
 
-def _ratio(a: str, b: str) -> int:
-    if not a and not b:
-        return 100  # pragma: no cover - both empty never reaches here
-    return int(round(100 * difflib.SequenceMatcher(None, a, b).ratio()))
+@functools.lru_cache(maxsize=1)
+def _fuzz() -> Any:
+    return require("thefuzz.fuzz", "webshop", "WebShop's reward (fuzzy matching)")
 
 
 @functools.lru_cache(maxsize=65536)
-def token_set_ratio(s1: str, s2: str) -> int:
-    """Fuzzy token-set similarity in [0, 100] (see the module docstring).
+def token_set_ratio(s1: Any, s2: Any) -> int:
+    """thefuzz's token-set similarity in [0, 100] (see the module docstring).
 
     >>> token_set_ratio("cool powder snow", "powder snow")
     100
@@ -50,45 +56,50 @@ def token_set_ratio(s1: str, s2: str) -> int:
     >>> token_set_ratio("", "anything")
     0
     """
-    t1, t2 = set(_tokens(s1)), set(_tokens(s2))
-    if not t1 or not t2:
-        return 0
-    inter = " ".join(sorted(t1 & t2))
-    c1 = (inter + " " + " ".join(sorted(t1 - t2))).strip()
-    c2 = (inter + " " + " ".join(sorted(t2 - t1))).strip()
-    scores = [_ratio(c1, c2)]
-    if inter:
-        scores += [_ratio(inter, c1), _ratio(inter, c2)]
-    return max(scores)
+    return int(_fuzz().token_set_ratio(s1, s2))
 
 
-def fuzzy_match(a: str, b: str, threshold: int = 85) -> bool:
+def fuzzy_match(a: Any, b: Any, threshold: int = 85) -> bool:
     """WebShop's match rule: ``token_set_ratio(a, b) > threshold``."""
     return token_set_ratio(a, b) > threshold
 
 
-#: Colour words, alphabetical: an option value is normalised to the first one it contains.
+#: The original's colour words (``COLOR_SET`` in ``web_agent_site/engine/normalize.py`` of
+#: princeton-nlp/WebShop at commit 64fa2a5, MIT licence), carried over as data, in its order: an
+#: option is normalised to the first one it contains. 102 words; "dark" and "light" are among them,
+#: so "dark grey" becomes "dark" (before "grey") but "light grey" becomes "grey" (before "light").
 COLORS = (
-    "alabaster", "amber", "apricot", "aqua", "aquamarine", "azure", "beige", "berry", "black", "blue",
-    "blush", "bronze", "brown", "burgundy", "camel", "caramel", "champagne", "charcoal", "cherry",
-    "chestnut", "chocolate", "coffee", "copper", "coral", "cream", "crimson", "cyan", "denim", "ebony",
-    "emerald", "espresso", "fuchsia", "gold", "golden", "gray", "green", "grey", "indigo", "ivory",
-    "jade", "khaki", "lavender", "lemon", "lilac", "lime", "magenta", "mahogany", "maroon", "mauve",
-    "mint", "mocha", "mustard", "navy", "nude", "ochre", "olive", "orange", "orchid", "peach", "pearl",
-    "pewter", "pink", "platinum", "plum", "purple", "raspberry", "red", "rose", "ruby", "rust",
-    "saffron", "salmon", "sand", "sapphire", "scarlet", "sepia", "sienna", "silver", "slate", "smoke",
-    "snow", "stone", "tan", "tangerine", "taupe", "teal", "terracotta", "titanium", "turquoise",
-    "vanilla", "violet", "walnut", "wheat", "white", "wine", "yellow",
+    "alabaster", "apricot", "aqua", "ash", "asphalt", "azure",
+    "banana", "beige", "black", "blue", "blush", "bordeaux", "bronze",
+    "brown", "burgundy", "camel", "camo", "caramel", "champagne",
+    "charcoal", "cheetah", "chestnut", "chocolate", "christmas", "coffee",
+    "cognac", "copper", "coral", "cranberry", "cream", "crystal", "dark",
+    "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite",
+    "grape", "graphite", "grass", "gray", "green", "grey", "heather", "indigo",
+    "ivory", "ivy", "khaki", "lavender", "lemon", "leopard", "light", "lilac",
+    "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint", "mocha",
+    "multicolor", "mushroom", "mustard", "natural", "navy", "nude", "olive",
+    "orange", "peach", "pewter", "pink", "plum", "purple", "rainbow", "red",
+    "rose", "royal", "rust", "sand", "sapphire", "seashell", "silver", "skull",
+    "slate", "steel", "stone", "stonewash", "sunflower", "tan", "taupe", "teal",
+    "tiger", "turquoise", "violet", "walnut", "wheat", "white", "wine", "yellow",
 )
 
 
-def normalize_color(value: str) -> str:
-    """The first colour word of :data:`COLORS` contained in ``value``, else ``value`` unchanged.
+def normalize_color(value: Any) -> Any:
+    """The first colour word of :data:`COLORS` that ``value`` contains, else ``value`` unchanged.
+
+    A string contains a word as a substring; a ``(name, value)`` pair (a tuple or list) contains it as
+    an element, as the original's synthetic goal options are compared.
 
     >>> normalize_color("violet lavender")
     'lavender'
     >>> normalize_color("xx-large")
     'xx-large'
+    >>> normalize_color(("flavor", "blueberry"))
+    ('flavor', 'blueberry')
+    >>> normalize_color(("color", "blue"))
+    'blue'
     """
     for color in COLORS:
         if color in value:

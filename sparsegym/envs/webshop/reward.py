@@ -10,7 +10,9 @@ options S at hidden price c:
 * N_att: goal attributes matched by a product attribute (``token_set_ratio > 85``), or else found as
   a substring of the lowercased title, bullet points or description.
 * N_opt: goal options matched (``token_set_ratio > 85``) by a selected value, after colour
-  normalisation of both; unselected options do not match.
+  normalisation of both; unselected options do not match. Human goals' options are strings; synthetic
+  goals' are ``(name, value)`` pairs, normalised by whole elements and scored as their ``str()``, as
+  the original scores them (:mod:`.matching`).
 * r_price = 1 if c <= U.
 * reward = r_type * (N_att + N_opt + r_price) / (|A| + |O| + 1); success is reward == 1.
 """
@@ -64,7 +66,8 @@ def attribute_matches(product: Product, goal: Goal) -> int:
     return n
 
 
-def option_matches(selected: list[str], goal_options: list[str]) -> int:
+def option_matches(selected: list[str], goal_options: list[Any]) -> int:
+    """How many goal options (strings, or ``(name, value)`` pairs) some selected value matches."""
     chosen = [normalize_color(s) for s in selected]
     n = 0
     for option in goal_options:
