@@ -51,9 +51,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sparsegym.envs.swe.docker_runtime import DockerRuntime, docker_client
 from sparsegym.envs.swe.mutate import Mutation
-from sparsegym.envs.swe.sandbox import DockerRuntime, LocalSandbox, Runtime, SandboxError
-from sparsegym.envs.swe.tasks import SWETask, load_tasks, swegym_image
+from sparsegym.envs.swe.sandbox import LocalSandbox, Runtime, SandboxError
+from sparsegym.envs.swe.tasks import SWETask, load_tasks
 from sparsegym.envs.text_env import TextEnv
 from sparsegym.errors import ConfigError
 
@@ -109,11 +110,14 @@ class SWEEnv(TextEnv):
     Args:
         tasks: a SWE-bench/SWE-Gym ``.json``/``.jsonl`` file, or ``"shipped"`` (the tasks in
             ``sparsegym/envs/swe/data/tasks.jsonl``, made by :mod:`.maker` from vendored projects).
-        runtime: ``local`` (the sandbox) or ``docker`` (SWE-Gym's image per task; needs an engine).
+        runtime: ``local`` (the sandbox) or ``docker`` (a locked-down container per episode, in the task's
+            image: :func:`~.images.image_for_task`; needs an engine and the image, see docs/docker.md).
         reward: ``resolved`` (0/1) or ``fraction`` (share of F2P+P2P tests passing).
         command_timeout: seconds of wall clock per command and for grading.
         sandbox: keyword arguments of :class:`~.sandbox.LocalSandbox`: limits, and ``isolation``
             (``"strict"`` by default; ``"no-seccomp"`` or ``"none"`` are weaker modes chosen by name).
+        docker: keyword arguments of :class:`~.docker_runtime.DockerRuntime` (``runtime="docker"``): limits
+            (``memory_mb``, ``max_processes``, ``cpus``, ``max_file_mb``, ``disk_mb``), ``pull``.
     """
 
     rules = (
@@ -127,7 +131,8 @@ class SWEEnv(TextEnv):
     collapse_whitespace = False
 
     def __init__(self, tasks: str | os.PathLike = "shipped", runtime: str = "local", reward: str = "resolved",
-                 command_timeout: float = 60.0, sandbox: dict[str, Any] | None = None, end_on_violation: bool = True,
+                 command_timeout: float = 60.0, sandbox: dict[str, Any] | None = None,
+                 docker: dict[str, Any] | None = None, end_on_violation: bool = True,
                  render_mode: str | None = None, max_observation_length: int = 12000, strict_actions: bool = False):
         super().__init__(render_mode=render_mode, max_observation_length=max_observation_length, max_action_length=100_000,
                          strict_actions=strict_actions)
@@ -142,9 +147,10 @@ class SWEEnv(TextEnv):
         self.task_root = path.parent
         self.runtime_kind, self.reward_mode, self.command_timeout = runtime, reward, command_timeout
         self.sandbox_kwargs = dict(sandbox or {})
+        self.docker_kwargs = dict(docker or {})
         self.end_on_violation = end_on_violation
         if runtime == "docker":
-            DockerRuntime("probe")  # fails at once, naming the local sandbox, where there is no engine
+            docker_client()  # fails at once, naming the local sandbox, where there is no engine
         else:
             LocalSandbox(**self.sandbox_kwargs)  # fails at once, naming what is missing, where it cannot run
         self.rt: Runtime | None = None
@@ -168,9 +174,17 @@ class SWEEnv(TextEnv):
             self.task = self.tasks[int(self.reset_seed) % len(self.tasks)]
         else:
             self.task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
-        if self.runtime_kind == "docker":  # pragma: no cover - needs an engine
-            self.rt = DockerRuntime(swegym_image(self.task.instance_id), timeout=self.command_timeout)
-            self.rt.start()
+        if self.runtime_kind == "docker":
+            from sparsegym.envs.swe.images import image_for_task
+
+            self.rt = DockerRuntime(image_for_task(self.task), timeout=self.command_timeout, **self.docker_kwargs)
+            try:
+                self.rt.start(self._repo_source(self.task) if self.task.repo_dir else None)
+            except BaseException:
+                self._close_runtime()
+                raise
+            if self.task.repo_dir:
+                apply_bug(self.rt.root / "repo", self.task)
         else:
             self.rt = LocalSandbox(timeout=self.command_timeout, **self.sandbox_kwargs)
             self.rt.start(self._repo_source(self.task))
@@ -369,13 +383,24 @@ class SWEEnv(TextEnv):
         return summary, float(reward), True, False, info
 
     def _restore_tests(self) -> None:
-        """Test files as the task ships them (an agent cannot pass by editing tests)."""
-        src = self._repo_source(self.task)
+        """Test files as the task ships them (an agent cannot pass by editing tests); for an instance whose
+        repository comes from its image, as the episode began, then the instance's ``test_patch`` applied
+        (as SWE-bench's harness does before grading)."""
         repo = self.rt.path(".")
-        for p in src.rglob("*.py"):
-            rel = p.relative_to(src)
-            if rel.name.startswith("test") or "tests" in rel.parts or rel.name == "conftest.py":
-                self.rt.copy_file(p, repo / rel)
+        if self.task.repo_dir:
+            src = self._repo_source(self.task)
+            for p in src.rglob("*.py"):
+                rel = p.relative_to(src)
+                if _is_test_file(rel):
+                    self.rt.copy_file(p, repo / rel)
+            return
+        for name, text in self._start.items():
+            if name.endswith(".py") and _is_test_file(Path(name)):
+                self.rt.write_file(repo / name, text)
+        if self.task.test_patch:
+            self.rt.write_file(repo / ".sparsegym-test.patch", self.task.test_patch)
+            self.rt.run("git apply --whitespace=nowarn .sparsegym-test.patch; rm -f .sparsegym-test.patch",
+                        timeout=self.command_timeout)
 
     def _close_runtime(self) -> None:
         if self.rt is not None:
@@ -385,6 +410,10 @@ class SWEEnv(TextEnv):
     def close(self) -> None:
         self._close_runtime()
         super().close()
+
+
+def _is_test_file(rel: Path) -> bool:
+    return rel.name.startswith("test") or "tests" in rel.parts or rel.name == "conftest.py"
 
 
 def make_swe(**kwargs: Any) -> SWEEnv:

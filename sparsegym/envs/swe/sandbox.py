@@ -58,8 +58,9 @@ system-call filter) and ``isolation="none"`` (resource limits only: for code you
 you trust). The report of what each hostile command got in each mode is kept in
 ``benchmarks/results/sandbox_attacks.md`` (``python benchmarks/sandbox_attacks.py``).
 
-**DockerRuntime** runs the same commands in a task's image through the Docker SDK (extra ``swe``);
-where no engine is reachable it raises at once and names the local sandbox.
+**DockerRuntime** (:mod:`.docker_runtime`) runs the same commands in a locked-down container per episode
+through the Docker SDK (extra ``swe``); where no engine is reachable it raises at once and names the local
+sandbox.
 """
 
 from __future__ import annotations
@@ -509,39 +510,3 @@ def _cleanup(root: Path, tmpfs: bool, cgroup: Path | None) -> None:
     if tmpfs:
         subprocess.run(["umount", "-l", str(root)], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
-
-
-class DockerRuntime(Runtime):
-    """Commands in a task's Docker image (SWE-Gym's image names: :func:`~.tasks.swegym_image`)."""
-
-    def __init__(self, image: str, *, timeout: float = 120.0, workdir: str = "/testbed"):
-        from sparsegym._deps import require
-
-        docker = require("docker", "swe", "the Docker runtime")
-        try:
-            self.client = docker.from_env()
-            self.client.ping()
-        except Exception as exc:
-            raise SandboxError(
-                f"no Docker engine is reachable here ({type(exc).__name__}: {exc}); the local sandbox "
-                "needs none: make the env with runtime='local'"
-            ) from exc
-        self.image, self.timeout, self.workdir = image, timeout, workdir
-        self.container = None
-
-    def start(self, repo_dir: str | Path | None = None) -> None:  # pragma: no cover - needs an engine
-        self.container = self.client.containers.run(self.image, "tail -f /dev/null", detach=True,
-                                                    network_disabled=True, working_dir=self.workdir)
-
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:  # pragma: no cover - needs an engine
-        start = time.perf_counter()
-        t = int(timeout or self.timeout)
-        code, out = self.container.exec_run(["timeout", "-s", "KILL", str(t), "bash", "-c", command], workdir=self.workdir)
-        timed_out = code == 137
-        return CommandResult(out.decode("utf-8", errors="replace"), None if timed_out else code,
-                             time.perf_counter() - start, timed_out)
-
-    def close(self) -> None:  # pragma: no cover - needs an engine
-        if self.container is not None:
-            self.container.remove(force=True)
-            self.container = None
