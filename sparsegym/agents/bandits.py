@@ -583,12 +583,13 @@ class LSDLPPlanner:
     is higher-dimensional (over (rest, streak) pairs rather than rest lengths alone).
 
     **Rounding.** Each arm draws one pattern with probability proportional to its LP mass (or none,
-    with the mass left) and follows it on a *virtual* clock (the paper's mirroring of virtual
-    states): its virtual timeline says in which rounds it wants to be pulled. Each round the arm
-    pulled is the one, among the arms whose virtual timeline asks for a pull, with the highest
-    expected payoff in the actual state (the greedy arm when none asks). ``samples`` draws are made,
-    each evaluated exactly on the known model, and the best schedule is kept, together with the
-    greedy schedule as a fallback candidate.
+    with the mass left) and follows it with a random offset on a *virtual* clock (in the spirit of
+    the paper's mirroring of virtual states): its virtual timeline says in which rounds it wants to
+    be pulled. Each round the arm pulled is the one, among the arms whose virtual timeline asks for
+    a pull, with the highest expected payoff in the actual state; when none asks, the arm with the
+    highest payoff now minus what pulling it now costs its next virtual pull (a pull now shortens
+    the rest it will have then). ``samples`` draws are made, each evaluated exactly on the known
+    model, and the best schedule is kept, the greedy schedule being a candidate too.
 
     What differs from the paper: its relaxation, rounding (a randomised interleaving with its own
     analysis) and the constant-factor guarantee it proves are not reproduced exactly; our rounding is
@@ -653,11 +654,26 @@ def plan_lsd_lp(mu: np.ndarray, tau_max: int, horizon: int, samples: int = 16, s
             period, offset = p + r, int(rng.integers(p + r))
             for t in range(horizon):
                 wants[i, t] = (t + offset) % period < p
+        # next_want[i, t]: the first round >= t at which arm i's virtual timeline asks for a pull
+        next_want = np.full((k, horizon + 1), horizon, dtype=np.int64)
+        for t in range(horizon - 1, -1, -1):
+            next_want[:, t] = np.where(wants[:, t], t, next_want[:, t + 1])
         state, seq = tuple([-tau_max] * k), []
         for t in range(horizon):
             pay = np.array([mu[i, state[i] + tau_max] for i in range(k)])
             asking = np.flatnonzero(wants[:, t])
-            a = int(asking[np.argmax(pay[asking])]) if len(asking) else int(np.argmax(pay))
+            if len(asking):
+                a = int(asking[np.argmax(pay[asking])])
+            else:
+                # nobody asks: pull the arm whose pull now costs its next virtual pull the least
+                score = pay.copy()
+                for i in range(k):
+                    gap = int(next_want[i, t] - t)
+                    if gap >= horizon - t:
+                        continue
+                    rest = min(-min(state[i], 0) + gap, tau_max)  # undisturbed: rested until then
+                    score[i] -= mu[i, tau_max - rest] - mu[i, tau_max - min(gap, tau_max)]
+                a = int(np.argmax(score))
             seq.append(a)
             state = _step_state(state, a, tau_max)
         return seq
