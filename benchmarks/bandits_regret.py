@@ -2,12 +2,12 @@
 
 * ``dlb``: the DLB paper's synthetic system (Mussi et al. 2023, authors' configs
   ``config/testcase_synt_sigma0dot{001,01,1}.json``: n = d = 3, rho = 0.2, noise 0.001 / 0.01 / 0.1,
-  six budget allocations; the authors run T = 1e6 with 10 trials). DynLin-UCB (paper), DynLin-UCB
-  (the earlier "fixed" reading), LinUCB and the oracle. Writes ``bandits_dlb.csv`` / ``.png``.
+  six budget allocations; the authors run T = 1e6 with 10 trials). DynLin-UCB (paper, lam = 1 and
+  the authors' lam = log T variant), DynLin-UCB (the earlier "fixed" reading), LinUCB and the oracle. Writes ``bandits_regret_dlb.csv`` / ``.png``.
 * ``lsd``: the v1 LSD instances (``LSDBandit-Recharging-v1``, ``LSDBandit-Monotone-v1``): the LP
   planner's value against the DP optimum (measured approximation ratio), greedy's, the LP upper
   bound, and the regret of ISI-CombUCB1 (and of the LSDOptimistic heuristic) against the planner's
-  schedule. Writes ``bandits_lsd.csv`` / ``.png``.
+  schedule. Writes ``bandits_regret_lsd.csv`` / ``.png``.
 * ``v0``: every agent on every "bandits"-tagged (leaderboard) instance, as before. Writes
   ``bandits_regret.csv`` / ``.png``.
 
@@ -39,15 +39,18 @@ from sparsegym.agents.bandits import (
 )
 from sparsegym.baselines import RandomAgent
 from sparsegym.envs.bandits.dynlin import make_mussi2023
+from sparsegym.envs.registry import TagQuery
 
 DYNLIN_AGENTS = {"random": RandomAgent, "ucb1": UCB1, "thompson": GaussianThompson, "linucb": LinUCB,
                  "dynlin-ucb": DynLinUCB, "dynlin-ucb (fixed)": lambda e: DynLinUCB(e, schedule="fixed"),
                  "oracle": DynLinOracle}
-DLB_AGENTS = {"dynlin-ucb": DynLinUCB, "dynlin-ucb (fixed)": lambda e: DynLinUCB(e, schedule="fixed"),
+DLB_AGENTS = {"dynlin-ucb": DynLinUCB, "dynlin-ucb (lam=log T)": lambda e: DynLinUCB(e, lam="log"),
+              "dynlin-ucb (fixed)": lambda e: DynLinUCB(e, schedule="fixed"),
               "linucb": LinUCB, "oracle": DynLinOracle}
 BUDGETS = {"small": {"dlb_horizon": 20_000, "lsd_horizon": 1000, "seeds": 3, "parts": "dlb,lsd"},
            "full": {"dlb_horizon": 1_000_000, "lsd_horizon": 5000, "seeds": 10, "parts": "dlb,lsd,v0"}}
 LSD_V1 = ["sparsegym/LSDBandit-Recharging-v1", "sparsegym/LSDBandit-Monotone-v1"]
+V0_IDS = TagQuery(all_of="bandits", none_of="alias").ids()  # the leaderboard instances, the alias left out
 LSD_AGENTS = {"random": RandomAgent, "greedy (known model)": lambda e: LSDPlanner(e, "greedy"),
               "cyclic (known model)": lambda e: LSDPlanner(e, "cyclic"), "dp (known model)": LSDPlanner,
               "optimistic (online)": LSDOptimistic}
@@ -87,7 +90,7 @@ def run_env(env, agent, seed: int) -> np.ndarray:
 def part_dlb(horizon: int, seeds: int, out: Path, plt) -> None:
     every = max(1, horizon // 200)
     ts = np.arange(every, horizon + 1, every)
-    rows, curves = [], {}
+    curves = {}
     for sigma in (0.001, 0.01, 0.1):
         for name, make in DLB_AGENTS.items():
             runs = []
@@ -96,14 +99,17 @@ def part_dlb(horizon: int, seeds: int, out: Path, plt) -> None:
                 runs.append(curve_env(env, make, seed, every))
             runs = np.asarray(runs)
             curves[sigma, name] = runs
-            rows.append([sigma, name, *[f"{v:.4f}" for v in runs.mean(axis=0)]])
         finals = ", ".join(f"{n} {curves[sigma, n][:, -1].mean():.1f} +- {curves[sigma, n][:, -1].std():.1f}"
                            for n in DLB_AGENTS)
         print(f"DLB synthetic, sigma {sigma}: final pseudo-regret at T={horizon} ({seeds} seeds): {finals}", flush=True)
-    with open(out / "bandits_dlb.csv", "w", newline="") as f:
+    marks = [horizon // 10, horizon // 4, horizon // 2, horizon]
+    with open(out / "bandits_regret_dlb.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["sigma", "agent", *[f"t{t}" for t in ts]])
-        writer.writerows(rows)
+        writer.writerow(["sigma", "agent", "seeds", *[f"regret@{t}" for t in marks], "std@T"])
+        for (sigma, name), runs in curves.items():
+            mean = runs.mean(axis=0)
+            writer.writerow([sigma, name, seeds, *[f"{mean[t // every - 1]:.1f}" for t in marks],
+                             f"{runs[:, -1].std():.1f}"])
     if plt is not None:
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
         for ax, sigma in zip(axes, (0.001, 0.01, 0.1)):
@@ -116,8 +122,8 @@ def part_dlb(horizon: int, seeds: int, out: Path, plt) -> None:
             ax.set_ylabel("cumulative pseudo-regret")
             ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / "bandits_dlb.png", dpi=90)
-    print(f"wrote {out / 'bandits_dlb.csv'}")
+        fig.savefig(out / "bandits_regret_dlb.png", dpi=90)
+    print(f"wrote {out / 'bandits_regret_dlb.csv'}")
 
 
 def curve_env(env, make_agent, seed: int, every: int) -> np.ndarray:
@@ -134,6 +140,7 @@ def curve_env(env, make_agent, seed: int, every: int) -> np.ndarray:
 
 def part_lsd(horizon: int, seeds: int, out: Path, plt) -> None:
     rows, curves = [], {}
+    learners = {"isi-combucb1": ISICombUCB1, "lsd-optimistic (heuristic)": LSDOptimistic}
     for env_id in LSD_V1:
         env = sparsegym.make(env_id, horizon=horizon)
         u = env.unwrapped
@@ -142,17 +149,21 @@ def part_lsd(horizon: int, seeds: int, out: Path, plt) -> None:
         print(f"{env_id} (T={horizon}): DP optimum {u.optimal_value:.2f}, LP upper bound {planner.upper_bound:.2f}, "
               f"LP planner {planner.value:.2f} (ratio {planner.value / u.optimal_value:.3f}), "
               f"greedy {greedy:.2f} (ratio {greedy / u.optimal_value:.3f})", flush=True)
-        rows.append([env_id, "ratios", u.optimal_value, planner.upper_bound, planner.value, greedy])
         reference = np.cumsum(run_env(env, planner, 0))
-        for name, make in {"isi-combucb1": ISICombUCB1, "lsd-optimistic (heuristic)": LSDOptimistic}.items():
+        row = [env_id.split("/")[-1], horizon, seeds, f"{u.optimal_value:.2f}", f"{planner.upper_bound:.2f}",
+               f"{planner.value:.2f}", f"{planner.value / u.optimal_value:.3f}", f"{greedy:.2f}",
+               f"{greedy / u.optimal_value:.3f}"]
+        for name, make in learners.items():
             runs = np.asarray([reference - np.cumsum(run_env(env, make(env), s)) for s in range(seeds)])
             curves[env_id, name] = runs
-            rows.append([env_id, name, *[f"{v:.3f}" for v in runs.mean(axis=0)[9::10]]])
+            row.append(f"{runs[:, -1].mean():.1f} +- {runs[:, -1].std():.1f}")
             print(f"  {name}: regret against the LP planner at T={horizon}: {runs[:, -1].mean():.1f} "
                   f"+- {runs[:, -1].std():.1f} ({seeds} seeds)", flush=True)
-    with open(out / "bandits_lsd.csv", "w", newline="") as f:
+        rows.append(row)
+    with open(out / "bandits_regret_lsd.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["env", "row", "dp_optimum / regret every 10 rounds...", "lp_upper_bound", "lp_planner", "greedy"])
+        writer.writerow(["instance", "T", "seeds", "dp optimum", "lp upper bound", "lp planner", "planner / dp",
+                         "greedy", "greedy / dp", *[f"{n} regret vs planner" for n in learners]])
         writer.writerows(rows)
     if plt is not None:
         fig, axes = plt.subplots(1, len(LSD_V1), figsize=(10, 3.8))
@@ -165,8 +176,8 @@ def part_lsd(horizon: int, seeds: int, out: Path, plt) -> None:
             ax.set_xlabel("round")
             ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / "bandits_lsd.png", dpi=90)
-    print(f"wrote {out / 'bandits_lsd.csv'}")
+        fig.savefig(out / "bandits_regret_lsd.png", dpi=90)
+    print(f"wrote {out / 'bandits_regret_lsd.csv'}")
 
 
 def _plt():
@@ -210,7 +221,7 @@ def main() -> int:
 def part_v0(args) -> int:
     ts = np.arange(args.every, args.horizon + 1, args.every)
     results: dict[tuple[str, str], np.ndarray] = {}
-    for env_id in sparsegym.list_envs(family="bandits", tag="bandits"):
+    for env_id in V0_IDS:
         agents = DYNLIN_AGENTS if "DynLin" in env_id else LSD_AGENTS
         for name, make in agents.items():
             curves = [curve(env_id, make, args.horizon, s, args.every) for s in range(args.seeds)]
@@ -224,14 +235,14 @@ def part_v0(args) -> int:
         for (env_id, name), values in results.items():
             writer.writerow([env_id, name, *[f"{v:.4f}" for v in values]])
 
-    dyn_ids = [i for i in sparsegym.list_envs(family="bandits", tag="bandits") if "DynLin" in i]
+    dyn_ids = [i for i in V0_IDS if "DynLin" in i]
     print()
     for env_id in dyn_ids:
         print(f"DynLin-UCB regret slope on {env_id}: {slope(ts, results[env_id, 'dynlin-ucb']):.2f}")
     rho9 = "sparsegym/DynLinBandit-Rho09-v0"
     ratio = results[rho9, "dynlin-ucb"][-1] / results[rho9, "linucb"][-1]
     print(f"DynLin-UCB / LinUCB final regret on {rho9}: {ratio:.3f}")
-    for env_id in (i for i in sparsegym.list_envs(family="bandits", tag="bandits") if "LSD" in i):
+    for env_id in (i for i in V0_IDS if "LSD" in i):
         print(f"LSD online learner regret slope on {env_id}: {slope(ts, results[env_id, 'optimistic (online)']):.2f}")
 
     try:
@@ -241,7 +252,7 @@ def part_v0(args) -> int:
         import matplotlib.pyplot as plt
     except ImportError:
         return 0
-    ids = sparsegym.list_envs(family="bandits", tag="bandits")
+    ids = V0_IDS
     cols = 4
     rows = (len(ids) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.6 * rows), squeeze=False)

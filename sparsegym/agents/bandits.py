@@ -181,7 +181,8 @@ class DynLinUCB(LinUCB):
       start of epoch ``m`` is held for its ``H_m`` rounds and **one** regression sample is taken per
       epoch, the reward at its last round (so the transient of the previous action has decayed by
       about ``rho_bar^{H_m - 1} <= 1 / m``);
-    * ridge regression of those samples on the action (``lam = 1``), and the optimistic choice
+    * ridge regression of those samples on the action (``lam = 1``; ``lam="log"`` gives the authors'
+      other variant, ``lam = log T``, run next to it in ``scripts/main.py``), and the optimistic choice
       ``argmax_a h_hat^T a + beta_t ||a||_{V^-1}`` with the paper's radius (:meth:`beta`)
 
           beta_t = c1 sqrt(lam) + c2 / sqrt(lam) * log(e (t + 1))
@@ -209,12 +210,14 @@ class DynLinUCB(LinUCB):
 
     SCHEDULES = ("paper", "fixed")
 
-    def __init__(self, env: gymnasium.Env, lam: float = 1.0, sigma: float | None = None,
+    def __init__(self, env: gymnasium.Env, lam: float | str = 1.0, sigma: float | None = None,
                  rho_bar: float | None = None, schedule: str = "paper", bounds: dict[str, float] | None = None):
         if schedule not in self.SCHEDULES:
             raise ConfigError(f"schedule must be 'paper' or 'fixed', got {schedule!r}")
-        if lam <= 0:
-            raise ConfigError(f"lam must be positive, got {lam!r}")
+        if lam == "log":  # the authors' second variant: lam = log T
+            lam = math.log(max(int(getattr(env.unwrapped, "horizon", 1000)), 3))
+        if isinstance(lam, str) or lam <= 0:
+            raise ConfigError(f"lam must be positive or 'log' (lam = log T), got {lam!r}")
         u = env.unwrapped
         rho = rho_bar if rho_bar is not None else float(getattr(u, "rho_bar", 0.9))
         if not 0.0 <= rho < 1.0:

@@ -107,6 +107,9 @@ def test_dynlin_ucb_bad_input():
         DynLinUCB(_scalar_env(), rho_bar=1.2)
     with pytest.raises(ConfigError, match="lam must be positive"):
         DynLinUCB(_scalar_env(), lam=0)
+    with pytest.raises(ConfigError, match="lam must be positive or 'log'"):
+        DynLinUCB(_scalar_env(), lam="sqrt")
+    assert DynLinUCB(_scalar_env(horizon=100), lam="log").lam == pytest.approx(math.log(100))
 
 
 def test_mussi2023_instance():
