@@ -183,6 +183,7 @@ def test_lp_planner_schedule_is_feasible_and_bounded():
     assert len(planner.schedule) == env.horizon and set(planner.schedule) <= set(range(env.k))
     assert planner.value == pytest.approx(evaluate_schedule(env.mu, env.tau_max, planner.schedule))
     assert env.optimal_value - 1e-6 <= planner.upper_bound  # the relaxation bounds the optimum
+    assert planner.value >= planner.certified_ratio * env.optimal_value - 1e-9
     info = play(env, planner)  # and the env pays exactly the planned value
     assert info["regret"] == pytest.approx(env.optimal_value - planner.value, abs=1e-6)
     greedy = env.optimal_value - play(env, LSDPlanner(env, "greedy"))["regret"]
@@ -201,7 +202,9 @@ def test_lp_planner_against_dp_on_small_monotone_instances(seed):
     optimum = lsd_model(mu, tau_max).plan(horizon)[0][0, 0]
     schedule, value, upper = plan_lsd_lp(mu, tau_max, horizon, samples=8)
     assert upper >= optimum - 1e-6
-    # No ratio is proven for our rounding (see LSDLPPlanner); 0.9 is a measured floor (0.94 on these seeds).
+    # No a-priori ratio is proven for our rounding (see LSDLPPlanner), but value / upper is a proven
+    # per-instance one (the LP bounds the optimum); 0.9 is a measured floor for it on these seeds.
+    assert value / upper >= 0.9
     assert value >= 0.9 * optimum
 
 
