@@ -155,3 +155,28 @@ def make_dynlin(n: int = 3, d: int = 2, k: int = 6, rho: float = 0.7, instance_s
     if kwargs.get("continuous"):
         inst.pop("actions")
     return DynLinBandit(**inst, **kwargs)
+
+
+def mussi2023_synthetic() -> dict[str, np.ndarray]:
+    """The synthetic system of Mussi et al. (2023), Section 7, from the authors' configs
+    ``config/testcase_synt_sigma0dot{001,01,1}.json``: ``n = d = 3``, ``A = diag(0.2, 0, 0.1)``
+    (spectral radius 0.2), ``B = diag(0.45, 0, 0.1)``, ``C = diag(1, 0, 0.1)``, ``D = diag(0, 0.5, 0.1)``,
+    the reward the sum of the outputs (``w = C^T 1``, ``theta = D^T 1``), and the six actions that
+    split a budget of 1.5 over three campaigns of at most 1 (the permutations of ``(1, 0.5, 0)``).
+    The best stationary action is ``(1, 0.5, 0)`` (value 0.8125); the immediately best one is
+    ``(0.5, 1, 0)`` (instant value 0.5, long-run 0.78125)."""
+    A = np.diag([0.2, 0.0, 0.1])
+    B = np.diag([0.45, 0.0, 0.1])
+    C = np.diag([1.0, 0.0, 0.1])
+    D = np.diag([0.0, 0.5, 0.1])
+    ones = np.ones(3)
+    actions = np.array(sorted({p for p in __import__("itertools").permutations((1.0, 0.5, 0.0))}))
+    return {"A": A, "B": B, "w": C.T @ ones, "theta": D.T @ ones, "actions": actions}
+
+
+def make_mussi2023(sigma: float = 0.01, **kwargs: Any) -> DynLinBandit:
+    """The DLB paper's synthetic instance (:func:`mussi2023_synthetic`) with the same noise level
+    ``sigma`` on the state and the reward (the authors' configs use 0.001, 0.01 and 0.1)."""
+    if sigma < 0:
+        raise ConfigError(f"sigma must be non-negative, got {sigma!r}")
+    return DynLinBandit(**mussi2023_synthetic(), state_noise=sigma, reward_noise=sigma, **kwargs)

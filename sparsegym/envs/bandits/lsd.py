@@ -33,16 +33,41 @@ from gymnasium import spaces
 
 from sparsegym.errors import ConfigError
 
-FAMILIES = ("satiating", "recharging", "monotone")
+FAMILIES = ("satiating", "recharging", "monotone", "delayed", "monotone-strict")
 
 
 def payoff_table(family: str, k: int, tau_max: int, seed: int) -> np.ndarray:
-    """``mu[i, tau + tau_max]`` for ``tau`` in ``-tau_max..tau_max`` (index ``tau_max`` is unused)."""
+    """``mu[i, tau + tau_max]`` for ``tau`` in ``-tau_max..tau_max`` (index ``tau_max`` is unused).
+
+    ``satiating``, ``recharging`` and ``monotone`` are the original (v0) families. In ``recharging`` a
+    streak pays the arm's base value forever, so playing the best arm on a streak is optimal (the
+    instance is trivial); they are kept for the v0 ids. ``delayed`` and ``monotone-strict`` (the v1
+    ids) are not trivial:
+
+    * ``delayed``: delay-dependent (recharging) bandits as in the recharging-bandits literature: an
+      arm's payoff depends only on the rounds since it was last pulled, so a streak pays like a
+      one-round rest, ``mu(+k) = mu(-1)``. ``mu(-r) = base * min(1, r / L)`` grows linearly to the base
+      value over a recovery time ``L`` in ``2..tau_max`` drawn per arm.
+    * ``monotone-strict``: the monotone LSD setting of Foussoul et al. (2023): ``mu(-r)`` non-decreasing
+      in the rest ``r`` (as ``delayed``) and ``mu(+k)`` non-increasing in the streak ``k``, starting from
+      the one-round-rest value, ``mu(+k) = mu(-1) * (1 - s)^(k - 1)``.
+    """
     if family not in FAMILIES:
         raise ConfigError(f"unknown payoff family {family!r}; use one of {', '.join(FAMILIES)}")
+    if k < 1 or tau_max < 1:
+        raise ConfigError(f"need k >= 1 arms and tau_max >= 1, got k={k}, tau_max={tau_max}")
     rng = np.random.default_rng(seed)
     base = rng.uniform(0.35, 0.9, size=k)
     mu = np.zeros((k, 2 * tau_max + 1))
+    if family in ("delayed", "monotone-strict"):
+        for i in range(k):
+            recovery = int(rng.integers(min(2, tau_max), tau_max + 1))
+            sat = rng.uniform(0.1, 0.4) if family == "monotone-strict" else 0.0
+            for r in range(1, tau_max + 1):
+                mu[i, tau_max - r] = base[i] * min(1.0, r / recovery)
+            for kk in range(1, tau_max + 1):
+                mu[i, tau_max + kk] = mu[i, tau_max - 1] * (1 - sat) ** (kk - 1)
+        return np.clip(mu, 0.0, 1.0)
     for i in range(k):
         sat = rng.uniform(0.1, 0.35) if family in ("satiating", "monotone") else 0.0
         rec = rng.uniform(0.15, 0.5) if family in ("recharging", "monotone") else 0.0
