@@ -82,10 +82,11 @@ make_debian_base() {
     dir="$(mktemp -d /tmp/sparsegym-rootfs.XXXXXX)"
     start=$(now)
     echo "base: debootstrap bookworm into $dir (minutes) ..."
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-dev,ca-certificates \
+    debootstrap --variant=minbase --include=python3,python3-venv,python3-dev,ca-certificates,passwd \
         bookworm "$dir" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/tmp/sparsegym-debootstrap.log 2>&1 \
         || { echo "build.sh: debootstrap failed; its log: /tmp/sparsegym-debootstrap.log" >&2; exit 1; }
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+    chmod 755 "$dir"  # mktemp made it 0700, and it becomes the image's /: non-root users must traverse it
     tar -C "$dir" -c . | "$DOCKER" import --change 'ENV LANG=C.UTF-8' - "$DEBIAN_BASE" >/dev/null
     rm -rf "$dir"
     REPORT+=("$(printf '%-28s %8d s  %s' "$DEBIAN_BASE" "$(( $(now) - start ))" "$(size_of "$DEBIAN_BASE")")")

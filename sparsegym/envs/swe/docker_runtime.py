@@ -178,8 +178,9 @@ class DockerRuntime(Runtime):
         from docker.types import Ulimit
 
         fsize = self.max_file_mb * 1024 * 1024
-        self.container = self.client.containers.run(
-            self.image, ["sleep", "infinity"], detach=True, user=self.user, working_dir=WORKDIR,
+        # Created, then started: a container that cannot start is still known, and removed with the workspace.
+        self.container = self.client.containers.create(
+            self.image, ["sleep", "infinity"], user=self.user, working_dir=WORKDIR,
             network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m", pids_limit=self.max_processes,
             nano_cpus=int(self.cpus * 1e9), ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
@@ -192,6 +193,11 @@ class DockerRuntime(Runtime):
         )
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup, self.client, self.container.id, self.root, self._tmpfs)
+        try:
+            self.container.start()
+        except Exception as exc:
+            self.close()
+            raise SandboxError(f"the container of image {self.image!r} could not start: {exc}") from exc
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         if self.container is None:
