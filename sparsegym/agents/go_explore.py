@@ -2,7 +2,7 @@
 2021; code: ``uber-research/go-explore``): remember promising states in an archive of *cells*, return to
 one, explore from it, repeat.
 
-What follows the paper (its Methods, "Phase 1: explore until solved", and the authors'
+What follows the paper (its Methods section on the exploration phase, and the authors'
 ``robustified/goexplore_py`` files named below) and what does not:
 
 * **Cells** (follows). By default (``cell="auto"``) the env's family supplies a domain-knowledge cell,
