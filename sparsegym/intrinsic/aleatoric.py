@@ -41,6 +41,10 @@ budget 1 that ``train.py`` passes, and clamps the reward to ``[-1, 1]``, a clamp
 out since our bonus is standardised). What still differs from their code: they predict the frame or
 their own learned features, not a random network's embedding, and they scale and normalise the
 reward in the trainer.
+On ``benchmarks/noisy_tv.py`` (3 seeds, 400 updates) the preset pays the TV more than never-seen
+states (TV / novel 2.42) and never-seen states less than seen ones (novel / seen 0.82), where the
+default (``eta = 2``, clipped) has 0.04 and 3.65: with ``eta = 1`` the subtraction is right only on
+average, and the error's fluctuation on the TV is large.
 
 Relation to :mod:`.hindsight` (a gated-code module inspired by "Curiosity in Hindsight", Jarrett et
 al., ICML 2023): both pay only the error that is left once aleatoric noise is accounted for; that
