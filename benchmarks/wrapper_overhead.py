@@ -73,7 +73,7 @@ def intrinsic_table(obs_dim: int, n_actions: int, batch: int, device: str) -> No
     print(f"\nintrinsic modules on {device}: batch {batch}, obs dim {obs_dim} "
           "(microseconds per transition = milliseconds per 1,000)")
     print(f"{'module':<14} {'compute':>9} {'update':>9}")
-    for name in ("rnd", "icm", "e3b", "noveld", "rdd", "hindsight", "counts", "rnd_x_counts", "rnd_x_e3b"):
+    for name in ("rnd", "icm", "e3b", "noveld", "rdd", "hindsight_code_mmd", "counts", "rnd_x_counts", "rnd_x_e3b"):
         module = make_intrinsic(name, obs_dim, n_actions, device=device)
         module.compute(data)
         module.update(data)

@@ -85,7 +85,10 @@ NOTES = {
         "states (`tv/novel` below 1) while still paying new states more than seen ones (`novel/seen` above "
         "1); a low `tv/novel` with `novel/seen` below 1 (ICM here) means the bonus stopped measuring novelty "
         "altogether. Aleatoric curiosity's bonus is sparse (zero wherever the error is within twice the "
-        "expected noise) and depends on `eta`."
+        "expected noise) and depends on `eta`; `aleatoric_authors` is the authors' preset (`eta` 1, unclipped, "
+        "so its mean may be negative). `hindsight_code_mmd` (named `hindsight` in runs before the rename) is "
+        "sparsegym's gated hindsight code with an MMD independence penalty, an idea from Curiosity in Hindsight "
+        "(Jarrett et al., ICML 2023), not the paper's BYOL-Hindsight: its row is no measurement of that method."
     ),
     "bandits_regret": (
         "Cumulative regret at the horizon, averaged over seeds (lower is better). The paper's worst-case "

@@ -768,7 +768,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "text env (--episodes).")
     p.add_argument("algo", choices=("ppo", *text_algos))
     p.add_argument("--env", required=True)
-    p.add_argument("--intrinsic", default=None, help="(ppo) rnd, icm, e3b, noveld, rdd, hindsight, counts, rnd_x_counts, ...")
+    p.add_argument("--intrinsic", default=None, help="(ppo) rnd, icm, e3b, noveld, rdd, hindsight_code_mmd, aleatoric, counts, rnd_x_counts, ...")
     p.add_argument("--steps", type=int, default=100_000, help="(ppo) env frames to train for")
     p.add_argument("--episodes", type=int, default=400, help="(text algorithms) episodes to train for, in all")
     p.add_argument("--group-size", type=int, default=8, help="(text algorithms) episodes per task seed")

@@ -87,7 +87,7 @@ class PPOConfig:
     hidden: int = 256  # width of the encoder output and heads
     encoder: str = "auto"  # auto (the family's encoder that accepts the observation, else an MLP), a family name, or flat
     recurrent: bool = False  # an LSTM core after the encoder; minibatches then hold whole env sequences
-    intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight, counts, ...)
+    intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight_code_mmd, counts, ...)
     # How the intrinsic module embeds observations: "flat" (an MLP over the flattened observation) or "family"
     # (the env family's encoder, e.g. MiniGrid's CNN over object codes, NetHack's glyph embeddings, as the papers do)
     intrinsic_encoder: str = "flat"

@@ -9,7 +9,8 @@ Every module has:
 * ``update(batch) -> dict[str, float]``: train on a batch of transitions; returns the losses.
 * ``reset(env_ids)``: forget the episodic state of those envs (a new episode began).
 
-Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``Disagreement``, ``HindsightCuriosity``,
+Modules: ``RND``, ``ICM``, ``E3B``, ``NovelD``, ``RDD``, ``Disagreement``, ``HindsightCodeMMD``
+(deprecated alias ``HindsightCuriosity``),
 ``AleatoricCuriosity``, ``EpisodicCount``, and
 ``GlobalEpisodic`` (a global x episodic combination). ``make_intrinsic(name, obs_dim, n_actions)``
 builds one by name. They need torch: ``pip install "sparsegym[torch]"`` (``EpisodicCount`` does not).
@@ -24,7 +25,8 @@ from sparsegym._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "IntrinsicModule": ".base", "RunningMeanStd": ".base", "RND": ".rnd", "ICM": ".icm", "E3B": ".e3b",
-    "NovelD": ".noveld", "RDD": ".rdd", "Disagreement": ".disagreement", "HindsightCuriosity": ".hindsight",
+    "NovelD": ".noveld", "RDD": ".rdd", "Disagreement": ".disagreement", "HindsightCodeMMD": ".hindsight",
+    "HindsightCuriosity": ".hindsight",
     "AleatoricCuriosity": ".aleatoric", "EpisodicCount": ".counts", "GlobalEpisodic": ".combined",
     "IntrinsicStream": ".stream", "make_intrinsic": ".factory", "INTRINSIC_MODULES": ".factory",
 })

@@ -108,14 +108,15 @@ def test_encoders_are_found_by_observation_space():
 
 
 def test_potentials_and_cells_by_name():
-    from sparsegym.agents.go_explore import cell_function, observation_cell
+    from sparsegym.agents.go_explore import cell_function, downscaled_cell, observation_cell
     from sparsegym.wrappers import PotentialShaping
 
     env = PotentialShaping(sparsegym.make("sparsegym/MiniGrid-FourRooms-v0"), "distance_to_goal")
     _, info = env.reset(seed=0)
     assert -1.0 <= info["potential"] < 0.0
     bandit = sparsegym.make("sparsegym/DynLinBandit-Rho03-v0")
-    assert cell_function(bandit, "auto") is observation_cell  # no domain-knowledge cell: the observation
+    assert cell_function(bandit, "auto") is downscaled_cell  # no domain-knowledge cell: the downscaled frame
+    assert cell_function(bandit, "auto", fallback="observation_hash") is observation_cell
     with pytest.raises(FamilyFeatureError, match="the bandits family provides no Go-Explore cell"):
         cell_function(bandit, "family")
 

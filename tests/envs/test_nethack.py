@@ -193,3 +193,26 @@ def test_step_before_reset_is_refused():
     env.reset(seed=0)
     env.step(0)
     env.close()
+
+
+# The 16 MiniHack tasks of E3B (Henaff et al., NeurIPS 2022), as listed by the authors' sweep script
+# (facebookresearch/e3b, minihack/torchbeast/sweep_slurm_neurips_2022.py).
+E3B_PAPER_TASKS = [
+    "Levitate-Potion-Restricted", "Levitate-Boots-Restricted", "Freeze-Horn-Restricted", "Freeze-Wand-Restricted",
+    "Freeze-Random-Restricted", "LavaCross-Restricted", "WoD-Hard-Restricted",
+    "MultiRoom-N4-Locked", "MultiRoom-N6-Lava", "MultiRoom-N6-Lava-OpenDoor", "MultiRoom-N6-LavaMonsters",
+    "MultiRoom-N10-OpenDoor", "MultiRoom-N10-Lava-OpenDoor", "LavaCrossingS19N13", "LavaCrossingS19N17", "Labyrinth-Big",
+]
+# minihack 1.0.2's MiniGrid ports pass width and height to MiniGrid's CrossingEnv, which also sets
+# grid_size, and MiniGrid refuses both: these two cannot be built.
+E3B_UNBUILDABLE = ["LavaCrossingS19N13", "LavaCrossingS19N17"]
+
+
+def test_the_e3b_tag_is_exactly_the_papers_buildable_minihack_tasks():
+    expected = {f"sparsegym/MiniHack-{t}-v0" for t in E3B_PAPER_TASKS if t not in E3B_UNBUILDABLE}
+    assert set(sparsegym.list_envs(tag="minihack-e3b")) == expected and len(expected) == 14
+    for t in E3B_UNBUILDABLE:
+        from sparsegym.envs.nethack.env import make_nethack
+
+        with pytest.raises(AssertionError):  # still broken upstream: register it once this fails
+            make_nethack(f"MiniHack-{t}-v0")

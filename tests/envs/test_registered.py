@@ -7,7 +7,7 @@ which changes only how the observation is packed (same class, dynamics, rewards,
 seeding). So the variant is run against its base with the same seed and actions and must give exactly
 ``base_obs[key]``, the same rewards and the same ends, twice over (seeded determinism); the base id's
 full checks (rollout to its end, info contract, step limit) then hold for the variant too. That keeps
-the 71 extra ids to a fraction of the suite's time.
+the 79 extra ids to a fraction of the suite's time.
 """
 
 import importlib.util

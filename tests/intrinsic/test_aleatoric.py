@@ -43,3 +43,20 @@ def test_learned_noise_pays_far_less_than_an_unseen_transition():
 def test_without_the_variance_term_the_noise_keeps_paying():
     m, noise, novel, _ = _train(eta=0.0)
     assert m.compute(noise).mean() > 0.5 * m.compute(novel).mean()   # plain curiosity: the TV trap
+
+
+def test_the_authors_preset_subtracts_the_variance_once_and_does_not_clip():
+    from sparsegym.intrinsic import AleatoricCuriosity
+
+    m = make_intrinsic("aleatoric_authors", DIM, 2, device="cpu", seed=0, hidden=64)
+    assert isinstance(m, AleatoricCuriosity) and (m.eta, m.nll_lambda, m.clip_min) == (1.0, 1.0, None)
+    assert AleatoricCuriosity.authors(DIM, 2, device="cpu", eta=1.5).eta == 1.5   # the preset can be overridden
+    rng = np.random.default_rng(0)
+    obs = np.zeros((N, DIM), np.float32)
+    for _ in range(100):   # pure noise after (obs, 0): the variance learns the error's mean
+        m.update({"obs": obs, "action": np.zeros(N, np.int64), "next_obs": rng.normal(size=(N, DIM)).astype(np.float32)})
+    batch = {"obs": obs, "action": np.zeros(N, np.int64), "next_obs": rng.normal(size=(N, DIM)).astype(np.float32)}
+    bonus = m.compute(batch)
+    assert bonus.min() < 0.0                            # unclipped: less surprise than expected is negative
+    clipped = make_intrinsic("aleatoric", DIM, 2, device="cpu", seed=0, hidden=64)
+    assert clipped.clip_min == 0.0 and clipped.eta == 2.0   # the default stays ours

@@ -1,4 +1,5 @@
-"""Hindsight-code curiosity: the code may explain noise away but not a deterministic outcome, so a
+"""HindsightCodeMMD (a gated hindsight code with an MMD independence penalty, not the paper's
+BYOL-Hindsight): the code may explain noise away but not a deterministic outcome, so a
 learned noise source stops paying while an unseen transition still pays; without the independence
 constraint the code describes every outcome and novelty stops paying too."""
 
@@ -14,7 +15,7 @@ DIM, N = 16, 128
 
 def _train(weight, steps=150, seed=0):
     rng = np.random.default_rng(seed)
-    m = make_intrinsic("hindsight", DIM, 2, device="cpu", seed=seed, independence_weight=weight, hidden=64,
+    m = make_intrinsic("hindsight_code_mmd", DIM, 2, device="cpu", seed=seed, independence_weight=weight, hidden=64,
                        embed_dim=16)
     noisy_obs = np.zeros((N, DIM), np.float32)
     noisy_obs[:, 0] = 1.0                                   # action 0 here ("watch tv"): the next state is pure noise
@@ -53,4 +54,15 @@ def test_without_independence_the_code_explains_novelty_away():
 
 def test_needs_discrete_actions():
     with pytest.raises(ValueError, match="n_actions"):
-        make_intrinsic("hindsight", DIM, None, device="cpu")
+        make_intrinsic("hindsight_code_mmd", DIM, None, device="cpu")
+
+
+def test_the_old_names_still_build_it_and_warn():
+    from sparsegym.intrinsic import HindsightCodeMMD, HindsightCuriosity
+
+    with pytest.warns(DeprecationWarning, match="hindsight_code_mmd"):
+        m = make_intrinsic("hindsight", DIM, 2, device="cpu", hidden=16, embed_dim=8)
+    assert type(m) is HindsightCodeMMD and m.name == "hindsight_code_mmd"
+    with pytest.warns(DeprecationWarning, match="not the paper's BYOL-Hindsight"):
+        old = HindsightCuriosity(DIM, 2, device="cpu", hidden=16, embed_dim=8)
+    assert isinstance(old, HindsightCodeMMD)
