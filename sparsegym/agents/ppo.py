@@ -26,7 +26,20 @@ Choices worth knowing:
 * intrinsic returns are non-episodic (episode ends do not cut them), as in the RND paper, unless the
   module asks otherwise (``episodic_returns``: E3B); the running return that normalisation divides by
   follows the same rule;
-* advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch;
+* advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch (the RND paper's
+  two value heads, ``intrinsic_recipe="two_heads"``); modules whose authors train one value head on
+  ``r + coeff * r_int`` with episodic returns (E3B, Henaff et al. 2022; the global x episodic
+  combinations, Henaff et al. 2023: ``module.recipe == "one_head"``) get that recipe by default
+  (``intrinsic_recipe="auto"``): one return of ``r + int_coef * r_int``, cut at episode ends;
+* ``intrinsic_encoder="auto"`` gives E3B the env family's policy encoder (NetHack glyph embeddings,
+  MiniGrid's CNN), as the authors embed glyphs; other modules read flat observations;
+* RND-based modules start their observation statistics from ``intrinsic_obs_init_rollouts`` rollouts
+  (of ``num_steps`` steps) of random actions before training, as Burda et al.'s code does (those frames are not counted as training frames);
+* ``intrinsic_key`` gives count-based modules a state key (``position``, ``full``, ``message``, ...:
+  :class:`sparsegym.wrappers.StateKeyInfo`; ``"auto"``: the full state for NovelD's first-visit gate
+  where the family has one, as its authors count full states), and ``num_contexts`` draws each episode's seed from a
+  fixed pool of that many (:class:`sparsegym.wrappers.SeedPool`; Henaff et al. 2023's number of
+  contexts);
 * the seed fixes the envs, the initial parameters (drawn under a forked torch RNG: constructing a PPO
   leaves the global torch RNG as it was) and the action samplers.
 """
@@ -67,6 +80,10 @@ from sparsegym.intrinsic.stream import SAME_STEP, IntrinsicStream
 
 __all__ = ["PPO", "PPOConfig", "ppo_policy_loss", "ppo_value_loss"]
 
+#: modules that ``intrinsic_encoder="auto"`` gives the family's encoder: their authors embed
+#: observations with the policy's encoder architecture (E3B: a glyph embedding and CNN on MiniHack)
+EMBEDDED_MODULES = ("e3b", "rnd_x_e3b")
+
 
 @dataclass
 class PPOConfig:
@@ -90,7 +107,16 @@ class PPOConfig:
     intrinsic: str | None = None  # name from sparsegym.intrinsic (rnd, icm, e3b, noveld, rdd, hindsight_code_mmd, counts, ...)
     # How the intrinsic module embeds observations: "flat" (an MLP over the flattened observation) or "family"
     # (the env family's encoder, e.g. MiniGrid's CNN over object codes, NetHack's glyph embeddings, as the papers do)
-    intrinsic_encoder: str = "flat"
+    # "auto": the family's encoder for modules whose authors embed observations with the policy's encoder (E3B), else flat
+    intrinsic_encoder: str = "auto"
+    # "auto" (the module's authors' recipe: module.recipe, else two heads), "two_heads" (RND: separate intrinsic value head,
+    # non-episodic intrinsic returns unless the module asks) or "one_head" (E3B: one value head on r + int_coef * r_int)
+    intrinsic_recipe: str = "auto"
+    # state key given to count-based modules via info["state_key"] (position, full, message, ...); "auto": the family's
+    # "full" state for NovelD's first-visit gate (the authors count full states), else none (observations are counted)
+    intrinsic_key: str | None = "auto"
+    intrinsic_obs_init_rollouts: int = 50  # rollouts of random actions that start RND's observation statistics (Burda et al.: 50)
+    num_contexts: int | None = None  # draw each episode's seed from a fixed pool of this many (None: every episode new)
     int_coef: float = 1.0  # weight of intrinsic advantages (RND paper: 1)
     ext_coef: float = 2.0  # weight of extrinsic advantages when an intrinsic reward is on (RND paper: 2)
     int_gamma: float = 0.99  # discount of intrinsic returns
@@ -141,6 +167,13 @@ class PPO:
         if cfg.recurrent and cfg.num_envs < cfg.num_minibatches:
             raise ConfigError(f"a recurrent PPO splits minibatches by env: num_envs ({cfg.num_envs}) must be at least "
                              f"num_minibatches ({cfg.num_minibatches})")
+        if cfg.intrinsic_recipe not in ("auto", "one_head", "two_heads"):
+            raise ConfigError(f"intrinsic_recipe must be 'auto', 'one_head' or 'two_heads', got {cfg.intrinsic_recipe!r}")
+        self.intrinsic_key = self._resolve_intrinsic_key(probe)
+        if self.intrinsic_key is not None:  # check the key against the env now, not in the first rollout
+            from sparsegym.wrappers.counts import resolve_key
+
+            resolve_key(self.intrinsic_key, probe)
         with torch.random.fork_rng(devices=[]):  # the seed's parameters, without seeding the caller's RNG
             torch.random.default_generator.manual_seed(cfg.seed)
             self.policy = ActorCritic(self.observation_space, self.n_actions, cfg.hidden, intrinsic=cfg.intrinsic
@@ -153,17 +186,18 @@ class PPO:
             from sparsegym.intrinsic import make_intrinsic
 
             extra: dict[str, Any] = {}
-            if cfg.intrinsic_encoder == "family":
+            if cfg.intrinsic_encoder not in ("auto", "flat", "family"):
+                raise ConfigError(f"intrinsic_encoder must be 'flat' or 'family' (or 'auto'), got {cfg.intrinsic_encoder!r}")
+            if cfg.intrinsic_encoder in ("auto", "family"):
                 from sparsegym.envs.encoders import encoder_for
                 from sparsegym.envs.family import family_of
 
                 encoder = encoder_for(self.observation_space, family_of(probe))
-                if encoder is None:
+                if encoder is None and cfg.intrinsic_encoder == "family":
                     raise ConfigError(f"intrinsic_encoder='family': no family encoder accepts {self.observation_space}; "
                                       "use intrinsic_encoder='flat'")
-                extra = {"encoder": encoder, "observation_space": self.observation_space}
-            elif cfg.intrinsic_encoder != "flat":
-                raise ConfigError(f"intrinsic_encoder must be 'flat' or 'family', got {cfg.intrinsic_encoder!r}")
+                if encoder is not None and (cfg.intrinsic_encoder == "family" or cfg.intrinsic in EMBEDDED_MODULES):
+                    extra = {"encoder": encoder, "observation_space": self.observation_space}
             self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
                                             self.n_actions, device=str(self.device), seed=cfg.seed, **extra)
         self.demos = None
@@ -190,14 +224,17 @@ class PPO:
         num_updates = max(1, total_steps // cfg.batch_size)
         hooks = self._callbacks(callbacks, callback, log_dir, progress, checkpoint_every)
         envs = self._make_vec()
-        obs, _ = envs.reset(seed=[cfg.seed + i for i in range(cfg.num_envs)])
+        obs, reset_infos = envs.reset(seed=[cfg.seed + i for i in range(cfg.num_envs)])
         next_done = np.zeros(cfg.num_envs, dtype=np.float32)
         buffer, episodes, actor = RolloutBuffer(cfg.num_steps, cfg.num_envs), EpisodeStats(cfg.num_envs), self._actor()
         stream = None
         if self.intrinsic is not None:  # the intrinsic module trains once per rollout, after the policy
             stream = IntrinsicStream(self.intrinsic, cfg.num_envs, envs.single_observation_space,
                                      autoreset_mode=SAME_STEP, gamma=cfg.int_gamma, update_every=None)
-            stream.reset(obs)
+            if self.global_step == 0 and cfg.intrinsic_obs_init_rollouts > 0 and \
+                    getattr(self.intrinsic, "wants_obs_stats", False):
+                obs, reset_infos = self._random_obs_stats(envs, stream)
+            stream.reset(obs, infos=reset_infos)
         history: list[dict[str, float]] = []
         start, start_step = time.perf_counter(), self.global_step
         hooks.init_callback(self)
@@ -229,6 +266,43 @@ class PPO:
             envs.close()
             hooks.on_training_end()
         return history
+
+    def _random_obs_stats(self, envs: Any, stream: IntrinsicStream) -> tuple[Any, Any]:
+        """Start the module's observation statistics from a random agent's observations (Burda et al.'s
+        ``collect_random_statistics``), then reset the envs; returns the reset's observations and infos."""
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        rows, total = [], cfg.intrinsic_obs_init_rollouts * cfg.num_steps
+        for step in range(total):
+            obs, *_ = envs.step(rng.integers(self.n_actions, size=cfg.num_envs))
+            rows.append(stream._flat(obs, cfg.num_envs))
+            if len(rows) == cfg.num_steps or step == total - 1:  # the authors update once per rollout
+                self.intrinsic.init_obs_stats(np.concatenate(rows))
+                rows.clear()
+        return envs.reset(seed=[cfg.seed + i for i in range(cfg.num_envs)])
+
+    def _resolve_intrinsic_key(self, env: gymnasium.Env) -> str | None:
+        """The state key the intrinsic module counts: ``intrinsic_key``, with ``"auto"`` resolved."""
+        cfg = self.config
+        if cfg.intrinsic is None or cfg.intrinsic_key is None:
+            return None
+        if cfg.intrinsic_key != "auto":
+            return cfg.intrinsic_key
+        if cfg.intrinsic == "noveld":
+            from sparsegym.envs.family import family_of
+
+            family = family_of(env)
+            if family is not None and "full" in family.state_keys:
+                return "full"
+        return None
+
+    @property
+    def intrinsic_recipe(self) -> str:
+        """``"one_head"`` or ``"two_heads"``: what ``intrinsic_recipe`` resolves to for this module."""
+        recipe = self.config.intrinsic_recipe
+        if recipe == "auto":
+            recipe = getattr(self.intrinsic, "recipe", "two_heads")
+        return recipe
 
     def _callbacks(self, callbacks: Any, callback: Any, log_dir: str | Path | None, progress: bool,
                    checkpoint_every: int | None) -> CallbackList:
@@ -279,8 +353,12 @@ class PPO:
         """Mixed advantages, extrinsic returns and intrinsic returns of a rollout. GAE runs over T small
         rows: numpy does each row's arithmetic for a fraction of torch's dispatch."""
         cfg = self.config
-        adv, returns = gae(buf.rewards, buf.values, buf.dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
-        if self.intrinsic is None:
+        rewards = buf.rewards
+        one_head = self.intrinsic is not None and self.intrinsic_recipe == "one_head"
+        if one_head:  # the authors of E3B: one return of r + coeff * r_int, cut at episode ends
+            rewards = buf.rewards + cfg.int_coef * buf.int_rewards
+        adv, returns = gae(rewards, buf.values, buf.dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
+        if self.intrinsic is None or one_head:
             return adv, returns, np.zeros_like(returns)
         if self.intrinsic.episodic_returns:  # E3B: intrinsic returns end with the episode
             int_dones, int_last_done = buf.dones, next_done
@@ -294,16 +372,19 @@ class PPO:
     def _make_vec(self) -> gymnasium.vector.VectorEnv:
         if self.env_id is None:
             raise ConfigError("learn() needs an env id (PPO('sparsegym/...')) to build its vector env")
-        if self.config.vectorization == "lean":
+        cfg = self.config
+        wrap = None
+        if cfg.num_contexts is not None or self.intrinsic_key is not None:
+            wrap = _ContextWrap(cfg.num_contexts, self.intrinsic_key)
+        if cfg.vectorization == "lean":
             from sparsegym.agents.vector import make_lean_vec
 
-            return make_lean_vec(self.env_id, self.config.num_envs, **self.config.env_kwargs)
-        if self.config.vectorization not in ("sync", "async"):
-            raise ConfigError(f"vectorization must be 'lean', 'sync' or 'async', got {self.config.vectorization!r}")
-        return gymnasium.make_vec(self.env_id, num_envs=self.config.num_envs,
-                                  vectorization_mode=self.config.vectorization,
+            return make_lean_vec(self.env_id, cfg.num_envs, wrap=wrap, **cfg.env_kwargs)
+        if cfg.vectorization not in ("sync", "async"):
+            raise ConfigError(f"vectorization must be 'lean', 'sync' or 'async', got {cfg.vectorization!r}")
+        return gymnasium.make_vec(self.env_id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization,
                                   vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-                                  **self.config.env_kwargs)
+                                  wrappers=None if wrap is None else [wrap], **cfg.env_kwargs)
 
     def _minibatches(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Indices into the flattened (time-major) rollout. A recurrent policy needs whole sequences,
@@ -356,7 +437,7 @@ class PPO:
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
                 pg_loss = ppo_policy_loss(mb_adv, ratio, cfg.clip_coef)
                 v_loss = ppo_value_loss(newvalue, b_values[mb], b_returns[mb], cfg.clip_coef if cfg.clip_vloss else None)
-                if self.intrinsic is not None:
+                if self.intrinsic is not None and self.intrinsic_recipe == "two_heads":
                     v_loss = v_loss + ppo_value_loss(new_int_value, b_int_values[mb], b_int_returns[mb], None)
                 ent = entropy.mean()
                 loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
@@ -436,6 +517,20 @@ class PPO:
             agent.intrinsic.load_state_dict(state["intrinsic"])
         agent.global_step = meta.get("global_step", 0)
         return agent
+
+
+class _ContextWrap:
+    """A picklable env wrapper factory: a seed pool of ``k`` contexts and/or a state key in the infos."""
+
+    def __init__(self, k: int | None, key: str | None):
+        self.k, self.key = k, key
+
+    def __call__(self, env: gymnasium.Env) -> gymnasium.Env:
+        from sparsegym.wrappers.contexts import SeedPool, StateKeyInfo
+
+        if self.key is not None:
+            env = StateKeyInfo(env, self.key)
+        return SeedPool(env, self.k) if self.k is not None else env
 
 
 def ppo_policy_loss(advantages: Any, ratio: Any, clip_coef: float) -> Any:

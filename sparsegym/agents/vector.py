@@ -14,7 +14,9 @@ does. Its infos hold only what the trainers read, in ``SyncVectorEnv``'s layout:
 
 * ``success`` / ``_success``: each env's ``info["success"]`` (False where the env does not report it);
 * when an episode ends: ``final_obs`` / ``_final_obs`` (an object array, None where no episode ended)
-  and ``final_info`` with that episode's last ``success``.
+  and ``final_info`` with that episode's last ``success``;
+* ``state_key`` (and in ``final_info``), when the envs report one
+  (:class:`sparsegym.wrappers.StateKeyInfo`; what intrinsic count modules read).
 
 Pass ``PPOConfig(vectorization="sync")`` for Gymnasium's own vectorizer with full infos.
 """
@@ -89,11 +91,18 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ConfigError(f"reset got {len(seeds)} seeds for {self.num_envs} envs; pass one per env")
         observations, success = [], np.zeros(self.num_envs, dtype=bool)
+        keys = None
         for i, (env, s) in enumerate(zip(self.envs, seeds)):
             obs, info = env.reset(seed=s, options=options)
             observations.append(obs)
             success[i] = bool(info.get("success", False))
-        return self._batch(observations), {"success": success, "_success": np.ones(self.num_envs, dtype=bool)}
+            if "state_key" in info:
+                keys = np.full(self.num_envs, None, dtype=object) if keys is None else keys
+                keys[i] = info["state_key"]
+        infos = {"success": success, "_success": np.ones(self.num_envs, dtype=bool)}
+        if keys is not None:
+            infos["state_key"], infos["_state_key"] = keys, np.ones(self.num_envs, dtype=bool)
+        return self._batch(observations), infos
 
     def step(self, actions: Any):
         n = self.num_envs
@@ -102,7 +111,7 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
         terminations = np.zeros(n, dtype=bool)
         truncations = np.zeros(n, dtype=bool)
         success = np.zeros(n, dtype=bool)
-        final_obs = final_success = None
+        final_obs = final_success = keys = final_keys = None
         for i, env in enumerate(self.envs):
             obs, reward, terminated, truncated, info = env.step(actions[i])
             rewards[i], terminations[i], truncations[i] = reward, terminated, truncated
@@ -112,15 +121,25 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
                     final_obs = np.full(n, None, dtype=object)
                     final_success = np.zeros(n, dtype=bool)
                 final_obs[i], final_success[i] = obs, won
+                if "state_key" in info:
+                    final_keys = np.full(n, None, dtype=object) if final_keys is None else final_keys
+                    final_keys[i] = info["state_key"]
                 obs, info = env.reset()
                 won = bool(info.get("success", False))
+            if "state_key" in info:
+                keys = np.full(n, None, dtype=object) if keys is None else keys
+                keys[i] = info["state_key"]
             observations.append(obs)
             success[i] = won
         infos: dict[str, Any] = {"success": success, "_success": np.ones(n, dtype=bool)}
+        if keys is not None:
+            infos["state_key"], infos["_state_key"] = keys, np.ones(n, dtype=bool)
         if final_obs is not None:
             ended = terminations | truncations
             infos["final_obs"], infos["_final_obs"] = final_obs, ended
             infos["final_info"] = {"success": final_success, "_success": ended}
+            if final_keys is not None:
+                infos["final_info"]["state_key"] = final_keys
             infos["_final_info"] = ended
         return self._batch(observations), rewards, terminations, truncations, infos
 
@@ -129,8 +148,14 @@ class LeanSyncVectorEnv(gymnasium.vector.VectorEnv):
             env.close()
 
 
-def make_lean_vec(env_id: str, num_envs: int, **env_kwargs: Any) -> LeanSyncVectorEnv:
-    """``num_envs`` copies of ``gymnasium.make(env_id, **env_kwargs)`` in a :class:`LeanSyncVectorEnv`."""
+def make_lean_vec(env_id: str, num_envs: int, wrap: Callable[[gymnasium.Env], gymnasium.Env] | None = None,
+                  **env_kwargs: Any) -> LeanSyncVectorEnv:
+    """``num_envs`` copies of ``gymnasium.make(env_id, **env_kwargs)`` (each passed through ``wrap``
+    when given) in a :class:`LeanSyncVectorEnv`."""
     import sparsegym  # noqa: F401  (registers the ids)
 
-    return LeanSyncVectorEnv([lambda: gymnasium.make(env_id, **env_kwargs) for _ in range(num_envs)])
+    def make() -> gymnasium.Env:
+        env = gymnasium.make(env_id, **env_kwargs)
+        return env if wrap is None else wrap(env)
+
+    return LeanSyncVectorEnv([make for _ in range(num_envs)])

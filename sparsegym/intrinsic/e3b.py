@@ -9,15 +9,35 @@ Settings follow the authors' code (facebookresearch/e3b): ridge ``lambda = 0.1``
 embedding ending in a LayerNorm (their Sample Factory version; the first version used 1024 features);
 inverse-dynamics learning rate 1e-4; the episode's first state enters ``C`` without paying a bonus
 (their actor scores ``s_t`` and zeroes step 0; here, where the bonus is for reaching ``s'``, the first
-transition's ``s`` is added to ``C`` before ``s'`` is scored); the bonus is divided by a running std
-(``normalize_returns``) and intrinsic returns end with the episode (``episodic_returns``), which
-:class:`sparsegym.agents.PPO` honours. An earlier version here (32 ReLU features, no normalisation,
-returns across episodes, a first-step bonus of about 10-40 against a task reward of at most 1) never
-solved a MiniGrid task in ``benchmarks/exploration.py``.
+transition's ``s`` is added to ``C`` before ``s'`` is scored).
 
-The embedding is an MLP over flat observations, or starts with ``encoder`` when one is given (the
-authors embed MiniHack and VizDoom observations with convolutional nets; see
-:data:`sparsegym.intrinsic.base.Encoder`).
+Normalisation (``normalise``):
+
+* ``"step_std"`` (default, the authors'): the bonus is divided by a running std of the per-step bonus
+  itself (``normalize_intrinsic_rewards`` with a norm-only running mean/std applied to the batch of
+  bonuses in ``minihack/sample-factory/sample_factory/algo/learning/learner.py``,
+  ``_prepare_batch``); the stream's ``"step"`` normalisation.
+* ``"return_std"``: what this module did before: divide by a running std of the discounted intrinsic
+  return (RND's recipe, not E3B's).
+* ``"none"``: the raw elliptical bonus.
+
+Intrinsic returns end with the episode (``episodic_returns``). The authors train one value head on
+``r + intrinsic_reward_coeff * r_int`` (same file: ``buff['rewards'] + coeff * intrinsic_rewards``);
+:class:`sparsegym.agents.PPO` follows that recipe for E3B by default (``intrinsic_recipe="auto"``,
+see there) and keeps the two-head variant as ``intrinsic_recipe="two_heads"``. An earlier version here
+(32 ReLU features, no normalisation, returns across episodes, a first-step bonus of about 10-40 against
+a task reward of at most 1) never solved a MiniGrid task in ``benchmarks/exploration.py``.
+
+The embedding is an MLP over flat observations, or starts with ``encoder`` when one is given. The
+authors embed MiniHack glyphs with a learned glyph embedding and a CNN (their ``make_custom_encoder``
+from ``sf_examples/minihack``, the policy's own encoder architecture); PPO's ``intrinsic_encoder="auto"``
+gives E3B the env family's policy encoder (NetHack/MiniHack:
+:class:`~sparsegym.envs.nethack.encoder.NetHackEncoder`, glyph embeddings; MiniGrid: its CNN over
+object codes) for the same reason. An MLP over
+raw glyph ids (``intrinsic_encoder="flat"``) treats glyph ids as magnitudes, which they are not.
+
+Not as the authors: the bonus is for reaching ``s'`` (theirs scores ``s_t``, the difference is one
+step of indexing); ``C^{-1}`` is updated per transition with Sherman-Morrison, as theirs.
 """
 
 from __future__ import annotations
@@ -27,20 +47,38 @@ from typing import Any
 
 import numpy as np
 
+from sparsegym.errors import ConfigError
 from sparsegym.intrinsic.base import Encoder, IntrinsicModule, minibatches, torch
 from sparsegym.intrinsic.icm import InverseDynamicsEmbedding
 
+#: E3B's ``normalise`` options and the stream normalisation each one asks for.
+E3B_NORMALISE = {"step_std": "step", "return_std": "return", "none": "none"}
+
 
 class E3B(IntrinsicModule):
+    """E3B's elliptical episodic bonus (see the module docstring).
+
+    Args:
+        normalise: ``"step_std"`` (the authors', default), ``"return_std"`` (this module's earlier
+            behaviour) or ``"none"``.
+    """
+
     name = "e3b"
     episodic = True
-    normalize_returns = True
+    normalization = "step"
     episodic_returns = True
+    #: the authors' learner: one value head on r + r_int (see :class:`sparsegym.agents.PPO`)
+    recipe = "one_head"
 
     def __init__(self, obs_dim: int, n_actions: int, *, feature_dim: int = 256, hidden: int = 256, ridge: float = 0.1,
                  lr: float = 1e-4, batch_size: int = 256, epochs: int = 1, device: str | None = None, seed: int = 0,
-                 encoder: Encoder = None, observation_space: Any = None):
+                 encoder: Encoder = None, observation_space: Any = None, normalise: str = "step_std"):
         super().__init__(obs_dim, n_actions, device, seed, encoder=encoder, observation_space=observation_space)
+        if normalise not in E3B_NORMALISE:
+            raise ConfigError(f"E3B normalise must be one of {', '.join(E3B_NORMALISE)}, got {normalise!r}")
+        self.normalise = normalise
+        self.normalization = E3B_NORMALISE[normalise]
+        self.normalize_returns = normalise == "return_std"
         with self.seeded():
             body = self.obs_mlp([obs_dim, hidden, feature_dim]) if self.has_encoder else None
             self.embedding = InverseDynamicsEmbedding(obs_dim, n_actions, feature_dim, hidden, layer_norm=True,

@@ -1,8 +1,15 @@
-"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight_code_mmd|disagreement|aleatoric|counts|rnd_x_counts``).
+"""Build an intrinsic module by name (``--intrinsic rnd|icm|e3b|noveld|rdd|hindsight_code_mmd|disagreement|aleatoric|counts|...``).
 
 ``hindsight`` is a deprecated name of ``hindsight_code_mmd`` (it warns): the module is not the paper's
 Curiosity in Hindsight (see :mod:`sparsegym.intrinsic.hindsight`). ``aleatoric_authors`` is
-:class:`~sparsegym.intrinsic.aleatoric.AleatoricCuriosity` with the authors' preset."""
+:class:`~sparsegym.intrinsic.aleatoric.AleatoricCuriosity` with the authors' preset.
+
+Count names: ``counts`` (episodic ``1 / sqrt(N)``, the earlier default), ``episodic_counts`` (the
+first-visit indicator, the episodic count of Henaff et al. 2023), ``global_counts`` (``1 / sqrt(N)``
+over all training), and their combinations ``global_x_episodic_counts``, ``rnd_x_counts`` (RND x
+first-visit) and ``rnd_x_e3b``, the latter two as in that paper (see
+:mod:`sparsegym.intrinsic.combined`). Counts read ``batch["keys"]`` when the stream supplies state keys.
+"""
 
 from __future__ import annotations
 
@@ -34,10 +41,20 @@ INTRINSIC_MODULES: dict[str, Callable[..., IntrinsicModule]] = {
     "aleatoric": AleatoricCuriosity,
     "aleatoric_authors": lambda obs_dim, n_actions=None, **kw: AleatoricCuriosity.authors(obs_dim, n_actions, **kw),
     "counts": EpisodicCount,
+    "episodic_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: EpisodicCount(
+        obs_dim, n_actions, episodic=True, bonus="first_visit", device=device, seed=seed),
+    "global_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: EpisodicCount(
+        obs_dim, n_actions, episodic=False, device=device, seed=seed),
+    "global_x_episodic_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
+        EpisodicCount(obs_dim, n_actions, episodic=False, device=device, seed=seed),
+        EpisodicCount(obs_dim, n_actions, episodic=True, bonus="first_visit", device=device, seed=seed)),
     "rnd_x_counts": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
-        RND(obs_dim, n_actions, device=device, seed=seed, **kw), EpisodicCount(obs_dim, n_actions, device=device)),
+        RND(obs_dim, n_actions, device=device, seed=seed, **kw),
+        EpisodicCount(obs_dim, n_actions, bonus="first_visit", device=device)),
     "rnd_x_e3b": lambda obs_dim, n_actions=None, device=None, seed=0, **kw: GlobalEpisodic(
-        RND(obs_dim, n_actions, device=device, seed=seed, **kw), E3B(obs_dim, n_actions, device=device, seed=seed)),
+        RND(obs_dim, n_actions, device=device, seed=seed, **kw),
+        E3B(obs_dim, n_actions, device=device, seed=seed,
+            **{k: v for k, v in kw.items() if k in ("encoder", "observation_space")})),
 }
 
 

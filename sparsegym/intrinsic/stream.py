@@ -25,6 +25,15 @@ Normalisation (``normalize``), following the module's ``normalization`` attribut
 
 Only real transitions update the statistics, one value per transition, so a ``NEXT_STEP`` vector env,
 a ``SAME_STEP`` one and (with one env) the single-env wrapper normalise alike.
+
+State keys: when the infos carry ``state_key`` (one hashable per env, e.g. from
+:class:`sparsegym.wrappers.StateKeyInfo`: the agent's position, NetHack's message, MiniGrid's full
+state), the batch given to the module carries them as ``keys`` (for ``next_obs``; a ``SAME_STEP``
+episode end takes its key from ``infos["final_info"]["state_key"]``) and ``obs_keys`` (for ``obs``),
+and count-based modules count those instead of observations. Pass the reset's infos to :meth:`reset`.
+
+A module with ``bind_envs(num_envs)`` is told the number of envs (RND scales the predictor's share
+of each batch with it).
 """
 
 from __future__ import annotations
@@ -182,7 +191,11 @@ class IntrinsicStream:
         self.update_every = update_every
         self.collect = bool(learn) and update_every != 0
         self.losses: dict[str, float] | None = None
+        bind = getattr(module, "bind_envs", None)
+        if callable(bind):
+            bind(self.num_envs)
         self._obs: np.ndarray | None = None
+        self._keys: np.ndarray | None = None  # each env's current state key, when the infos carry them
         self._dead = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: the next row of this env is a reset
         self._buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._steps = 0  # steps collected since the last update
@@ -202,10 +215,26 @@ class IntrinsicStream:
 
     # -- the stream -------------------------------------------------------------------------------
 
-    def reset(self, obs: Any, env_ids: Iterable[int] | None = None) -> None:
+    @staticmethod
+    def _info_keys(infos: Mapping[str, Any] | None, n: int) -> np.ndarray | None:
+        """``infos["state_key"]`` as an object array of ``n`` keys, or None when absent."""
+        if not infos or infos.get("state_key") is None:
+            return None
+        keys = np.empty(n, dtype=object)
+        keys[:] = list(infos["state_key"])
+        return keys
+
+    def reset(self, obs: Any, env_ids: Iterable[int] | None = None, infos: Mapping[str, Any] | None = None) -> None:
         """Episodes start at ``obs`` (a batch for ``env_ids``, default every env): the module forgets
-        their episodic state and their running returns restart."""
+        their episodic state and their running returns restart. ``infos``: the reset's infos (for
+        state keys)."""
         ids = np.arange(self.num_envs) if env_ids is None else np.asarray(list(env_ids), dtype=np.int64)
+        keys = self._info_keys(infos, len(ids))
+        if keys is not None:
+            if self._keys is None:
+                self._keys = np.full(self.num_envs, None, dtype=object)
+            self._keys = self._keys.copy()
+            self._keys[ids] = keys
         flat = self._flat(obs, len(ids))
         if self._obs is None:
             if len(ids) != self.num_envs:
@@ -237,15 +266,29 @@ class IntrinsicStream:
             real_next = flat_next.copy()
             for i in np.flatnonzero(done):
                 real_next[i] = self._flat_one(final[i])
+        next_keys = self._info_keys(infos, n)
+        real_keys = next_keys
+        if next_keys is not None and self.mode == SAME_STEP and any_done:
+            final_keys = ((infos or {}).get("final_info") or {}).get("state_key")
+            if final_keys is None:
+                raise ConfigError("state keys with a SAME_STEP vector env need infos['final_info']['state_key']")
+            real_keys = next_keys.copy()
+            for i in np.flatnonzero(done):
+                real_keys[i] = final_keys[i]
         actions = np.asarray(actions)
         bonus = np.zeros(n)
         live = None if not self._dead.any() else np.flatnonzero(~self._dead)
+        rows = slice(None) if live is None else live
         if live is None:
             batch = {"obs": self._obs, "next_obs": real_next, "action": actions, "env_ids": np.arange(n)}
         elif len(live):
             batch = {"obs": self._obs[live], "next_obs": real_next[live], "action": actions[live], "env_ids": live}
         else:
             batch = None
+        if batch is not None and real_keys is not None:
+            batch["keys"] = real_keys[rows]
+            if self._keys is not None:
+                batch["obs_keys"] = self._keys[rows]
         if batch is not None:
             values = np.asarray(self.module.compute(batch), dtype=np.float64)
             if self.normalizer is not None:
@@ -263,6 +306,7 @@ class IntrinsicStream:
             if self.normalizer is not None and self.episodic_returns:
                 self.normalizer.restart(ended)
         self._obs = flat_next
+        self._keys = next_keys
         if self.mode == NEXT_STEP:
             self._dead = done
         self.losses = None

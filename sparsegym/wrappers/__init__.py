@@ -12,7 +12,7 @@ reward wrappers read the env's own observations. :mod:`sparsegym.wrappers.stack`
 from sparsegym._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "CountBonus": ".counts", "GatedReward": ".gating", "IntrinsicReward": ".intrinsic",
+    "CountBonus": ".counts", "SeedPool": ".contexts", "StateKeyInfo": ".contexts", "GatedReward": ".gating", "IntrinsicReward": ".intrinsic",
     "LLMFeedbackReward": ".llm_feedback",
     "PotentialShaping": ".shaping", "ScoreReward": ".score", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals",
     "Transition": ".subgoals",

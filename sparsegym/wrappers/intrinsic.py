@@ -30,7 +30,8 @@ class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         update_every: train the module on the last ``update_every`` transitions this often
             (0 or ``learn=False`` freezes it, e.g. for evaluation).
         normalize: divide by a running std of intrinsic returns (True), or not (False); default:
-            what the module asks for (``normalize_returns``: True for RND, NovelD and E3B). The
+            what the module asks for (its ``normalization``: the return std for RND, the per-step std
+            for E3B and the global x episodic combinations, none for NovelD, as their authors do). The
             running return restarts with each episode, as the learner's return of the summed reward does.
         gamma: discount of the intrinsic returns used for normalisation.
 

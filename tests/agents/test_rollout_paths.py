@@ -156,6 +156,7 @@ def test_intrinsic_returns_end_with_the_episode_only_for_modules_that_ask(monkey
 
     monkeypatch.setattr(ppo_module, "gae", recording)
     agent = PPO(DOORKEY5, PPOConfig(encoder="flat", hidden=16, num_envs=2, num_steps=32, intrinsic=module,
+                                    intrinsic_recipe="two_heads", intrinsic_obs_init_rollouts=0,
                                     device="cpu", env_kwargs={"max_steps": 5}))
     agent.learn(64, progress=False)
     extrinsic, intrinsic = calls

@@ -115,7 +115,7 @@ def test_e3b_counts_the_first_state_of_an_episode_as_seen():
     # Reaching the first state again pays little: it is already in C.
     again = module.compute({"obs": s1, "next_obs": s0, "env_ids": np.array([0])})[0]
     assert again < 0.1 * bonus
-    assert E3B.episodic_returns and E3B.normalize_returns
+    assert E3B.episodic_returns and E3B.normalization == "step" and not E3B.normalize_returns
 
 
 def test_icm_bonus_shrinks_on_a_learned_transition():
@@ -142,7 +142,7 @@ def test_noveld_pays_only_the_first_visit_in_an_episode():
 
 
 def test_noveld_pays_the_novelty_difference_clipped_at_zero():
-    module = NovelD(D, device="cpu", alpha=0.5)
+    module = NovelD(D, device="cpu", alpha=0.5, novelty="mse")  # the earlier novelty; the L2 one in test_fidelity
     rng = np.random.default_rng(5)
     s, s2 = rng.normal(size=(1, D)).astype(np.float32), rng.normal(size=(1, D)).astype(np.float32)
     n_s, n_s2 = (module.rnd.compute({"next_obs": x})[0] for x in (s, s2))
