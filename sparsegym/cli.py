@@ -5,8 +5,8 @@
     sparsegym play ID [--seed N] [--view agent|full]
     sparsegym suites
     sparsegym evaluate --agent ENTRY --suite S [--split dev|test] [--name N] [--observation native|text]
-                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|async|ray]
-    sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite]
+                       [--agent-kwargs JSON] [--overwrite] [--workers N] [--backend local|async|ray] [--isolate docker]
+    sparsegym submit FILE.yaml [--suite S] [--observation native|text] [--overwrite] [--isolate docker]
     sparsegym leaderboard --suite S [--split test] [--format table|markdown|json|html] [--output FILE]
     sparsegym train ppo --env ID [--intrinsic M] [--steps N] [--seed S] [--device D] [--out DIR]
     sparsegym train grpo|rloo|... --env ID [--episodes N] [--group-size G] [--algo-kwargs JSON] [--seed S] [--out DIR] [--resume]
@@ -221,7 +221,8 @@ def _run_evaluation(args: argparse.Namespace, entry: str, suite_name: str, split
         result = evaluate(entry, suite, split, agent_name=name, agent_kwargs=agent_kwargs, store=store,
                           workers=args.workers, backend=args.backend, base_dir=base_dir,
                           trajectory_dir=args.trajectories, details=details, overwrite=args.overwrite,
-                          progress=not args.no_progress, observation=observation, model_files=model_files)
+                          progress=not args.no_progress, observation=observation, model_files=model_files,
+                          isolate=getattr(args, "isolate", None), isolate_image=getattr(args, "isolate_image", None))
         if result.interrupted:
             print(f"\ninterrupted after {result.ran} new episodes (all stored in {store.location}); "
                   "run the same command again to resume", file=sys.stderr)
@@ -496,6 +497,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="the agent name already holds a different run: delete its results and store this run "
                         "under it (with the same run: rerun this suite split from scratch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--isolate", choices=("docker",), default=None,
+                   help="run the agent's code in a container with no network that sees only its submission's "
+                        "folder (needs a Docker engine and the sparsegym image: bash docker/build.sh sparsegym)")
+    p.add_argument("--isolate-image", default=None, metavar="IMAGE",
+                   help="the image of --isolate docker (default: sparsegym:<version>)")
 
 
 IDENTITY_HELP = """\

@@ -89,6 +89,8 @@ class EpisodeJob:
     trajectory_dir: str | None = None
     observation: str = "native"
     identity: str | None = None
+    isolate: str | None = None
+    isolate_image: str | None = None
 
 
 class StepTimeout(Exception):
@@ -245,10 +247,18 @@ def _env_and_agent(job: EpisodeJob, envs: dict, agents: dict) -> tuple[gymnasium
     if cached is None:
         cached = envs[(job.env_id, job.observation)] = make_env(job.env_id, job.observation)
     env, stamp = cached
-    key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id, job.observation, job.identity)
+    key = (job.entry, job.agent_kwargs_json, job.base_dir, job.env_id, job.observation, job.identity, job.isolate,
+           job.isolate_image)
     agent = agents.get(key)
     if agent is None:
-        agent = agents[key] = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
+        if job.isolate == "docker":  # the agent's code runs only in its container, never in this process
+            from sparsegym.leaderboards.isolation import DockerAgent
+
+            agent = DockerAgent(job.entry, job.env_id, kwargs=json.loads(job.agent_kwargs_json),
+                                base_dir=job.base_dir, observation=job.observation, image=job.isolate_image)
+        else:
+            agent = build_agent(job.entry, env, json.loads(job.agent_kwargs_json), job.base_dir)
+        agents[key] = agent
     return env, stamp, agent
 
 
@@ -542,6 +552,8 @@ def evaluate(
     max_episodes: int | None = None,
     observation: str | None = None,
     model_files: dict[str, str] | None = None,
+    isolate: str | None = None,
+    isolate_image: str | None = None,
 ) -> EvaluationResult:
     """Evaluate the agent ``entry`` on ``suite``'s ``split`` seeds; records go to ``store``.
 
@@ -554,6 +566,10 @@ def evaluate(
     name's results and binds it to this run (with an equal identity, it reruns this suite split).
     Without ``agent_name`` the name is :func:`default_agent_name` with the identity's hash.
     ``max_episodes`` stops after that many new episodes (useful to test resuming).
+
+    ``isolate="docker"`` runs the agent (not the env) in a container with no network that sees only the
+    submission's folder (:mod:`sparsegym.leaderboards.isolation`; image ``isolate_image``, default
+    ``sparsegym:<version>``); its code is then never imported in this process.
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
     if backend not in BACKENDS:
@@ -562,7 +578,12 @@ def evaluate(
         raise ConfigError(f"workers must be >= 1, got {workers}")
     seeds = suite.seeds(split)  # validates split
     mode = check_observation(observation or suite.observation)
-    load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs
+    if isolate is not None:
+        from sparsegym.leaderboards.isolation import check_isolation
+
+        check_isolation(isolate, isolate_image)  # unknown mode, no engine, no image: before any episode runs
+    else:
+        load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs
     if model_files is None:
         model_files = (details or {}).get("model_files") or {}
     identity = run_identity(entry, agent_kwargs, observation=mode, model_files=model_files, base_dir=base_dir)
@@ -584,7 +605,8 @@ def evaluate(
     jobs = [
         EpisodeJob(name, entry, suite.name, split, env_id, seed, kwargs_json,
                    str(base_dir) if base_dir is not None else None, suite.step_timeout,
-                   str(trajectory_dir) if trajectory_dir is not None else None, mode, identity.digest)
+                   str(trajectory_dir) if trajectory_dir is not None else None, mode, identity.digest,
+                   isolate, isolate_image)
         for env_id in suite.env_ids for seed in seeds if (env_id, seed) not in done
     ]
     total = len(suite.env_ids) * len(seeds)
