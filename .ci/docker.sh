@@ -42,12 +42,12 @@ if engine_up; then
     echo "::: docker run sparsegym:$version submit examples/random_agent.yaml --suite smoke"
     timeout 900 docker run --rm "sparsegym:$version" submit examples/random_agent.yaml --suite smoke --no-progress \
       || status=1
-    SPARSEGYM_REQUIRE_DOCKER=1 timeout 1800 .venv/bin/pytest -q -rs -m docker tests/envs/test_docker.py || status=1
+    SPARSEGYM_REQUIRE_DOCKER=1 timeout 1800 .venv/bin/pytest -q -rs -m docker tests/envs/test_docker.py tests/leaderboards/test_isolation.py || status=1
   fi
 else
   echo "::: no Docker engine here (and none could be started: not root, or docker.io could not be installed);"
   echo "::: the docker tests run and skip, saying why"
-  .venv/bin/pytest -q -rs -m docker tests/envs/test_docker.py
+  .venv/bin/pytest -q -rs -m docker tests/envs/test_docker.py tests/leaderboards/test_isolation.py
   rc=$?
   # 5 (nothing collected) cannot happen: the module's tests are collected and skipped
   [ $rc -eq 0 ] || status=1
