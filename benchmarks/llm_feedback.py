@@ -327,6 +327,7 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000, help="env steps per run")
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the learning runs (and the table)")
     parser.add_argument("--throughput-steps", type=int, default=10_000)
     parser.add_argument("--real-model", action="store_true",
                         help="also run the label protocol with SmolLM2 on the local llama.cpp server")
@@ -341,13 +342,19 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "llm_feedback.csv"
     lines = [f"# LLM-feedback rewards with a {JUDGE} (labels from the task's progress events, not a language model)"]
-    tp = throughput(args.tasks[0], args.throughput_steps)
-    lines.append(f"# throughput on {args.tasks[0]} (uniform random play, 3 alternated rounds of {args.throughput_steps} "
-                 f"steps, judge answers after 0.2 s): bare {tp['bare']:.0f} steps/s; with the background annotator "
-                 f"{tp['background']:.0f}: median ratio {tp['ratio']:.2f}x (rounds: "
-                 f"{', '.join(f'{r:.2f}' for r in tp['ratios'])}; target >= 0.9; {tp['requests']} requests); with a "
-                 f"blocking annotator (each new caption waits for its label) {tp['blocking']:.0f} ({tp['blocking_ratio']:.2f}x)")
-    print(lines[-1])
+    tp_path = args.out / "llm_feedback_throughput.txt"
+    if not args.skip_throughput:
+        tp = throughput(args.tasks[0], args.throughput_steps)
+        line = (f"# throughput on {args.tasks[0]} (uniform random play, 3 alternated rounds of {args.throughput_steps} "
+                f"steps, judge answers after 0.2 s): bare {tp['bare']:.0f} steps/s; with the background annotator "
+                f"{tp['background']:.0f}: median ratio {tp['ratio']:.2f}x (rounds: "
+                f"{', '.join(f'{r:.2f}' for r in tp['ratios'])}; target >= 0.9; {tp['requests']} requests); with a "
+                f"blocking annotator (each new caption waits for its label) {tp['blocking']:.0f} "
+                f"({tp['blocking_ratio']:.2f}x)")
+        tp_path.write_text(line + "\n")
+        print(line)
+    if tp_path.exists():
+        lines.append(tp_path.read_text().strip())
     if not args.throughput_only:
         rows = _load(csv_path)
         done = {(r["task"], r["method"], r["noise"], r["seed"], r["steps"]) for r in rows}
