@@ -417,6 +417,9 @@ def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
                 results.put(_failed(job, f"could not run the episode: {type(exc).__name__}: {exc}"))
                 continue
             results.put(await arun_episode(job, env, stamp, agent))
+        for agent in agents.values():  # isolated agents' containers go with their slot
+            if hasattr(agent, "proc") and hasattr(agent, "close"):
+                agent.close()
 
     async def main() -> None:
         try:
@@ -628,4 +631,16 @@ def evaluate(
     finally:
         records.close()
         bar.close()
+        if isolate is not None:
+            _close_isolated()
     return result
+
+
+def _close_isolated() -> None:
+    """Remove the containers of isolated agents this process holds (the in-process backends' cache); pool
+    workers' containers go when the workers exit."""
+    for key in [k for k, a in _AGENTS.items() if hasattr(a, "proc") and hasattr(a, "close")]:
+        try:
+            _AGENTS.pop(key).close()
+        except Exception:  # noqa: BLE001 - already gone
+            pass

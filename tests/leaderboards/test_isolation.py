@@ -165,8 +165,9 @@ def test_an_isolated_agent_gets_nothing_and_its_episodes_fail_with_the_reason(ag
         if server is not None:
             server.shutdown()
     assert result.ran == 2 and result.failed == 2
-    expected = "OSError" if how == "socket" else "FileNotFoundError"
-    assert all(expected in (r["error"] or "") for r in rows), [r["error"] for r in rows]
+    # inside, the host's files do not exist and its loopback is the container's own, where nothing listens
+    expected = "ConnectionRefusedError" if how == "socket" else "FileNotFoundError"
+    assert all(f"the isolated agent raised {expected}" in (r.error or "") for r in rows), [r.error for r in rows]
     assert not subprocess.run(["docker", "ps", "-aq", "--filter", "label=sparsegym.isolation"],
                               capture_output=True, text=True).stdout.strip()
 
@@ -183,6 +184,6 @@ def test_an_isolated_random_agent_plays_like_an_inprocess_one(agent_image, tmp_p
                      progress=False)
         b = evaluate("sparsegym.baselines:RandomAgent", suite, "test", agent_name="isolated", store=store,
                      progress=False, isolate="docker", base_dir=tmp_path)
-        ra = sorted((r["seed"], r["episode_return"], r["length"]) for r in store.episodes(agent="inproc"))
-        rb = sorted((r["seed"], r["episode_return"], r["length"]) for r in store.episodes(agent="isolated"))
+        ra = sorted((r.seed, r.episode_return, r.length) for r in store.episodes(agent="inproc"))
+        rb = sorted((r.seed, r.episode_return, r.length) for r in store.episodes(agent="isolated"))
     assert a.failed == b.failed == 0 and ra == rb

@@ -2,17 +2,18 @@
 
 What a container gets (one per episode, made at ``start`` and removed at ``close``):
 
-* no network (``network_mode="none"``), no Linux capabilities (``cap_drop=ALL``), ``no-new-privileges``,
-  a non-root user (the image's uid 1000, or the caller's uid where sparsegym does not run as root);
+* no network (``network_mode="none"``), no Linux capabilities (``cap_drop=ALL``), ``no-new-privileges``;
+  commands run as a non-root user (the image's uid 1000, or the caller's uid where sparsegym does not run
+  as root), the container's own idle process as root without capabilities, out of the commands' reach;
 * a read-only root file system; writable are only the workspace, mounted at ``/testbed``, and a small
   ``/tmp`` (tmpfs, also ``$HOME``);
 * limits: memory (swap included), processes (a pids cgroup: a fork bomb gets "Resource temporarily
   unavailable"), CPU (``nano_cpus``), the size of any one file (``ulimit -f``), and the workspace's size
   (as root the workspace is a tmpfs of ``disk_mb``: filling it gets "No space left on device");
 * a wall-clock limit per command: ``timeout -s KILL`` inside the container, which kills the command's
-  process group, and a guard outside: a command still running ``grace`` seconds later (one that left a
-  process holding its output open, say) gets the container restarted, which kills every process in it
-  and keeps the workspace.
+  process group, and a guard outside: a command still running ``grace`` seconds later gets the container
+  restarted, which kills every process in it and keeps the workspace; after each command, whatever it
+  left running in the background (``cmd &``, ``setsid``) is killed, as the local sandbox does.
 
 The workspace is a folder on the host (like the local sandbox's), so the env's file actions (view, create,
 str_replace, ...) read and write it directly. For a task with a repository folder (the shipped tasks, and
@@ -179,8 +180,11 @@ class DockerRuntime(Runtime):
 
         fsize = self.max_file_mb * 1024 * 1024
         # Created, then started: a container that cannot start is still known, and removed with the workspace.
+        # pid 1 is docker's init (it reaps what commands leave behind) and its child `sleep` keeps the container
+        # up; both run as root without capabilities, so the commands' user cannot signal them, and after each
+        # command "kill every process of mine" (kill -9 -1) leaves exactly those two.
         self.container = self.client.containers.create(
-            self.image, ["sleep", "infinity"], user=self.user, working_dir=WORKDIR,
+            self.image, ["sleep", "infinity"], user="0:0", working_dir=WORKDIR,
             network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m", pids_limit=self.max_processes,
             nano_cpus=int(self.cpus * 1e9), ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
@@ -189,7 +193,7 @@ class DockerRuntime(Runtime):
             environment={"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                          "PYTHONHASHSEED": "0", "TZ": "UTC"},
             labels={LABEL: "swe", "sparsegym.pid": str(os.getpid()), "sparsegym.host": socket.gethostname()},
-            init=False,  # `sleep` is pid 1, so a guard restart is the only way everything dies at once
+            init=True,
         )
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup, self.client, self.container.id, self.root, self._tmpfs)
@@ -220,11 +224,22 @@ class DockerRuntime(Runtime):
             except FutureTimeout:
                 code, out = None, b""
         seconds = time.perf_counter() - start
+        if not restarted:
+            self._kill_leftovers()
         text = (out or b"").decode("utf-8", errors="replace")
         # `timeout -s KILL` exits 137 when it killed the command; a command killed otherwise (by the memory
         # limit) also gives 137, but well before the limit.
         timed_out = restarted or (code == 137 and seconds >= t - 0.5)
         return CommandResult(text, None if timed_out else code, float(t) if timed_out else seconds, timed_out)
+
+    def _kill_leftovers(self) -> None:
+        """Kill what the command left running (``cmd &``, ``setsid``): every process of the container's user
+        but pid 1, as the local sandbox kills the command's process group. The engine stops waiting for a
+        finished command's output after about two seconds, so such a process does not hold ``run`` up."""
+        try:
+            self.container.exec_run(["kill", "-9", "-1"], user=self.user)
+        except Exception:  # noqa: BLE001 - nothing left, or the container is being restarted
+            pass
 
     def close(self) -> None:
         finalizer = getattr(self, "_finalizer", None)
