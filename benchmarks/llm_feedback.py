@@ -257,10 +257,10 @@ def _load(path: Path) -> list[dict]:
     return rows
 
 
-def _save(path: Path, rows: list[dict]) -> None:
+def _save(path: Path, rows: list[dict], fields: list[str] = FIELDS) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
     tmp.replace(path)
@@ -370,13 +370,7 @@ def main() -> int:
             _save(csv_path, rows)
     real_path = args.out / "llm_feedback_real_model.csv"
     if args.real_model:
-        real = real_model(args.tasks)
-        tmp = real_path.with_suffix(".tmp")
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=REAL_FIELDS)
-            w.writeheader()
-            w.writerows(real)
-        tmp.replace(real_path)
+        _save(real_path, real_model(args.tasks), REAL_FIELDS)
     if real_path.exists():
         with real_path.open(newline="") as f:
             real = list(csv.DictReader(f))
