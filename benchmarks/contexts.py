@@ -28,10 +28,11 @@ script works; it says nothing about the claim.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from pathlib import Path
+
+from _results_csv import read_rows, write_rows
 
 ENV = "sparsegym/MiniGrid-MultiRoom-N4-S5-v0"
 METHODS = ["episodic_counts", "global_counts", "global_x_episodic_counts"]
@@ -61,25 +62,13 @@ def run(env_id: str, method: str, k: str, budget: int, seed: int, int_coef: floa
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for f_ in ("frames_to_0.9", "success_at_budget", "episodes", "minutes", "int_coef"):
-            r[f_] = float(r[f_])
-        r["seed"], r["budget"] = int(r["seed"]), int(r["budget"])
-    return rows
+    return read_rows(path, floats=("frames_to_0.9", "success_at_budget", "episodes", "minutes", "int_coef"),
+                     ints=("seed", "budget"))
 
 
 def _save(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: (r["env"], r["budget"], r["method"], POOLS.index(r["k"])
-                                                     if r["k"] in POOLS else 99, r["k"], r["seed"])))
-    tmp.replace(path)
+    write_rows(path, rows, FIELDS, key=lambda r: (r["env"], r["budget"], r["method"], POOLS.index(r["k"])
+                                                  if r["k"] in POOLS else 99, r["k"], r["seed"]))
 
 
 def _plot(rows: list[dict], budget: int, path: Path) -> None:

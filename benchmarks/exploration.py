@@ -22,11 +22,12 @@ mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import tempfile
 import time
 from pathlib import Path
+
+from _results_csv import read_rows, write_rows
 
 import sparsegym
 
@@ -125,24 +126,11 @@ FIELDS = ["env", "method", "seed", "budget", "frames_to_0.9", "success_at_budget
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k in ("frames_to_0.9", "success_at_budget", "minutes"):
-            r[k] = float(r[k])
-        r["seed"], r["budget"] = int(r["seed"]), int(r["budget"])
-    return rows
+    return read_rows(path, floats=("frames_to_0.9", "success_at_budget", "minutes"), ints=("seed", "budget"))
 
 
 def _save(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: (r["env"], r["budget"], r["method"], r["seed"])))
-    tmp.replace(path)
+    write_rows(path, rows, FIELDS, key=lambda r: (r["env"], r["budget"], r["method"], r["seed"]))
 
 
 def _plot(rows: list[dict], path: Path) -> None:

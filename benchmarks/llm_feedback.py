@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results_csv import read_rows, write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -246,24 +247,11 @@ def real_model(tasks: list[str], steps: int = 2000, max_captions: int = 12, max_
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k in FIELDS:
-            if k not in ("task", "method"):
-                r[k] = float(r[k])
-    return rows
+    return read_rows(path, floats=[k for k in FIELDS if k not in ("task", "method")])
 
 
 def _save(path: Path, rows: list[dict], fields: list[str] = FIELDS) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
+    write_rows(path, rows, fields)
 
 
 def table(rows: list[dict]) -> str:

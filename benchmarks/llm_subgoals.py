@@ -29,7 +29,6 @@ it (the txt also keeps the cache check and the local model's transcript of the l
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import random
 import tempfile
@@ -37,6 +36,7 @@ import time
 from pathlib import Path
 
 import gymnasium
+from _results_csv import read_rows, write_rows
 
 import sparsegym
 
@@ -193,24 +193,11 @@ def _key(r: dict) -> tuple:
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k in NUMERIC:
-            r[k] = float(r[k]) if r[k] not in ("", None) else math.nan
-        r["seed"], r["budget"] = int(r["seed"]), int(r["budget"])
-    return rows
+    return read_rows(path, floats=NUMERIC, ints=("seed", "budget"), blank_is_nan=True)
 
 
 def _save(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=_key))
-    tmp.replace(path)
+    write_rows(path, rows, FIELDS, key=_key)
 
 
 def _mean(values: list[float]) -> float:

@@ -34,7 +34,6 @@ there with the same budget is not repeated, so an interrupted benchmark resumes)
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import sys
@@ -44,6 +43,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _results_csv import read_rows, write_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENVS: dict[str, tuple[str, dict]] = {
@@ -184,25 +184,12 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
 
 
 def load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k in ("seed", "budget", "iteration", "episodes", "frames"):
-            r[k] = int(r[k])
-        for k in ("batch_success", "success_rate", "wall_s"):
-            r[k] = float(r[k])
-    return rows
+    return read_rows(path, ints=("seed", "budget", "iteration", "episodes", "frames"),
+                     floats=("batch_success", "success_rate", "wall_s"))
 
 
 def save(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    write_rows(path, rows, FIELDS)
 
 
 def runs(rows: list[dict]) -> dict[tuple[str, str, int], list[dict]]:

@@ -12,7 +12,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "exploration.py"
 def _module():
     spec = importlib.util.spec_from_file_location("exploration_bench", BENCH)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(BENCH.parent))  # the script imports its sibling _results_csv, as when run directly
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH.parent))
     return module
 
 

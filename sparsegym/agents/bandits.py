@@ -354,26 +354,36 @@ class LSDPlanner:
         return arm
 
 
+def _init_state_stats(agent: Any, env: gymnasium.Env) -> None:
+    """The LSD learners' shared set-up: the env's sizes, a model of the env's state dynamics (used for
+    planning with the learner's own estimates) and empty per-(arm, last-switch state) statistics."""
+    from sparsegym.envs.bandits.lsd import _Model
+
+    u = env.unwrapped
+    agent.k, agent.tau_max, agent.horizon = u.k, u.tau_max, u.horizon
+    agent.model = _Model(np.ones((agent.k, 2 * agent.tau_max + 1)), agent.tau_max)
+    agent.reset(None)
+
+
+def _reset_state_stats(agent: Any) -> None:
+    width = 2 * agent.tau_max + 1
+    agent.counts = np.zeros((agent.k, width))
+    agent.sums = np.zeros((agent.k, width))
+    agent.t = 0
+    agent.last = None
+
+
 class LSDOptimistic:
     """A heuristic of ours, from no paper (ISI-CombUCB1 is the paper's learner). An online learner for LSD bandits: empirical means of each (arm, state) payoff with UCB bonuses
     (unvisited pairs count as payoff 1), and at every round the first action of a ``lookahead``-round
     plan computed by dynamic programming on that optimistic model (receding-horizon planning)."""
 
     def __init__(self, env: gymnasium.Env, bonus: float = 0.3, lookahead: int = 20):
-        from sparsegym.envs.bandits.lsd import _Model
-
-        u = env.unwrapped
-        self.k, self.tau_max, self.horizon = u.k, u.tau_max, u.horizon
         self.bonus, self.lookahead = bonus, lookahead
-        self.model = _Model(np.ones((self.k, 2 * self.tau_max + 1)), self.tau_max)
-        self.reset(None)
+        _init_state_stats(self, env)
 
     def reset(self, seed: int | None = None) -> None:
-        width = 2 * self.tau_max + 1
-        self.counts = np.zeros((self.k, width))
-        self.sums = np.zeros((self.k, width))
-        self.t = 0
-        self.last: tuple[int, int] | None = None
+        _reset_state_stats(self)
 
     def _optimistic_mu(self) -> np.ndarray:
         means = np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), 1.0)
@@ -472,23 +482,14 @@ class ISICombUCB1:
     """
 
     def __init__(self, env: gymnasium.Env, d: int = 4, exploration: float = 1.5):
-        from sparsegym.envs.bandits.lsd import _Model
-
         if int(d) != d or d < 1:
             raise ConfigError(f"the block size d must be a positive integer, got {d!r}")
-        u = env.unwrapped
-        self.k, self.tau_max, self.horizon = u.k, u.tau_max, u.horizon
         self.d, self.exploration = int(d), float(exploration)
-        self.model = _Model(np.ones((self.k, 2 * self.tau_max + 1)), self.tau_max)
-        self.reset(None)
+        _init_state_stats(self, env)
 
     def reset(self, seed: int | None = None) -> None:
-        width = 2 * self.tau_max + 1
-        self.counts = np.zeros((self.k, width))
-        self.sums = np.zeros((self.k, width))
-        self.t = 0
+        _reset_state_stats(self)
         self.plan: list[int] = []
-        self.last: tuple[int, int] | None = None
 
     def indices(self) -> np.ndarray:
         init = self.d * math.sqrt(1.5 * math.log(max(self.k * self.d, 2)))

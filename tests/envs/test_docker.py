@@ -62,18 +62,6 @@ def env(client):
     assert not _ours(client), "a container outlived env.close()"
 
 
-def _gold(env, seed):
-    from sparsegym.baselines.swe_agents import GoldPatchAgent
-
-    agent = GoldPatchAgent(env)
-    agent.reset(seed)
-    obs, info = env.reset(seed=seed)
-    while True:
-        obs, r, term, trunc, info = env.step(agent.act(obs, info))
-        if term or trunc:
-            return r, info
-
-
 def _hostile(env, command, seed=0):
     env.reset(seed=seed)
     return env.step(f"run {command}")
@@ -82,8 +70,8 @@ def _hostile(env, command, seed=0):
 # -- verdicts ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 12])  # one task of each shipped project (inflection, semver)
-def test_gold_patch_resolves_and_the_unfixed_repository_fails(env, seed):
-    r, info = _gold(env, seed)
+def test_gold_patch_resolves_and_the_unfixed_repository_fails(env, seed, play_gold):
+    r, info = play_gold(env, seed)
     assert r == 1.0 and info["outcome"] == "resolved" and info["patch"]
     env.reset(seed=seed)
     env.step("run echo '# touched' >> README.md" if seed == 0 else "run echo '# touched' >> README.rst")
@@ -102,12 +90,12 @@ def test_commands_run_as_a_non_root_user_without_capabilities_or_network(env):
 
 
 @pytest.mark.slow
-def test_gold_resolves_and_bug_fails_every_shipped_task(client):
+def test_gold_resolves_and_bug_fails_every_shipped_task(client, play_gold):
     e = gymnasium.make("sparsegym/SWE-Mutation-v0", runtime="docker", command_timeout=60)
     n = len(load_tasks(data_dir() / "tasks.jsonl"))
     try:
         for seed in range(n):
-            r, info = _gold(e, seed)
+            r, info = play_gold(e, seed)
             assert r == 1.0, (seed, info.get("test_statuses"))
             e.reset(seed=seed)
             e.step("run true")

@@ -144,18 +144,6 @@ def env():
     e.close()
 
 
-def _gold(env, seed):
-    from sparsegym.baselines.swe_agents import GoldPatchAgent
-
-    agent = GoldPatchAgent(env)
-    agent.reset(seed)
-    obs, info = env.reset(seed=seed)
-    while True:
-        obs, r, term, trunc, info = env.step(agent.act(obs, info))
-        if term or trunc:
-            return r, info
-
-
 def test_shipped_suite_has_enough_validated_tasks_from_real_projects():
     tasks = load_tasks(data_dir() / "tasks.jsonl")
     assert len(tasks) >= 20
@@ -193,7 +181,7 @@ def test_reset_shows_the_problem_and_edits_work(env):
         assert msg in info["action_error"] and not term and not trunc and r == 0.0
 
 
-def test_outcome_ladder_and_gated_reward(env):
+def test_outcome_ladder_and_gated_reward(env, play_gold):
     from sparsegym.wrappers import GatedReward
 
     _, info = env.reset(seed=1)
@@ -204,7 +192,7 @@ def test_outcome_ladder_and_gated_reward(env):
     env.step(f"run echo '# touched' >> {path}")
     *_, info = env.step("submit")
     assert info["outcome"] == "tests_fail" and info["outcome_level"] == 2 and info["patch"]
-    r, info = _gold(env, 1)
+    r, info = play_gold(env, 1)
     assert r == 1.0 and info["outcome"] == "resolved" and info["outcome_level"] == OUTCOMES.index("resolved")
     gated = GatedReward(gymnasium.make("sparsegym/SWE-Mutation-v0"), threshold=3, outcome=outcome_level)
     gated.reset(seed=2)
@@ -222,9 +210,9 @@ def test_editing_tests_does_not_help(env):
 
 
 @pytest.mark.parametrize("seed", [0, 7, 12, 20])
-def test_gold_patch_resolves_and_grading_is_repeatable(env, seed):
-    r1, info1 = _gold(env, seed)
-    r2, info2 = _gold(env, seed)
+def test_gold_patch_resolves_and_grading_is_repeatable(env, seed, play_gold):
+    r1, info1 = play_gold(env, seed)
+    r2, info2 = play_gold(env, seed)
     assert r1 == r2 == 1.0 and info1["test_statuses"] == info2["test_statuses"]
 
 
@@ -238,11 +226,11 @@ def test_the_unfixed_repository_fails_its_tests(env, seed):
 
 
 @pytest.mark.slow
-def test_gold_resolves_and_bug_fails_every_shipped_task():
+def test_gold_resolves_and_bug_fails_every_shipped_task(play_gold):
     e = gymnasium.make("sparsegym/SWE-Mutation-v0")
     n = len(e.unwrapped.tasks)
     for seed in range(n):
-        r, info = _gold(e, seed)
+        r, info = play_gold(e, seed)
         assert r == 1.0, e.unwrapped.task.instance_id
         e.reset(seed=seed)
         task = e.unwrapped.task

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sparsegym.envs.swe.sandbox import CommandResult, LocalSandbox
+from sparsegym.envs.swe.sandbox import CommandResult, LocalSandbox, pid_alive
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 # keyctl, bpf and perf_event_open numbers (asm/unistd.h), for calling them from Python with ctypes.
@@ -140,7 +140,7 @@ ATTACKS: list[Attack] = [
     Attack("ptrace-host", "escalation", "attach with ptrace to a host process and to the sandbox's pid 1",
            lambda b: _ptrace(f"[{b.victim_pid}, 1]"), lambda r, b: _has(r, "ATTACHED")),
     Attack("kill-host", "escalation", "kill a host process",
-           lambda b: f"kill -9 {b.victim_pid}", lambda r, b: not _alive(b.victim_pid), safe_unsandboxed=False),
+           lambda b: f"kill -9 {b.victim_pid}", lambda r, b: not pid_alive(b.victim_pid), safe_unsandboxed=False),
     Attack("proc-sys-write", "escalation", "write a kernel setting through /proc/sys (its own value back)",
            lambda b: "cat /proc/sys/kernel/hostname > /proc/sys/kernel/hostname && echo WROTE",
            lambda r, b: _has(r, "WROTE")),
@@ -152,19 +152,6 @@ ATTACKS: list[Attack] = [
            lambda b: "echo x > /usr/sparsegym-attack && echo WROTE", lambda r, b: _has(r, "WROTE"),
            safe_unsandboxed=False),
 ]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _serve(sock: socket.socket, reply: bytes, stop: threading.Event) -> None:

@@ -42,7 +42,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
-from sparsegym.envs.swe.sandbox import WORKDIR, CommandResult, Runtime, SandboxError
+from sparsegym.envs.swe.sandbox import WORKDIR, CommandResult, Runtime, SandboxError, pid_alive
 
 LABEL = "sparsegym.runtime"
 #: The uid/gid commands run as in the container where sparsegym runs as root (the images' ``agent``).
@@ -72,16 +72,6 @@ def docker_client(client: Any = None) -> Any:
     return client
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def prune_stale_containers(client: Any) -> list[str]:
     """Remove the runtime containers that processes of this host left behind when they died (killed
     before their finalisers ran); returns their names."""
@@ -93,7 +83,7 @@ def prune_stale_containers(client: Any) -> list[str]:
             pid = int(labels.get("sparsegym.pid", "0"))
         except ValueError:
             continue
-        if labels.get("sparsegym.host") == host and pid and not _pid_alive(pid):
+        if labels.get("sparsegym.host") == host and pid and not pid_alive(pid):
             try:
                 c.remove(force=True)
                 removed.append(c.name)

@@ -109,6 +109,20 @@ class SandboxError(SparseGymError, RuntimeError):
     """A runtime that cannot start or run here; the message says why and what to use instead."""
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a process of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @dataclass
 class CommandResult:
     output: str
