@@ -373,7 +373,8 @@ def main() -> int:
                          + f"; {float(r['seconds_per_request']):.1f} s/request at max_tokens {r['max_tokens']}")
     rows = _load(csv_path)
     if rows:
-        lines.append(f"# PPO (glyph encoder, 8 envs, CPU, torch threads 1), {args.steps} env steps per run; "
+        steps = "/".join(str(n) for n in sorted({int(r["steps"]) for r in rows}))  # what the rows ran, not --steps
+        lines.append(f"# PPO (glyph encoder, 8 envs, CPU, torch threads 1), {steps} env steps per run; "
                      "return and success are the task's own (extrinsic) over the last 100 training episodes")
         lines.append(table(rows))
         _plot(rows, args.out / "llm_feedback.png")

@@ -13,6 +13,23 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray (2 CPUs) for the whole test session, shut down at its end. Ray is not restarted
+    within a process: a second ``ray.init`` after ``ray.shutdown`` is where Ray's native threads are
+    known to crash the interpreter (ray-project/ray#31145), so every test that needs Ray shares this one."""
+    import os
+
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # as the evaluator's and the trainer's Ray backends do
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Games and indexes the tests make go to a cache of this test session, not the user's

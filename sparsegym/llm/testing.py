@@ -36,6 +36,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -153,6 +154,7 @@ class ScriptedLLMServer:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._httpd.close_connections()
         self._httpd.server_close()
 
     def __enter__(self) -> ScriptedLLMServer:
@@ -290,9 +292,45 @@ def _completion_logprobs(words: list[str], top: int) -> dict[str, Any]:
 
 
 class _Server(ThreadingHTTPServer):
+    """Serves each connection in a thread, and knows its open connections: HTTP/1.1 clients keep theirs
+    open between requests, so a handler thread lives as long as its client's connection pool. ``stop``
+    ends them all, so no handler outlives the server (left to the interpreter's exit, they wake up while
+    it is being torn down)."""
+
     daemon_threads = True
     allow_reuse_address = True
     owner: ScriptedLLMServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:  # the end of every handler thread
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self, timeout: float = 5.0) -> bool:
+        """Shut every open connection down and wait up to ``timeout`` seconds for their handler threads to
+        end; whether they all did."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._open_lock:
+                if not self._open:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # a client that hung up is no news
         pass

@@ -120,17 +120,13 @@ def test_process_pool_gives_the_same_records_as_inline(tmp_path, tiny_suite):
     assert results[0] == results[1]
 
 
-def test_ray_backend_gives_the_same_records_as_local(tmp_path, tiny_suite):
-    ray = pytest.importorskip("ray")
+def test_ray_backend_gives_the_same_records_as_local(tmp_path, tiny_suite, ray_session):
     results = []
-    try:
-        for backend in ("local", "ray"):
-            with ResultsStore(tmp_path / f"{backend}.db") as store:
-                evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "test", store=store, progress=False,
-                         workers=2, backend=backend)
-                results.append([(r.env_id, r.seed, r.episode_return, r.success, r.length, r.error) for r in store.episodes()])
-    finally:
-        ray.shutdown()
+    for backend in ("local", "ray"):
+        with ResultsStore(tmp_path / f"{backend}.db") as store:
+            evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "test", store=store, progress=False,
+                     workers=2, backend=backend)
+            results.append([(r.env_id, r.seed, r.episode_return, r.success, r.length, r.error) for r in store.episodes()])
     assert len(results[1]) == 8
     assert results[0] == results[1]
 

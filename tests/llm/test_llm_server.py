@@ -79,3 +79,23 @@ def test_helpers():
     assert default_reply({"prompt": "x", "temperature": 0}) == "ok: x"
     with pytest.raises(ValueError):
         Fault("explode")
+
+
+def test_stop_ends_kept_alive_connections_and_their_handler_threads():
+    import http.client
+    import threading
+
+    def handlers():
+        return [t for t in threading.enumerate() if t.name.endswith("(process_request_thread)")]
+
+    before = set(handlers())
+    server = ScriptedLLMServer().start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)  # HTTP/1.1: kept alive
+    for _ in range(2):
+        conn.request("POST", "/v1/chat/completions", body=json.dumps(_chat()), headers={"Content-Type": "application/json"})
+        assert conn.getresponse().read()
+    mine = set(handlers()) - before
+    assert len(mine) == 1 and all(t.is_alive() for t in mine)  # one thread, waiting on the open connection
+    server.stop()
+    assert not any(t.is_alive() for t in mine), "a handler thread outlived stop()"
+    conn.close()

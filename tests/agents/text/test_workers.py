@@ -1,7 +1,6 @@
 """Ray rollout workers: the same trajectories and the same training as the local backend, the CLI's
---backend ray, and clear errors. Ray starts once for the module (2 CPUs)."""
+--backend ray, and clear errors. Ray is the session's (``ray_session`` in tests/conftest.py)."""
 
-import os
 import sys
 
 import pytest
@@ -15,18 +14,6 @@ from sparsegym.agents.text.workers import EnvFactory, RayEnvPool  # noqa: E402
 from sparsegym.errors import ConfigError, MissingDependencyError  # noqa: E402
 
 SMALL = {"buckets": 2**10, "embed_dim": 16, "hidden": 32}
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # as the evaluator's and the trainer's Ray backends do
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 @pytest.fixture
