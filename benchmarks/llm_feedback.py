@@ -161,9 +161,11 @@ def run(task: str, method: str, noise: float, seed: int, steps: int) -> dict:
             "wall_s": round(wall, 1)}
 
 
-def throughput(task: str, steps: int = 10_000, delay: float = 0.2, rounds: int = 3) -> dict:
-    """Steps/s of random play: the bare env against the wrapper with the background annotator, alternated for
-    ``rounds`` rounds in one process (the median ratio is reported), then once with a blocking annotator.
+def throughput(task: str, steps: int = 5_000, delay: float = 0.2, rounds: int = 12) -> dict:
+    """Steps/s of random play: one env instance without the wrapper (``wrapped.env``) against the same instance
+    wrapped with the background annotator, in ``rounds`` rounds in one process, the two orders alternating
+    (ABBA) so that the machine's drift cancels; the median of the rounds' ratios is reported (one round's
+    ratio swings by +-30% on this VM, hence many short rounds). Then once with a blocking annotator.
     The annotator answers one warm-up request first, so the OpenAI SDK's import and the client's start-up
     (seconds of one core, once per process) are not charged to the steps."""
     import sparsegym
@@ -191,9 +193,13 @@ def throughput(task: str, steps: int = 10_000, delay: float = 0.2, rounds: int =
         with Annotator(base_url=server.base_url, store=FeedbackStore(":memory:"), max_in_flight=4) as ann:
             ann.annotate_labels(["warm-up"])
             wrapped = LLMFeedbackReward(sparsegym.make(env_id), ann)
-            for r in range(rounds):
-                bare_rates.append(play(bare, r))
-                wrapped_rates.append(play(wrapped, r))
+            for r in range(rounds):  # the same env instance with and without the wrapper, in ABBA order
+                if r % 2 == 0:
+                    bare_rates.append(play(wrapped.env, r))
+                    wrapped_rates.append(play(wrapped, r))
+                else:
+                    wrapped_rates.append(play(wrapped, r))
+                    bare_rates.append(play(wrapped.env, r))
             requests = ann.stats.requests + ann.pending - 1
             wrapped.close()
         with Annotator(base_url=server.base_url, store=FeedbackStore(":memory:"), max_in_flight=4) as ann:
@@ -316,7 +322,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=100_000, help="env steps per run")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="only the learning runs (and the table)")
-    parser.add_argument("--throughput-steps", type=int, default=10_000)
+    parser.add_argument("--throughput-steps", type=int, default=5_000, help="env steps per throughput round")
     parser.add_argument("--real-model", action="store_true",
                         help="also run the label protocol with SmolLM2 on the local llama.cpp server")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -333,8 +339,9 @@ def main() -> int:
     tp_path = args.out / "llm_feedback_throughput.txt"
     if not args.skip_throughput:
         tp = throughput(args.tasks[0], args.throughput_steps)
-        line = (f"# throughput on {args.tasks[0]} (uniform random play, 3 alternated rounds of {args.throughput_steps} "
-                f"steps, judge answers after 0.2 s): bare {tp['bare']:.0f} steps/s; with the background annotator "
+        line = (f"# throughput on {args.tasks[0]} (uniform random play, one env instance with and without the "
+                f"wrapper, {len(tp['ratios'])} ABBA rounds of {args.throughput_steps} steps, judge answers after "
+                f"0.2 s): bare {tp['bare']:.0f} steps/s; with the background annotator "
                 f"{tp['background']:.0f}: median ratio {tp['ratio']:.2f}x (rounds: "
                 f"{', '.join(f'{r:.2f}' for r in tp['ratios'])}; target >= 0.9; {tp['requests']} requests); with a "
                 f"blocking annotator (each new caption waits for its label) {tp['blocking']:.0f} "

@@ -58,7 +58,6 @@ from __future__ import annotations
 import math
 import random
 import weakref
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -180,7 +179,7 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
             annotator = Annotator()
         self.annotator = annotator
         self._rng = random.Random(seed)
-        self._counts: Counter[str] = Counter()
+        self._counts: dict[str, int] = {}  # caption -> times seen this episode
         self._steps = 0
         self._answered: dict[str, float] = {}  # caption -> its label once answered (0 for no label): no lock needed
         self._pool: list[str] = []
@@ -251,7 +250,7 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         return self.annotator.n_preferences
 
     def _maybe_train(self) -> None:
-        if not self.learn or self.model is None or self._steps % self.update_every:
+        if self._steps % self.update_every or not self.learn or self.model is None:  # cheapest test first
             return
         answers = self._answers()
         if answers <= max(self._fitted, 0):
@@ -350,7 +349,7 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         obs, info = self.env.reset(seed=seed, options=options)
         self._counts.clear()
         text = self._caption(self.env, obs, info)
-        self._counts[text] += 1
+        self._counts[text] = 1
         self._ask(text)
         self._info(info, text)
         return obs, info
@@ -359,10 +358,14 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._steps += 1
         text = self._caption(self.env, obs, info)
-        self._counts[text] += 1
-        self._ask(text)
+        n = self._counts[text] = self._counts.get(text, 0) + 1
+        # Every env step passes here: a caption answered already costs two dict lookups, no call and no lock.
+        known = self._answered.get(text) if self.variant == "retrieval" else None
+        if known is None or self.variant == "ranking":
+            self._ask(text)
         self._maybe_train()
-        bonus = self.raw_reward(text) / self._counts[text] ** self.beta
+        raw = known if known is not None else self.raw_reward(text)
+        bonus = raw / n ** self.beta if raw else 0.0
         self._info(info, text)
         return obs, add_component(info, reward, self.name, self.coef * bonus), terminated, truncated, info
 

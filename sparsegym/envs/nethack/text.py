@@ -57,7 +57,13 @@ def parse_action(text: str, names: Sequence[str]) -> int:
 
 
 def decode(array: np.ndarray) -> str:
-    return bytes(np.asarray(array, dtype=np.uint8)).split(b"\0", 1)[0].decode("latin-1").strip()
+    """NLE's NUL-terminated byte arrays (message, inventory strings) as text; called on every step by the
+    message-captioning wrappers, so the common cases (a uint8 array, no message) take the short way."""
+    raw = array.tobytes() if isinstance(array, np.ndarray) and array.dtype == np.uint8 else bytes(
+        np.asarray(array, dtype=np.uint8))
+    if not raw or raw[0] == 0:
+        return ""
+    return raw.split(b"\0", 1)[0].decode("latin-1").strip()
 
 
 def _thing(char: str, glyph: int) -> str | None:
