@@ -131,10 +131,25 @@ def _remove(name: str, proc: subprocess.Popen) -> None:
     except Exception:  # noqa: BLE001
         pass
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    _wait_gone(name)
     try:
         proc.kill()
     except Exception:  # noqa: BLE001
         pass
+
+
+def _wait_gone(name: str, timeout: float = 60.0) -> None:
+    """Wait until the engine no longer has container ``name``. Removal is asynchronous when the container's
+    own ``--rm`` got there first (``rm -f`` then only says it is in progress), and on a ``vfs`` engine it
+    takes seconds (the container's copy of the image is deleted), so without this wait a container would
+    still be listed after ``close()``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = subprocess.run(["docker", "inspect", "--type", "container", "--format", "{{.Id}}", name],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:  # gone (or no engine to ask)
+            return
+        time.sleep(0.2)
 
 
 def prune_stale(host: str | None = None) -> None:
