@@ -418,7 +418,7 @@ def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
                 continue
             results.put(await arun_episode(job, env, stamp, agent))
         for agent in agents.values():  # isolated agents' containers go with their slot
-            if hasattr(agent, "proc") and hasattr(agent, "close"):
+            if _is_isolated(agent):
                 agent.close()
 
     async def main() -> None:
@@ -636,10 +636,17 @@ def evaluate(
     return result
 
 
+def _is_isolated(agent: Any) -> bool:
+    """Whether ``agent`` is the host's handle of an agent running in a container."""
+    from sparsegym.leaderboards.isolation import DockerAgent
+
+    return isinstance(agent, DockerAgent)
+
+
 def _close_isolated() -> None:
     """Remove the containers of isolated agents this process holds (the in-process backends' cache); pool
     workers' containers go when the workers exit."""
-    for key in [k for k, a in _AGENTS.items() if hasattr(a, "proc") and hasattr(a, "close")]:
+    for key in [k for k, a in _AGENTS.items() if _is_isolated(a)]:
         try:
             _AGENTS.pop(key).close()
         except Exception:  # noqa: BLE001 - already gone

@@ -361,7 +361,7 @@ class LLMFeedbackReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
         n = self._counts[text] = self._counts.get(text, 0) + 1
         # Every env step passes here: a caption answered already costs two dict lookups, no call and no lock.
         known = self._answered.get(text) if self.variant == "retrieval" else None
-        if known is None or self.variant == "ranking":
+        if known is None:  # always, for classification and ranking
             self._ask(text)
         self._maybe_train()
         raw = known if known is not None else self.raw_reward(text)
