@@ -53,7 +53,20 @@ ENVS: dict[str, tuple[str, dict]] = {
     # tw-simple pays a point for each step of its quest (max score above 1), so dense and sparse turn rewards
     # differ there: the env of the reward comparisons (REWARD_VARIANTS), not run by default.
     "Simple-g0": ("sparsegym/TextWorld-Simple-v0", {"game_seed": 0}),
+    # The smallest First TextWorld Problems game (one ingredient in a one-room-away kitchen, no cutting or
+    # cooking): a point for taking the ingredient, preparing the meal and eating it (max score 3; random
+    # success about 0.1). Random already scores 1-2, so the turn-reward comparison can see learning here.
+    "Cooking-R1-g0": ("sparsegym/TextWorld-Cooking-v0",
+                      {"settings": {"recipe": 1, "take": 1, "go": 1, "open": False, "cook": False, "cut": False},
+                       "game_seed": 0}),
+    # ALFWorld pick-and-place on 8 generated games (the reset seed picks one; 50-turn limit, as ALFWorld
+    # evaluates), and WebShop on the shipped catalog's training goals (a new goal for every group, 15-turn
+    # limit) with the instruction offered as the search query (InstructionSearch: the scorer cannot write one).
+    "ALFWorld-PnP-8": ("sparsegym/ALFWorld-PickAndPlace-v0", {"num_games": 8}),
+    "WebShop-Train": ("sparsegym/WebShop-Train-v1", {}),
 }
+# Wrappers the env needs for this benchmark's policies (applied to the training, random and oracle envs).
+ENV_WRAPPERS: dict[str, list] = {"WebShop-Train": ["InstructionSearch"]}
 DEFAULT_ENVS = ["TreasureHunter-L10-g0", "CoinCollector-L10-g0"]
 NEEDS_LM = ("hiper",)  # algorithms whose policy must be a language model
 # Per-algorithm settings (TextRLConfig fields) where the defaults are known not to suit these envs.
@@ -68,6 +81,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "grpo+e4": ("grpo", {"update_epochs": 4, "learning_rate": 1e-2}),
     "gigpo+e4": ("gigpo", {"update_epochs": 4, "learning_rate": 1e-2}),
 }
+# The language-model policy ("@lm"): CausalLMPolicy in score mode on tiny_causal_lm(seed) (a random 0.1 M-parameter
+# Llama from scratch, the tests' model), mean token log-probability per action (summed scores all but fix a
+# random model on the shortest action: 0/32 successes in a first try), the last 2 turns of history, lr 1e-3.
+LM_POLICY = {"mode": "score", "score_norm": "mean", "history_window": 2}
+VARIANTS.update({f"{algo}@lm": (algo, {"policy": "tiny-lm", "learning_rate": 1e-3}) for algo in ("grpo", "gigpo")})
 # Turn rewards, on Simple-g0 (docs/text_rl.md, "Step rewards"): the env's dense score changes (the plain
 # algorithm name), success only, success plus score steps paid at once ("direct", D-RA), and the same score steps
 # paid only when the episode succeeds ("gated", G-RA).
@@ -84,7 +102,7 @@ GROUP = 8
 WINDOW = 32  # episodes the success rate is measured over
 THRESHOLD = 0.8
 FIELDS = ["env", "algo", "seed", "budget", "iteration", "episodes", "frames", "batch_success", "success_rate",
-          "wall_s"]
+          "wall_s", "episode_return"]  # episode_return: mean over the latest WINDOW episodes (blank in older rows)
 BASELINES = ("random", "oracle")
 
 
@@ -99,16 +117,23 @@ def _torch_one_thread():
     return torch
 
 
-def play_random(name: str, episodes: int) -> dict:
-    """The uniform policy over the admissible actions, ``episodes`` episodes from task seeds 0, 1, ..."""
+def _make(name: str):
+    """The benchmark's env ``name``, in the wrappers it needs (ENV_WRAPPERS)."""
     import gymnasium as gym
 
     import sparsegym  # noqa: F401
+    from sparsegym.wrappers.stack import apply_wrappers
+
+    env_id, kwargs = ENVS[name]
+    return apply_wrappers(gym.make(env_id, **kwargs), ENV_WRAPPERS.get(name))
+
+
+def play_random(name: str, episodes: int) -> dict:
+    """The uniform policy over the admissible actions, ``episodes`` episodes from task seeds 0, 1, ..."""
     from sparsegym.agents.text import UniformPolicy, collect
 
     torch = _torch_one_thread()
-    env_id, kwargs = ENVS[name]
-    envs = [gym.make(env_id, **kwargs) for _ in range(GROUP)]
+    envs = [_make(name) for _ in range(GROUP)]
     start = time.perf_counter()
     try:
         trajs = collect(envs, UniformPolicy(), task_seeds=list(range(math.ceil(episodes / GROUP))),
@@ -118,21 +143,19 @@ def play_random(name: str, episodes: int) -> dict:
             env.close()
     wall = time.perf_counter() - start
     return {"episodes": len(trajs), "frames": sum(t.length for t in trajs),
-            "success": float(np.mean([t.success for t in trajs])), "wall_s": wall}
+            "success": float(np.mean([t.success for t in trajs])), "wall_s": wall,
+            "return": float(np.mean([t.episode_return for t in trajs]))}
 
 
 def play_oracle(name: str, episodes: int) -> dict:
     """The family's oracle (``Family.oracle``: TextWorld's walkthrough player) on the same game."""
-    import gymnasium as gym
-
-    import sparsegym  # noqa: F401
     from sparsegym.envs.family import get_family, load_ref
     from sparsegym.envs.registry import get_entry
 
-    env_id, kwargs = ENVS[name]
-    env = gym.make(env_id, **kwargs)
+    env_id, _ = ENVS[name]
+    env = _make(name)
     oracle = load_ref(get_family(get_entry(env_id).family).oracle)(env)
-    frames, wins = 0, 0
+    frames, wins, total = 0, 0, 0.0
     start = time.perf_counter()
     try:
         for seed in range(episodes):
@@ -140,13 +163,14 @@ def play_oracle(name: str, episodes: int) -> dict:
             obs, info = env.reset(seed=seed)
             done = False
             while not done:
-                obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+                obs, reward, terminated, truncated, info = env.step(oracle.act(obs, info))
                 frames += 1
+                total += float(reward)
                 done = terminated or truncated
             wins += bool(info.get("success"))
     finally:
         env.close()
-    return {"episodes": episodes, "frames": frames, "success": wins / episodes,
+    return {"episodes": episodes, "frames": frames, "success": wins / episodes, "return": total / episodes,
             "wall_s": time.perf_counter() - start}
 
 
@@ -159,9 +183,15 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
     base, settings = VARIANTS.get(algo, (algo, ALGO_SETTINGS.get(algo, {})))
     settings = dict(settings)
     env_kwargs = {**kwargs, **settings.pop("env_kwargs", {})}
+    wrappers = ENV_WRAPPERS.get(name, []) + settings.pop("env_wrappers", [])
+    policy = None
+    if settings.pop("policy", None) == "tiny-lm":
+        from sparsegym.agents.text.lm_policy import CausalLMPolicy, tiny_causal_lm
+
+        policy = CausalLMPolicy(*tiny_causal_lm(seed=seed), **LM_POLICY)
     config = TextRLConfig(algo=base, group_size=GROUP, seed=seed, env_kwargs=env_kwargs, stats_window=WINDOW,
-                          **settings)
-    trainer = TextRLTrainer(env_id, config=config)
+                          env_wrappers=wrappers, **settings)
+    trainer = TextRLTrainer(env_id, policy=policy, config=config)
     rows: list[dict] = []
     start = time.perf_counter()
 
@@ -170,7 +200,8 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
                      "iteration": int(stats["iteration"]), "episodes": int(stats["episodes"]),
                      "frames": int(stats["frames"]), "batch_success": round(stats["batch_success"], 4),
                      "success_rate": round(stats["success_rate"], 4),
-                     "wall_s": round(time.perf_counter() - start, 2)})
+                     "wall_s": round(time.perf_counter() - start, 2),
+                     "episode_return": round(stats["episode_return"], 4)})
 
     try:
         trainer.learn(episodes, callbacks=record, progress=False)
@@ -184,8 +215,11 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
 
 
 def load(path: Path) -> list[dict]:
-    return read_rows(path, ints=("seed", "budget", "iteration", "episodes", "frames"),
+    rows = read_rows(path, ints=("seed", "budget", "iteration", "episodes", "frames"),
                      floats=("batch_success", "success_rate", "wall_s"))
+    for r in rows:  # runs written before the column existed have none
+        r["episode_return"] = float(r["episode_return"]) if r.get("episode_return") not in (None, "") else math.nan
+    return rows
 
 
 def save(path: Path, rows: list[dict]) -> None:
@@ -223,7 +257,8 @@ def summary(rows: list[dict]) -> dict[tuple[str, str], dict]:
     out: dict[tuple[str, str], dict] = {}
     for (env, algo, seed), curve in runs(rows).items():
         s = out.setdefault((env, algo), {"seeds": [], "final": [], "reached": [], "auc": [], "frames": [],
-                                         "wall": [], "budget": curve[-1]["budget"]})
+                                         "wall": [], "returns": [], "budget": curve[-1]["budget"]})
+        s["returns"].append(curve[-1]["episode_return"])
         s["seeds"].append(seed)
         s["final"].append(curve[-1]["success_rate"])
         s["reached"].append(_reached(curve) if algo not in BASELINES else None)
@@ -236,8 +271,8 @@ def summary(rows: list[dict]) -> dict[tuple[str, str], dict]:
 def table(rows: list[dict]) -> str:
     stats = summary(rows)
     envs = list(dict.fromkeys(r["env"] for r in rows))
-    header = ["env", "algo", "seeds", "episodes", "final success", "mean success", "episodes to 0.8",
-              "turns", "turns/s"]
+    header = ["env", "algo", "seeds", "episodes", "final success", "final return", "mean success",
+              "episodes to 0.8", "turns", "turns/s"]
     lines = [header]
     for env in envs:
         algos = [a for (e, a) in stats if e == env]
@@ -245,7 +280,8 @@ def table(rows: list[dict]) -> str:
         for algo in order:
             s = stats[(env, algo)]
             reached = ", ".join("-" if x is None else str(x) for x in s["reached"])
-            lines.append([env, algo, str(len(s["seeds"])), str(s["budget"]), _mean_std(s["final"]),
+            returns = "-" if any(math.isnan(x) for x in s["returns"]) else _mean_std(s["returns"])
+            lines.append([env, algo, str(len(s["seeds"])), str(s["budget"]), _mean_std(s["final"]), returns,
                           _mean_std(s["auc"]), "n/a" if algo in BASELINES else reached,
                           f"{np.mean(s['frames']):.0f}", f"{sum(s['frames']) / max(sum(s['wall']), 1e-9):.0f}"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -368,7 +404,8 @@ def header(args: argparse.Namespace, rows: list[dict], left_out: list[str]) -> s
     lines = ["Text-RL algorithms on pinned TextWorld games (python benchmarks/text_agents.py): ActionScorer "
              "policy from scratch, CPU, torch threads 1.",
              f"Group size {GROUP}, one group per iteration; success = training success rate over the latest "
-             f"{WINDOW} episodes; 'mean success' = mean batch success over the whole run (area under the curve);",
+             f"{WINDOW} episodes ('final return': their mean return, the rewards the run trained on; '-' for runs "
+             "recorded before it was kept); 'mean success' = mean batch success over the whole run (area under the curve);",
              "'episodes to 0.8' per seed ('-': not within the budget). Settings that differ from the trainer's "
              "defaults: " + "; ".join(f"{a} {s}" for a, s in ALGO_SETTINGS.items()
                                       if any(r["algo"] == a for r in rows)) + ".",
@@ -447,7 +484,8 @@ def main() -> int:
             res = (play_random if algo == "random" else play_oracle)(env, args.baseline_episodes)
             new = [{"env": env, "algo": algo, "seed": seed, "budget": res["episodes"], "iteration": 0,
                     "episodes": res["episodes"], "frames": res["frames"], "batch_success": round(res["success"], 4),
-                    "success_rate": round(res["success"], 4), "wall_s": round(res["wall_s"], 2)}]
+                    "success_rate": round(res["success"], 4), "wall_s": round(res["wall_s"], 2),
+                    "episode_return": round(res["return"], 4)}]
         else:
             new = train(env, algo, seed, args.episodes)
         rows = [r for r in rows if (r["env"], r["algo"], r["seed"]) != (env, algo, seed)] + new

@@ -16,6 +16,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "LLMFeedbackReward": ".llm_feedback",
     "PotentialShaping": ".shaping", "ScoreReward": ".score", "Subgoal": ".subgoals", "SubgoalReward": ".subgoals",
     "Transition": ".subgoals",
-    "TextObservation": ".text", "LLMRewardCode": ".llm_reward_code", "refine_reward_code": ".reward_refinement",
+    "TextObservation": ".text", "InstructionSearch": ".text", "LLMRewardCode": ".llm_reward_code", "refine_reward_code": ".reward_refinement",
     "LLMSubgoals": ".llm_subgoals", "LLMSubgoalCredit": ".llm_credit", "evaluate_credit": ".llm_credit",
 })

@@ -29,7 +29,8 @@ __all__ = ["apply_wrappers", "check_wrappers", "resolve_wrapper"]
 
 #: The wrappers a stack may name without a module (``sparsegym.wrappers``' exports).
 KNOWN = ("ScoreReward", "SubgoalReward", "GatedReward", "PotentialShaping", "CountBonus", "IntrinsicReward",
-         "LLMRewardCode", "TextObservation", "LLMSubgoals", "LLMSubgoalCredit")
+         "LLMRewardCode", "TextObservation", "InstructionSearch", "LLMSubgoals",
+         "LLMSubgoalCredit")
 
 
 def resolve_wrapper(name: str) -> type:

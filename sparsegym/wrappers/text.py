@@ -1,4 +1,5 @@
-"""``TextObservation``: a plain-English view of any env whose family has a text view, and text actions.
+"""``TextObservation``: a plain-English view of any env whose family has a text view, and text actions;
+``InstructionSearch``: one concrete search in place of a query template (WebShop), for agents that only choose.
 
 The family supplies the view (:mod:`sparsegym.envs.views`; MiniGrid/BabyAI and NetHack/MiniHack have
 one); this wrapper applies it and keeps the text-action contract that every text surface of sparsegym
@@ -24,7 +25,7 @@ from gymnasium import spaces
 
 from sparsegym.envs.family import require_family
 from sparsegym.envs.text_env import TEXT_CHARSET
-from sparsegym.errors import InvalidActionError
+from sparsegym.errors import ConfigError, InvalidActionError
 
 _ACTION_CHARSET = TEXT_CHARSET
 
@@ -120,3 +121,65 @@ class TextObservation(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         info["action_error"] = error
         info["invalid_actions"] = self._invalid
         return info
+
+
+class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """Offer one concrete search: the env's instruction as the query, in place of a query template.
+
+    Envs whose search takes free text (WebShop) list a *template* among the admissible actions
+    (``search[<query>]``); an agent that only chooses among listed actions (an action scorer, constrained
+    decoding) cannot fill it in. This wrapper replaces each listed template ``VERB[<...>]`` with
+    ``VERB[<the instruction>]``, the instruction read from ``info[instruction_key]`` with ``strip`` (a regular
+    expression) removed, as the WebShop paper's rule baseline searches (its price clause stripped by
+    default, which BM25 search cannot use). Everything else (other actions, what the env accepts, free
+    text still works) is unchanged.
+
+    Args:
+        env: a text env that reports ``info["admissible_actions"]`` and the instruction.
+        instruction_key: the info key of the instruction.
+        strip: a regular expression removed from the instruction (``""`` keeps it whole).
+
+    Examples:
+        >>> import sparsegym
+        >>> from sparsegym.wrappers import InstructionSearch
+        >>> env = InstructionSearch(sparsegym.make("sparsegym/WebShop-Train-v1"))
+        >>> _, info = env.reset(seed=0)
+        >>> info["admissible_actions"][0][:32]
+        'search[i am looking for a bar so'
+    """
+
+    TEMPLATE = r"^(\w+)\[<[^\]]*>\]$"
+
+    def __init__(self, env: gymnasium.Env, instruction_key: str = "instruction",
+                 strip: str = r",? and price lower than [0-9.]+ dollars\s*$"):
+        import re
+
+        gymnasium.utils.RecordConstructorArgs.__init__(self, instruction_key=instruction_key, strip=strip)
+        gymnasium.Wrapper.__init__(self, env)
+        self.instruction_key = instruction_key
+        self._strip = re.compile(strip) if strip else None
+        self._template = re.compile(self.TEMPLATE)
+
+    def _offer(self, info: dict[str, Any]) -> dict[str, Any]:
+        actions = info.get("admissible_actions")
+        if not actions or not any(self._template.match(a) for a in actions):
+            return info
+        if self.instruction_key not in info:
+            raise ConfigError(
+                f"InstructionSearch reads info[{self.instruction_key!r}], which this env does not report (its "
+                f"info keys: {sorted(info)}); pass instruction_key= the key of the env's instruction")
+        query = " ".join(str(info[self.instruction_key]).split())
+        if self._strip is not None:
+            query = self._strip.sub("", query).strip()
+        query = query.replace("[", "(").replace("]", ")")
+        info = dict(info)
+        info["admissible_actions"] = [self._template.sub(lambda m: f"{m.group(1)}[{query}]", a) for a in actions]
+        return info
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return obs, self._offer(info)
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._offer(info)

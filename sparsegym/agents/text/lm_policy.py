@@ -5,7 +5,10 @@ Two ways to act, chosen by ``mode``:
 - ``"score"`` (GLAM-style, Carta et al. 2023): every admissible action ``a`` gets the score
   ``s(a) = sum_j log p(a_j | prompt, a_<j)`` (its tokens, plus the chat template's end-of-turn token, so
   that ``"take"`` and ``"take coin"`` are different complete answers), and the policy is
-  ``softmax(s / temperature)`` over the admissible actions. The prompt is encoded once; its key/value
+  ``softmax(s / temperature)`` over the admissible actions. ``score_norm="mean"`` divides ``s(a)`` by
+  ``a``'s token count (the mean token log-probability): a model that is not yet a language model (the
+  randomly initialised ones of tests and benchmarks) gives every token about ``-log V``, so summed scores
+  all but fix the policy on the action with the fewest tokens, which length normalisation does not. The prompt is encoded once; its key/value
   cache is copied across a batch of candidates (``candidate_batch_size`` at a time), which then runs only
   the candidates' own tokens (``kv_cache=False`` re-encodes prompt + candidate for each candidate: the
   reference the cached path is tested against). ``evaluate`` recomputes the same log-softmax with
@@ -81,8 +84,9 @@ _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 _TAG = re.compile(r"</?(?:think|answer)>")
 _SETTINGS = ("mode", "temperature", "system_prompt", "list_actions", "history_window", "max_prompt_tokens",
-             "kv_cache", "candidate_batch_size", "end_of_action", "max_new_tokens", "format_penalty",
-             "format_instruction", "stop_at_answer")
+             "kv_cache", "candidate_batch_size", "end_of_action", "score_norm", "max_new_tokens",
+             "format_penalty", "format_instruction", "stop_at_answer")
+SCORE_NORMS = ("sum", "mean")
 _POLICY_FILE = "policy.json"
 _FORMAT_NAME = "sparsegym.CausalLMPolicy"
 
@@ -151,6 +155,8 @@ class CausalLMPolicy(TextPolicy):
         kv_cache: score mode: encode the prompt once and reuse its key/value cache for the candidates.
         candidate_batch_size: score mode: candidates run together (None: all of a turn's at once).
         end_of_action: score mode: score the end-of-turn token after each action (a complete answer).
+        score_norm: score mode: ``"sum"`` (GLAM's summed token log-probabilities) or ``"mean"`` (divided
+            by the action's token count; see the module docstring).
         max_new_tokens: generate mode: the most tokens a reply has.
         format_penalty: generate mode: ``extra["format_penalty"]`` is ``-format_penalty`` for a malformed
             reply.
@@ -167,7 +173,7 @@ class CausalLMPolicy(TextPolicy):
                  list_actions: bool = True, history_window: int | None = None,
                  max_prompt_tokens: int | None = None, kv_cache: bool = True,
                  candidate_batch_size: int | None = None, end_of_action: bool = True,
-                 max_new_tokens: int = 128,
+                 score_norm: str = "sum", max_new_tokens: int = 128,
                  format_penalty: float = 0.1, format_instruction: str = DEFAULT_FORMAT_INSTRUCTION,
                  stop_at_answer: bool = True):
         super().__init__()
@@ -176,6 +182,8 @@ class CausalLMPolicy(TextPolicy):
         if not temperature > 0:
             raise ConfigError(f"CausalLMPolicy: temperature must be > 0 (sample=False acts greedily), "
                               f"not {temperature}")
+        if score_norm not in SCORE_NORMS:
+            raise ConfigError(f"CausalLMPolicy: score_norm must be one of {SCORE_NORMS}, not {score_norm!r}")
         if candidate_batch_size is not None and candidate_batch_size < 1:
             raise ConfigError("CausalLMPolicy: candidate_batch_size must be >= 1 or None")
         self.mode, self.temperature = mode, float(temperature)
@@ -183,6 +191,7 @@ class CausalLMPolicy(TextPolicy):
         self.history_window = history_window
         self.max_prompt_tokens, self.kv_cache = max_prompt_tokens, kv_cache
         self.candidate_batch_size, self.end_of_action = candidate_batch_size, end_of_action
+        self.score_norm = score_norm
         self.max_new_tokens = max_new_tokens
         self.format_penalty, self.format_instruction = float(format_penalty), format_instruction
         self.stop_at_answer = stop_at_answer
@@ -340,8 +349,9 @@ class CausalLMPolicy(TextPolicy):
 
     def score_actions(self, turn: Turn, *, kv_cache: bool | None = None,
                       value: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Each admissible action's summed token log-probability given the prompt (a [K] float32 tensor,
-        differentiable when gradients are on), and the critic's value when ``value`` (else None)."""
+        """Each admissible action's score given the prompt (a [K] float32 tensor, differentiable when
+        gradients are on): its summed token log-probability, or their mean with ``score_norm="mean"``; and
+        the critic's value when ``value`` (else None)."""
         if not turn.actions:
             raise ValueError("CausalLMPolicy(mode='score') needs admissible actions; use mode='generate' for "
                              "free-text envs")
@@ -349,16 +359,20 @@ class CausalLMPolicy(TextPolicy):
         candidates = [self.action_ids(a) for a in turn.actions]
         use_cache = self.kv_cache if kv_cache is None else kv_cache
         if use_cache:
-            return self._score_cached(prompt, candidates, value)
-        step = self.candidate_batch_size or len(candidates)
-        scores, v = [], None
-        for start in range(0, len(candidates), step):
-            chunk = candidates[start:start + step]
-            out = self._response_logprobs([prompt] * len(chunk), chunk, temperature=1.0,
-                                          value=value and start == 0)
-            scores.append(out["logprob"])
-            v = out["value"][0] if value and start == 0 else v
-        return torch.cat(scores), v
+            scores, v = self._score_cached(prompt, candidates, value)
+        else:
+            step = self.candidate_batch_size or len(candidates)
+            parts, v = [], None
+            for start in range(0, len(candidates), step):
+                chunk = candidates[start:start + step]
+                out = self._response_logprobs([prompt] * len(chunk), chunk, temperature=1.0,
+                                              value=value and start == 0)
+                parts.append(out["logprob"])
+                v = out["value"][0] if value and start == 0 else v
+            scores = torch.cat(parts)
+        if self.score_norm == "mean":
+            scores = scores / torch.tensor([len(c) for c in candidates], dtype=scores.dtype, device=scores.device)
+        return scores, v
 
     def _score_cached(self, prompt: list[int], candidates: list[list[int]],
                       value: bool) -> tuple[torch.Tensor, torch.Tensor | None]:

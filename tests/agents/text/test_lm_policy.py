@@ -175,6 +175,30 @@ def test_kv_cache_scoring_equals_reencoding_each_candidate(lm, batch):
     assert scores[0].item() != pytest.approx(scores[1].item())
 
 
+def test_mean_score_norm_divides_each_action_by_its_token_count_on_both_paths(lm, tmp_path):
+    summed = CausalLMPolicy(*lm)
+    mean = CausalLMPolicy(*lm, score_norm="mean")
+    for turn in TURNS:
+        lengths = torch.tensor([len(summed.action_ids(a)) for a in turn.actions], dtype=torch.float32)
+        ref, _ = summed.score_actions(turn)
+        for kv in (True, False):
+            got, _ = mean.score_actions(turn, kv_cache=kv)
+            assert torch.allclose(got, ref / lengths, atol=1e-5), (kv, got, ref / lengths)
+        # act and evaluate use the normalised scores: the policy is their softmax
+        choice = mean.act([turn], generator=_gen())[0]
+        assert choice.extra["scores"] == pytest.approx((ref / lengths).tolist(), abs=1e-5)
+        assert mean.evaluate([turn], [choice])["logprob"].item() == pytest.approx(choice.logprob, abs=1e-5)
+    # a random model gives every token about -log V: summed scores favour the shortest action far more
+    turn = TURNS[1]
+    spread = {n: (p.score_actions(turn)[0].max() - p.score_actions(turn)[0].min()).item()
+              for n, p in (("sum", summed), ("mean", mean))}
+    assert spread["mean"] < spread["sum"] / 3, spread
+    mean.save(tmp_path / "p")
+    assert CausalLMPolicy.load(tmp_path / "p").score_norm == "mean"
+    with pytest.raises(ConfigError, match="score_norm must be one of"):
+        CausalLMPolicy(*lm, score_norm="max")
+
+
 # --- the loss mask ------------------------------------------------------------------------------------------
 
 def test_only_response_tokens_enter_the_loss_mask(lm):
