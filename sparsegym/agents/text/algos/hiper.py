@@ -601,3 +601,18 @@ class HiPER(Algorithm):
 def _explained_variance(values: np.ndarray, returns: np.ndarray) -> float:
     var = float(returns.var()) if len(returns) else 0.0
     return float(1 - (returns - values).var() / var) if var > 0 else float("nan")
+
+
+def hiper_format_demonstrations(trajectories: Any, subgoal: str = "explore") -> list:
+    """Warm-start examples that teach only HiPER's turn format (:func:`~sparsegym.agents.text.sft.supervised_finetune`
+    fits them): at each turn of the trajectories (random play is enough), the action that was played in the
+    three blocks, ``SWITCH`` to ``subgoal`` at the first turn and ``KEEP`` with it after (the prompt then shows
+    it as the current sub-goal). Nothing in them says which action is good: what the policy learns to do
+    comes from RL."""
+    from sparsegym.agents.text.sft import format_demonstrations
+
+    def reply(turn: Turn, action: str, t: int) -> str:
+        return (f"<switch>{'SWITCH' if t == 0 else 'KEEP'}</switch>\n<subgoal>{subgoal}</subgoal>\n"
+                f"<action>{action}</action>")
+
+    return format_demonstrations(trajectories, reply, lambda turn, action, t: None if t == 0 else {"subgoal": subgoal})
