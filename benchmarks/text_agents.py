@@ -12,6 +12,13 @@ games (``game_seed``) on which the uniform random policy seldom succeeds:
 * ``CoinCollector-L10-g0``: CoinCollector level 10, game 0 (a chain of rooms, 10-step walkthrough, 50-turn
   limit; the registered CoinCollector id is level 5, where random already succeeds about half the time).
 
+Not run by default (``--envs``/``--algos``): ``ALFWorld-PnP-8`` (pick-and-place on 8 generated games) and
+``WebShop-Train`` (the shipped catalog's training goals, a new goal per group, with ``InstructionSearch``),
+where the task changes from group to group; ``Cooking-R1-g0``, the smallest cooking game, for the turn-reward
+controls (``grpo:sparse``, ``grpo:direct``, ``grpo:gated``); and the language-model policy, ``grpo@lm`` and
+``gigpo@lm`` (``CausalLMPolicy`` scoring the admissible actions with the tests' tiny random Llama, trained
+from scratch, ``LM_POLICY``).
+
 Each algorithm runs with the settings its notes found to work on these envs and otherwise the trainer's
 defaults (``ALGO_SETTINGS``): SPA with ``beta=0`` (TextWorld never refuses an admissible action, so the
 grounding bonus only pays for long episodes), ppo-text with 4 epochs at lr 1e-2, ARPO with
@@ -22,11 +29,15 @@ walkthrough) are played on the same game for scale, and the table sets GiGPO's f
 GRPO's.
 
     python benchmarks/text_agents.py --seeds 0 1 2 --episodes 320
+    python benchmarks/text_agents.py --envs WebShop-Train --seeds 0 1 2
+    python benchmarks/text_agents.py --envs Cooking-R1-g0 --algos grpo grpo:sparse grpo:direct grpo:gated --episodes 960
+    python benchmarks/text_agents.py --envs TreasureHunter-L10-g0 --algos grpo@lm gigpo@lm
     python benchmarks/text_agents.py --quick          # smoke run, about 2 minutes, written to a temp folder
     python benchmarks/text_agents.py --table          # the table again, from the CSV
 
 Per-iteration curves go to ``benchmarks/results/text_agents.csv`` (written after each run; a run already
-there with the same budget is not repeated, so an interrupted benchmark resumes), the table to
+there with the same budget is not repeated, so an interrupted benchmark resumes; a process rewrites its
+whole CSV, so runs made side by side take separate ``--out`` folders, joined after with ``--merge``), the table to
 ``text_agents.txt`` and the curves (mean and min-max band over seeds, against env turns) to
 ``text_agents.png``.
 """
@@ -295,7 +306,7 @@ def table(rows: list[dict]) -> str:
             scale.append(f"random {rand['final'][0]:.2f}")
         if orc:
             scale.append(f"oracle {orc['final'][0]:.2f}")
-        for gname, rname in (("gigpo", "grpo"), ("gigpo+e4", "grpo+e4")):
+        for gname, rname in (("gigpo", "grpo"), ("gigpo+e4", "grpo+e4"), ("gigpo@lm", "grpo@lm")):
             g, r = stats.get((env, gname)), stats.get((env, rname))
             if not (g and r):
                 continue
@@ -393,16 +404,16 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylim(-0.02, 1.05)
         ax.grid(alpha=0.3)
     fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=8, frameon=False)
-    fig.suptitle("Text-RL algorithms, ActionScorer policy: mean and min-max over training seeds "
-                 "(a finished run holds its last value)", fontsize=10)
+    fig.suptitle("Text-RL algorithms, ActionScorer policy (@lm: the tiny causal LM): mean and min-max over "
+                 "training seeds (a finished run holds its last value)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def header(args: argparse.Namespace, rows: list[dict], left_out: list[str]) -> str:
-    lines = ["Text-RL algorithms on pinned TextWorld games (python benchmarks/text_agents.py): ActionScorer "
-             "policy from scratch, CPU, torch threads 1.",
+    lines = ["Text-RL algorithms on text envs (python benchmarks/text_agents.py): ActionScorer policy from scratch "
+             f"(rows '@lm': CausalLMPolicy {LM_POLICY} on tiny_causal_lm(seed), from scratch), CPU, torch threads 1.",
              f"Group size {GROUP}, one group per iteration; success = training success rate over the latest "
              f"{WINDOW} episodes ('final return': their mean return, the rewards the run trained on; '-' for runs "
              "recorded before it was kept); 'mean success' = mean batch success over the whole run (area under the curve);",
@@ -440,6 +451,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
     parser.add_argument("--rerun", action="store_true", help="repeat runs already in the CSV")
     parser.add_argument("--table", action="store_true", help="print the table from the CSV and exit")
+    parser.add_argument("--merge", nargs="+", type=Path, default=[], metavar="CSV",
+                        help="take the runs of these CSVs (other --out folders' text_agents.csv, e.g. of runs made "
+                             "side by side) into this one, replacing runs of the same env, algo and seed; then "
+                             "write the table and plot and exit")
     parser.add_argument("--left-out", nargs="*", default=[], help="what this configuration leaves out (header)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -465,6 +480,15 @@ def main() -> int:
     if args.table:
         print(table(rows))
         return 0
+    if args.merge:
+        for other in args.merge:
+            new = load(other)
+            if not new:
+                parser.error(f"--merge: {other} has no rows")
+            keys = {(r["env"], r["algo"], r["seed"]) for r in new}
+            rows = [r for r in rows if (r["env"], r["algo"], r["seed"]) not in keys] + new
+            print(f"merged {len(keys)} runs from {other}")
+        save(csv_path, rows)
 
     done = {k for k, c in runs(rows).items() if c[-1]["budget"] == args.episodes or k[1] in BASELINES}
     todo = [(env, "random", 0) for env in args.envs] + [(env, "oracle", 0) for env in args.envs]
@@ -476,6 +500,8 @@ def main() -> int:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
         tqdm = None
+    if args.merge:
+        todo = []
     bar = tqdm(todo, desc="text_agents", unit="run", file=sys.stdout) if tqdm else todo
     for env, algo, seed in bar:
         if tqdm:

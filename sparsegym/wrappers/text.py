@@ -18,6 +18,7 @@ An action that is not text (an index out of range, ``None``) is a programming er
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import gymnasium
@@ -152,8 +153,6 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
 
     def __init__(self, env: gymnasium.Env, instruction_key: str = "instruction",
                  strip: str = r",? and price lower than [0-9.]+ dollars\s*$"):
-        import re
-
         gymnasium.utils.RecordConstructorArgs.__init__(self, instruction_key=instruction_key, strip=strip)
         gymnasium.Wrapper.__init__(self, env)
         self.instruction_key = instruction_key

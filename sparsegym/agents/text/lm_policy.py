@@ -8,11 +8,12 @@ Two ways to act, chosen by ``mode``:
   ``softmax(s / temperature)`` over the admissible actions. ``score_norm="mean"`` divides ``s(a)`` by
   ``a``'s token count (the mean token log-probability): a model that is not yet a language model (the
   randomly initialised ones of tests and benchmarks) gives every token about ``-log V``, so summed scores
-  all but fix the policy on the action with the fewest tokens, which length normalisation does not. The prompt is encoded once; its key/value
-  cache is copied across a batch of candidates (``candidate_batch_size`` at a time), which then runs only
-  the candidates' own tokens (``kv_cache=False`` re-encodes prompt + candidate for each candidate: the
-  reference the cached path is tested against). ``evaluate`` recomputes the same log-softmax with
-  gradients; only the candidates' tokens are scored (the prompt is context, outside the loss mask).
+  all but fix the policy on the action with the fewest tokens, which length normalisation does not. The
+  prompt is encoded once; its key/value cache is copied across a batch of candidates
+  (``candidate_batch_size`` at a time), which then runs only the candidates' own tokens (``kv_cache=False``
+  re-encodes prompt + candidate for each candidate: the reference the cached path is tested against).
+  ``evaluate`` recomputes the same log-softmax with gradients; only the candidates' tokens are scored (the
+  prompt is context, outside the loss mask).
 - ``"generate"``: free text, sampled token by token at ``temperature`` (no top-k/top-p, so the recorded
   log-probabilities are those of the distribution ``evaluate`` recomputes), stopped at the end-of-turn
   token, at ``</answer>`` or after ``max_new_tokens``. The reply is parsed as
