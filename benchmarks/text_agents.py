@@ -422,8 +422,8 @@ def header(args: argparse.Namespace, rows: list[dict], left_out: list[str]) -> s
                                       if any(r["algo"] == a for r in rows)) + ".",
              "Envs: " + "; ".join(f"{n} = {i} {k}" for n, (i, k) in ENVS.items()
                                   if any(r["env"] == n for r in rows)) + ".",
-             "turns/s is wall time on a shared 2-core machine at nice 19 (another benchmark running): compare "
-             "only within this file."]
+             "turns/s is wall time on a shared 2-core machine with other benchmarks running side by side (up to six "
+             "processes): it says what a run cost here, not how fast the code is (text_rl_throughput measures that)."]
     shown = [f"{v} = {a} {s}" for v, (a, s) in VARIANTS.items() if any(r["algo"] == v for r in rows)]
     if shown:
         lines.append("Controls: " + "; ".join(shown) + ".")
