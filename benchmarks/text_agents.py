@@ -369,7 +369,12 @@ def plot(rows: list[dict], path: Path) -> None:
 
     curves = runs(rows)
     envs = list(dict.fromkeys(r["env"] for r in rows))
-    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.6), squeeze=False)
+    cols = min(3, len(envs))
+    nrows = math.ceil(len(envs) / cols)
+    fig, grid = plt.subplots(nrows, cols, figsize=(6 * cols, 4.6 * nrows), squeeze=False)
+    axes = [list(grid.flat)]
+    for ax in axes[0][len(envs):]:
+        ax.set_visible(False)
     handles: dict[str, object] = {}
     every = list(dict.fromkeys(a for (_, a, _) in curves if a not in BASELINES))  # one colour per algorithm
     for ax, env in zip(axes[0], envs):
