@@ -15,7 +15,7 @@ from pathlib import Path
 def read_rows(path: Path, *, floats: Iterable[str] = (), ints: Iterable[str] = (),
               blank_is_nan: bool = False) -> list[dict]:
     """The rows of ``path`` (none when it does not exist yet), with the named columns converted; an empty
-    float cell is NaN when ``blank_is_nan``, an error otherwise."""
+    float cell (or a column that older files lack) is NaN when ``blank_is_nan``, an error otherwise."""
     if not path.exists():
         return []
     with path.open(newline="") as f:
@@ -23,7 +23,7 @@ def read_rows(path: Path, *, floats: Iterable[str] = (), ints: Iterable[str] = (
     floats, ints = tuple(floats), tuple(ints)
     for r in rows:
         for k in floats:
-            r[k] = math.nan if blank_is_nan and r[k] in ("", None) else float(r[k])
+            r[k] = math.nan if blank_is_nan and r.get(k) in ("", None) else float(r[k])
         for k in ints:
             r[k] = int(r[k])
     return rows

@@ -226,11 +226,9 @@ def train(name: str, algo: str, seed: int, episodes: int) -> list[dict]:
 
 
 def load(path: Path) -> list[dict]:
-    rows = read_rows(path, ints=("seed", "budget", "iteration", "episodes", "frames"),
-                     floats=("batch_success", "success_rate", "wall_s"))
-    for r in rows:  # runs written before the column existed have none
-        r["episode_return"] = float(r["episode_return"]) if r.get("episode_return") not in (None, "") else math.nan
-    return rows
+    # episode_return is blank (NaN) in runs recorded before the column existed; the others are never blank
+    return read_rows(path, ints=("seed", "budget", "iteration", "episodes", "frames"),
+                     floats=("batch_success", "success_rate", "wall_s", "episode_return"), blank_is_nan=True)
 
 
 def save(path: Path, rows: list[dict]) -> None:
@@ -372,12 +370,12 @@ def plot(rows: list[dict], path: Path) -> None:
     cols = min(3, len(envs))
     nrows = math.ceil(len(envs) / cols)
     fig, grid = plt.subplots(nrows, cols, figsize=(6 * cols, 4.6 * nrows), squeeze=False)
-    axes = [list(grid.flat)]
-    for ax in axes[0][len(envs):]:
+    axes = list(grid.flat)
+    for ax in axes[len(envs):]:
         ax.set_visible(False)
     handles: dict[str, object] = {}
     every = list(dict.fromkeys(a for (_, a, _) in curves if a not in BASELINES))  # one colour per algorithm
-    for ax, env in zip(axes[0], envs):
+    for ax, env in zip(axes, envs):
         algos = list(dict.fromkeys(a for (e, a, _) in curves if e == env and a not in BASELINES))
         seen: dict[tuple, str] = {}
         for algo in algos:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sparsegym.envs.webshop.data import PRICE_CLAUSE
 from sparsegym.envs.webshop.matching import _tokens, token_set_ratio
 
-_PRICE = re.compile(r",? and price lower than ([0-9.]+) dollars$")
+_PRICE = re.compile(PRICE_CLAUSE)
 _STANDARD = {"back to search", "< prev", "next >", "description", "features", "reviews", "attributes", "buy now"}
 _STOP = frozenset("i a an the and or of for with to in on is am are that need want looking find me buy it my".split())
 

@@ -138,7 +138,9 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     Args:
         env: a text env that reports ``info["admissible_actions"]`` and the instruction.
         instruction_key: the info key of the instruction.
-        strip: a regular expression removed from the instruction (``""`` keeps it whole).
+        strip: a regular expression removed from the instruction (``""`` keeps it whole); default WebShop's
+            price clause (the same expression as ``sparsegym.envs.webshop.data.PRICE_CLAUSE``, written out:
+            a generic wrapper imports no family's module).
 
     Examples:
         >>> import sparsegym
@@ -152,7 +154,7 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     TEMPLATE = r"^(\w+)\[<[^\]]*>\]$"
 
     def __init__(self, env: gymnasium.Env, instruction_key: str = "instruction",
-                 strip: str = r",? and price lower than [0-9.]+ dollars\s*$"):
+                 strip: str = r",? and price lower than ([0-9.]+) dollars\s*$"):
         gymnasium.utils.RecordConstructorArgs.__init__(self, instruction_key=instruction_key, strip=strip)
         gymnasium.Wrapper.__init__(self, env)
         self.instruction_key = instruction_key

@@ -51,3 +51,11 @@ def test_stacks_by_name_and_passes_the_env_checker():
     check_env(env, skip_render_check=True)
     a, b = (env.reset(seed=5)[1]["admissible_actions"] for _ in range(2))
     assert a == b
+
+
+def test_the_default_strip_is_webshops_price_clause():
+    import inspect
+
+    from sparsegym.envs.webshop.data import PRICE_CLAUSE
+
+    assert inspect.signature(InstructionSearch).parameters["strip"].default == PRICE_CLAUSE

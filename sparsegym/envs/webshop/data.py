@@ -288,6 +288,10 @@ def price_upper(price: float, rng: Any) -> float:
     return float(max(above[int(i)] for i in picks))
 
 
+#: A regular expression for the price clause :func:`instruction_text` ends an instruction with (group 1: the limit).
+PRICE_CLAUSE = r",? and price lower than ([0-9.]+) dollars\s*$"
+
+
 def instruction_text(goal: Goal, upper: float) -> str:
     """The instruction the agent reads: the goal's text plus the price clause (none without a limit)."""
     if upper >= 1e6:
