@@ -17,6 +17,11 @@ and ``--table`` prints the file as a markdown table (as in benchmarks/README.md)
 3M frames, three seeds, seven methods) is days of CPU on a 2-core machine; pass smaller ``--budget`` and
 ``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
 mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
+
+RND, E3B, NovelD and Go-Explore were changed on 2026-12-02 to follow their papers and authors' code
+(see each module's docstring). Rows measured before that are kept under ``METHOD:old`` labels (``OLD``
+says what differed), shown after the current method and in grey in the plot; the current methods are
+rerun where the CPU allowed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ import sparsegym
 ENVS = ["sparsegym/MiniGrid-DoorKey-8x8-v0", "sparsegym/MiniGrid-KeyCorridorS3R3-v0",
         "sparsegym/MiniGrid-MultiRoom-N4-S5-v0", "sparsegym/MiniGrid-ObstructedMaze-1Dlh-v0"]
 METHODS = ["ppo", "ppo+rnd", "ppo+e3b", "ppo+noveld", "go-explore", "ppo+bc2", "go-explore+bc2"]
+# Rows measured before the methods were made to follow their papers and authors' code (2026-12-02) keep
+# their numbers under these labels, for comparison; they cannot be rerun (the old behaviour is an option
+# of each module, not a method of this script). Each label follows its method in tables and plots.
+OLD = {
+    "ppo+rnd:old": "PPO+RND, old (update proportion 0.25 at 8 envs, no random-agent observation statistics)",
+    "ppo+e3b:old": "PPO+E3B, old (two value heads, return-std normalisation, features of the flat observation)",
+    "ppo+noveld:old": "PPO+NovelD, old (MSE novelty, normalised, first visit of the agent's view)",
+    "go-explore:old": "Go-Explore (archive), old (cells chosen by times chosen, no count reset)",
+    "go-explore+bc2:old": "PPO+2 Go-Explore demos, old (demos from the old Go-Explore)",
+}
+ORDER = [label for m in METHODS for label in (m, m + ":old") if label in METHODS or label in OLD]
 
 
 def go_explore_demos(env_id: str, seeds: list[int], budget: int, path: Path) -> int:
@@ -148,14 +164,14 @@ def _plot(rows: list[dict], path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(envs), figsize=(4.5 * len(envs), 4.2), squeeze=False)
     for ax, env_id in zip(axes[0], envs):
-        methods = [m for m in METHODS if any(r["env"] == env_id and r["method"] == m for r in rows)]
+        methods = [m for m in ORDER if any(r["env"] == env_id and r["method"] == m for r in rows)]
         means, labels = [], []
         for m in methods:
             budget = max(r["budget"] for r in rows if r["env"] == env_id and r["method"] == m)
             vals = [r["success_at_budget"] for r in rows if r["env"] == env_id and r["method"] == m and r["budget"] == budget]
             means.append(sum(vals) / len(vals))
             labels.append(f"{m}\n{budget / 1e6:g}M, {len(vals)} seed{'s' if len(vals) > 1 else ''}")
-        ax.bar(range(len(methods)), means)
+        ax.bar(range(len(methods)), means, color=["0.7" if m in OLD else "C0" for m in methods])  # old rows grey
         ax.set_xticks(range(len(methods)), labels, rotation=45, ha="right", fontsize=7)
         ax.set_title(env_id.split("/")[-1], fontsize=9)
         ax.set_ylim(0, 1.05)
@@ -167,7 +183,7 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 NAMES = {"ppo": "PPO", "ppo+rnd": "PPO+RND", "ppo+e3b": "PPO+E3B", "ppo+noveld": "PPO+NovelD",
          "go-explore": "Go-Explore (archive)", "ppo+bc2": "PPO+2 oracle demos",
-         "go-explore+bc2": "PPO+2 Go-Explore demos"}
+         "go-explore+bc2": "PPO+2 Go-Explore demos", **OLD}
 
 
 def table(rows: list[dict]) -> str:
@@ -180,13 +196,13 @@ def table(rows: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["env"], r["method"], r["budget"]), []).append(r)
-    order = {m: i for i, m in enumerate(METHODS)}
+    order = {m: i for i, m in enumerate(ORDER)}
     envs = {e: i for i, e in enumerate(ENVS)}
     for (env_id, method, budget), runs in sorted(groups.items(), key=lambda kv: (
             envs.get(kv[0][0], 99), kv[0][0], order.get(kv[0][1], 99), kv[0][2])):
         runs = sorted(runs, key=lambda r: r["seed"])
         seeds = ", ".join(str(r["seed"]) for r in runs)
-        if method == "go-explore":
+        if method.startswith("go-explore") and not method.startswith("go-explore+"):
             reach = "goal found after " + " / ".join(frames(r["frames_to_0.9"]) for r in runs)
             success = ""
         else:

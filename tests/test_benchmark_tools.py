@@ -49,3 +49,16 @@ def test_merge_of_an_empty_folder_is_an_error(tmp_path):
     result = subprocess.run([sys.executable, str(BENCH), "--out", str(tmp_path), "--merge", str(tmp_path / "nope")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "no results in" in result.stderr
+
+
+def test_old_rows_follow_their_method_under_a_name_that_says_what_differed():
+    bench = _module()
+    rows = [_row("ppo+noveld:old", 0, 60_000.0, 1.0), _row("ppo", 0, math.nan, 0.0),
+            _row("go-explore:old", 0, 9_000.0, 1.0), _row("ppo+noveld", 0, 50_000.0, 1.0),
+            _row("go-explore", 0, 4_000.0, 1.0)]
+    lines = bench.table(rows).splitlines()[2:]
+    names = [line.split(" | ")[1] for line in lines]
+    assert names == ["PPO", "PPO+NovelD", bench.OLD["ppo+noveld:old"], "Go-Explore (archive)", bench.OLD["go-explore:old"]]
+    assert "MSE novelty" in bench.OLD["ppo+noveld:old"]
+    assert lines[-1].endswith("| goal found after 9k |  |")  # an old archive row reads as an archive row
+    assert set(bench.ORDER) == set(bench.METHODS) | set(bench.OLD)
