@@ -22,7 +22,8 @@ wrapped env; see :mod:`sparsegym.leaderboards.suites`.
 Backends: ``local`` (the calling process when ``workers == 1``, else a pool of ``workers``
 processes), ``async`` (``workers`` episodes in flight in this process on one event loop: agents with an
 ``aact`` coroutine, such as LLM agents, wait on their server together, so a server that batches
-concurrent requests stays busy; other agents' ``act`` runs in a thread) and ``ray`` (one Ray task per
+concurrent requests stays busy; other agents' ``act`` runs in a thread; as the episodes in flight share
+one server, each action may take the suite's ``step_timeout`` times their number) and ``ray`` (one Ray task per
 episode: ``ray start --head`` on one node and ``ray start --address=HEAD:6379`` on the others, then run
 with ``RAY_ADDRESS=HEAD:6379``; without ``RAY_ADDRESS`` a local Ray instance with ``workers`` CPUs is
 started).
@@ -46,7 +47,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,13 @@ class EpisodeJob:
     identity: str | None = None
     isolate: str | None = None
     isolate_image: str | None = None
+    in_flight: int = 1  # episodes sharing this one's agent server (the async backend): the step allowance scales
+
+    @property
+    def act_timeout(self) -> float | None:
+        """Seconds the agent may take for one action: the suite's ``step_timeout`` times the episodes in
+        flight beside this one (their agents wait on the same server, each in turn)."""
+        return None if self.step_timeout is None else self.step_timeout * max(1, self.in_flight)
 
 
 class StepTimeout(Exception):
@@ -213,7 +221,10 @@ class _Episode:
 
     def fail(self, phase: str, action: Any, exc: BaseException) -> None:
         if isinstance(exc, (StepTimeout, asyncio.TimeoutError)):
-            self.error = f"step timeout: the agent took over {self.job.step_timeout:g} s to act at step {self.steps}"
+            job = self.job
+            shared = (f" (the suite's {job.step_timeout:g} s x {job.in_flight} episodes in flight)"
+                      if job.in_flight > 1 else "")
+            self.error = f"step timeout: the agent took over {job.act_timeout:g} s{shared} to act at step {self.steps}"
         else:
             where = "the agent raised" if phase == "agent.act" else f"env.step rejected action {action!r}"
             self.error = f"{where} at step {self.steps}: {type(exc).__name__}: {exc}"
@@ -317,7 +328,7 @@ async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str
             phase, action = "agent.act", None
             try:
                 pending = act(obs, info) if act is not None else asyncio.to_thread(agent.act, obs, info)
-                action = await asyncio.wait_for(pending, job.step_timeout)
+                action = await asyncio.wait_for(pending, job.act_timeout)
                 phase = "env.step"
                 obs, reward, terminated, truncated, info = env.step(action)
             except Exception as exc:
@@ -404,7 +415,8 @@ def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
     keeps its own env and agent (an agent holds one episode's state), built on first use."""
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
-    todo = list(jobs)
+    in_flight = max(1, min(workers, len(jobs)))
+    todo = [replace(job, in_flight=in_flight) for job in jobs]
 
     async def slot() -> None:
         envs: dict = {}

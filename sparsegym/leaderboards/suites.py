@@ -52,7 +52,8 @@ class Suite:
         episodes: episodes per env id and split (one per seed).
         description: one line for tables.
         step_timeout: seconds an agent may take for one action before the episode is recorded as
-            failed (None: no limit).
+            failed (None: no limit). The ``async`` backend multiplies it by the episodes in flight, whose
+            agents share one server.
         query: the tag query ``env_ids`` were computed from (:meth:`from_tags`); None for a suite
             whose ids were given directly (ad-hoc suites, tests).
         observation: what agents see unless their submission says otherwise: ``native`` or

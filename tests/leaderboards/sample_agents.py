@@ -91,3 +91,37 @@ class FromFile(_Base):
 
     def act(self, obs, info):
         return self.action
+
+
+_SERVERS: dict = {}  # event loop id -> the lock of its one "server"
+
+
+class QueuesOnOneServer(_Base):
+    """An async agent whose first action waits its turn on one server (0.2 s a call, one call at a
+    time), as LLM agents wait on a shared model server; later actions are instant."""
+
+    async def aact(self, obs, info):
+        import asyncio
+
+        self.t += 1
+        if self.t == 1:
+            lock = _SERVERS.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+            async with lock:
+                await asyncio.sleep(0.2)
+        return 2  # forward
+
+    def act(self, obs, info):
+        raise AssertionError("the async backend awaits aact")
+
+
+class HangsAsyncOnSeedZero(_Base):
+    async def aact(self, obs, info):
+        import asyncio
+
+        self.t += 1
+        if self.seed % 10 == 0 and self.t == 2:
+            await asyncio.sleep(30)
+        return 1
+
+    def act(self, obs, info):
+        raise AssertionError("the async backend awaits aact")

@@ -96,6 +96,25 @@ def test_a_hanging_agent_times_out_per_step(store, tiny_suite):
     assert all("step timeout: the agent took over 0.5 s to act at step 1" in r.error for r in failed)
 
 
+def test_async_episodes_in_flight_share_the_step_allowance(store, tiny_suite):
+    # Four agents queue on one server taking 0.2 s a call: the last waits 0.8 s, over the suite's 0.5 s
+    # alone but within its share (0.5 s x 4 in flight). Played one at a time, the same agent is in time too.
+    result = evaluate(f"{AGENTS}:QueuesOnOneServer", tiny_suite, "dev", store=store, progress=False,
+                      backend="async", workers=4)
+    assert result.ran == 8 and result.failed == 0, [r.error for r in result.records if r.error]
+
+
+def test_a_hanging_async_agent_times_out_with_the_shared_allowance_named(store, tiny_suite):
+    start = time.time()
+    result = evaluate(f"{AGENTS}:HangsAsyncOnSeedZero", tiny_suite, "dev", store=store, progress=False,
+                      backend="async", workers=4)
+    assert time.time() - start < 15
+    failed = [r for r in store.episodes() if r.error]
+    assert result.failed == 2 and {r.seed for r in failed} == {0}
+    assert all(r.error == "step timeout: the agent took over 2 s (the suite's 0.5 s x 4 episodes in flight) "
+               "to act at step 1" for r in failed), failed[0].error
+
+
 def test_a_hanging_agent_times_out_in_worker_processes_too(store, tiny_suite):
     result = evaluate(f"{AGENTS}:HangsOnSeedZero", tiny_suite, "dev", store=store, progress=False, workers=2)
     assert result.failed == 2
