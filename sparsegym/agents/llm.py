@@ -306,8 +306,12 @@ class LLMAgent:
 
     def _complete(self, actions: list[str]) -> bool:
         """Whether ``actions`` are whole commands to pick from (not templates or verbs to complete)."""
-        owner = self._view() or self.env.unwrapped
-        return bool(getattr(owner, "complete_actions", True)) and not any(_TEMPLATE.search(a) for a in actions)
+        owner = self._view() or self.env
+        try:  # the outermost declaration: a wrapper that fills in templates (InstructionSearch) overrides its env
+            complete = owner.get_wrapper_attr("complete_actions")
+        except AttributeError:
+            complete = getattr(owner, "complete_actions", True)
+        return bool(complete) and not any(_TEMPLATE.search(a) for a in actions)
 
     def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
         if not self.constrained or not actions or not self._complete(actions):

@@ -152,6 +152,8 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     """
 
     TEMPLATE = r"^(\w+)\[<[^\]]*>\]$"
+    #: Every listed action is now a whole command (an LLM agent may constrain its replies to them).
+    complete_actions = True
 
     def __init__(self, env: gymnasium.Env, instruction_key: str = "instruction",
                  strip: str = r",? and price lower than ([0-9.]+) dollars\s*$"):

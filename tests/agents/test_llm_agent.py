@@ -197,3 +197,21 @@ def test_free_text_envs_are_not_constrained_and_get_their_syntax_prompt():
     assert "Action forms: play <x1> <x2>" in last and "in the syntax described" in last
     obs, r, *_ = env.step("play 0.3 0.6")
     assert "Last round you played (0.30, 0.60)" in obs
+
+
+def test_a_wrapper_that_fills_in_templates_makes_the_search_page_constrained():
+    from sparsegym.wrappers import InstructionSearch
+
+    def first_reply_format(env):
+        with ScriptedLLMServer(reply=lambda r: '{"action": "x"}') as server:
+            agent = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
+            agent.reset(0)
+            obs, info = env.reset(seed=0)
+            agent.act(obs, info)
+            return _last_body(server).get("response_format"), info["admissible_actions"]
+
+    fmt, _ = first_reply_format(sparsegym.make("sparsegym/WebShop-Train-v1"))
+    assert fmt is None  # the bare search page lists search[<query>]: a query to write, nothing to choose
+    fmt, actions = first_reply_format(InstructionSearch(sparsegym.make("sparsegym/WebShop-Train-v1")))
+    assert actions[0].startswith("search[i am looking for")
+    assert fmt["schema"]["properties"]["action"]["enum"] == actions
