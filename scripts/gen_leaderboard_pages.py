@@ -114,6 +114,21 @@ def render_page(data: dict, folder: Path) -> str:
     for name, caption in PLOTS.items():
         if (folder / f"{suite}_{name}").exists():
             lines += [f"![{suite}: {caption}]({suite}_{name})", ""]
+    llm = folder / f"{suite}_llm.txt"
+    if llm.exists():  # written by make_baseline_leaderboard.py --llm
+        lines += [
+            "## What the LLM agents did",
+            "",
+            "Per agent, over its episodes: model calls (one per step), the share of replies that named no valid "
+            "action (each answered with the view's default action), the share answered from the response "
+            "cache (a request repeated exactly, as in an agent stuck in a loop), tokens per call the server "
+            "answered, and seconds per call.",
+            "",
+            "```text",
+            *[line for line in llm.read_text().splitlines() if not line.startswith("#")],
+            "```",
+            "",
+        ]
     lines += [
         "## Per env",
         "",

@@ -76,6 +76,31 @@ LLM_ROWS = {
 }
 
 
+def llm_summary(store, suite_name: str, split: str = "test") -> str:
+    """One line per agent that reported LLM statistics on ``suite_name``: model calls, the share of
+    replies that named no valid action, cache hits, tokens and the mean wait per call (the leaderboard's
+    tables rank by return and success only; these say why an LLM row is where it is)."""
+    totals: dict[str, dict[str, float]] = {}
+    for record in store.episodes(suite=suite_name, split=split):
+        stats = record.agent_stats or {}
+        if "calls" not in stats:
+            continue
+        t = totals.setdefault(record.agent, {"episodes": 0})
+        t["episodes"] += 1
+        for key in ("calls", "requests", "cache_hits", "invalid_replies", "prompt_tokens", "completion_tokens",
+                    "llm_seconds"):
+            t[key] = t.get(key, 0) + stats.get(key, 0)
+    lines = [f"{'agent':<22} {'episodes':>8} {'calls':>7} {'invalid':>8} {'cache hits':>10} "
+             f"{'prompt tok/call':>15} {'reply tok/call':>14} {'s/call':>7}"]
+    for agent, t in sorted(totals.items()):
+        calls = max(1, t["calls"])
+        served = max(1, t["requests"])  # calls the server answered (cache hits cost no tokens)
+        lines.append(f"{agent:<22} {t['episodes']:>8.0f} {t['calls']:>7.0f} {t['invalid_replies'] / calls:>8.1%} "
+                     f"{t['cache_hits'] / calls:>10.1%} {t['prompt_tokens'] / served:>15.0f} "
+                     f"{t['completion_tokens'] / served:>14.1f} {t['llm_seconds'] / calls:>7.2f}")
+    return "\n".join(lines) if totals else ""
+
+
 def _run(args: argparse.Namespace, server) -> None:
     with ResultsStore(args.db or args.out / "results.db") as store:
         for suite_name in args.suites:
@@ -96,6 +121,12 @@ def _run(args: argparse.Namespace, server) -> None:
             for fig, png in plot_png(stats, suite).items():
                 (args.out / f"{suite.name}_{fig}").write_bytes(png)
             print(render(stats, suite, "test", "table"))
+            summary = llm_summary(store, suite.name)
+            if summary:
+                path = args.out / f"{suite.name}_llm.txt"
+                path.write_text(f"# LLM agents on {suite.name}/test (scripts/make_baseline_leaderboard.py)\n{summary}\n")
+                print(summary)
+                print(f"wrote {path}")
 
 
 if __name__ == "__main__":
