@@ -51,6 +51,38 @@ def test_leaderboard_page_check_detects_a_changed_table(tmp_path):
     assert "smoke.md" in out.stderr and "published.md" in out.stderr
 
 
+def test_llm_rows_get_their_statistics_on_the_suite_page(tmp_path):
+    import importlib.util
+
+    from sparsegym.leaderboards.store import EpisodeRecord, ResultsStore
+
+    spec = importlib.util.spec_from_file_location("make_baseline_leaderboard", SCRIPTS / "make_baseline_leaderboard.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with ResultsStore(tmp_path / "r.db") as store:
+        for seed, stats in enumerate([
+            {"calls": 10, "requests": 4, "cache_hits": 6, "invalid_replies": 5, "prompt_tokens": 400,
+             "completion_tokens": 40, "llm_seconds": 5.0},
+            {"calls": 30, "requests": 16, "cache_hits": 14, "invalid_replies": 1, "prompt_tokens": 1600,
+             "completion_tokens": 160, "llm_seconds": 15.0},
+            None,  # an agent that reports nothing is left out
+        ]):
+            store.add_episode(EpisodeRecord("llm" if stats else "random", "smoke", "test", "e", seed, 0.0, False, 3,
+                                            1.0, agent_stats=stats))
+        text = script.llm_summary(store, "smoke")
+    header, row = text.splitlines()
+    assert header.split()[:4] == ["agent", "episodes", "calls", "invalid"]
+    # 40 calls: 6/40 invalid, 20/40 from the cache; 20 served requests: 100 prompt and 10 reply tokens each
+    assert row.split() == ["llm", "2", "40", "15.0%", "50.0%", "100", "10.0", "0.50"]
+
+    folder = tmp_path / "leaderboards"
+    shutil.copytree(ROOT / "docs" / "leaderboards", folder)
+    (folder / "smoke_llm.txt").write_text("# made by the test\n" + text + "\n")
+    _script("gen_leaderboard_pages.py", "--folder", str(folder))
+    page = (folder / "smoke.md").read_text()
+    assert "## What the LLM agents did" in page and row in page and "# made by the test" not in page
+
+
 def test_every_stored_leaderboard_has_a_page_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     for table in sorted((ROOT / "docs" / "leaderboards").glob("*.json")):
