@@ -96,8 +96,8 @@ class EpisodeJob:
 
     @property
     def act_timeout(self) -> float | None:
-        """Seconds the agent may take for one action: the suite's ``step_timeout`` times the episodes in
-        flight beside this one (their agents wait on the same server, each in turn)."""
+        """Seconds the agent may take for one action: the suite's ``step_timeout`` times the number of
+        episodes in flight, this one included (their agents wait on the same server, each in turn)."""
         return None if self.step_timeout is None else self.step_timeout * max(1, self.in_flight)
 
 
