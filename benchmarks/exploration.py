@@ -18,6 +18,9 @@ and ``--table`` prints the file as a markdown table (as in benchmarks/README.md)
 ``--envs`` to get a partial table, and say so when you report it. Reference: the RL-Zoo PPO result is a
 mean reward of 0.0 on MultiRoom-N4-S5 after 10M steps.
 
+``--config FIELD=VALUE ...`` sets PPOConfig fields for a variant of the PPO methods (``int_coef=0.1``,
+``intrinsic_recipe=two_heads``); its rows are stored under ``METHOD [FIELD=VALUE ...]``.
+
 RND, E3B, NovelD and Go-Explore were changed on 2026-12-02 to follow their papers and authors' code
 (see each module's docstring). Rows measured before that are kept under ``METHOD:old`` labels (``OLD``
 says what differed), shown after the current method and in grey in the plot; the current methods are
@@ -27,6 +30,8 @@ rerun where the CPU allowed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
 import tempfile
 import time
@@ -72,11 +77,11 @@ def go_explore_demos(env_id: str, seeds: list[int], budget: int, path: Path) -> 
     return frames
 
 
-def run_ppo(env_id: str, method: str, budget: int, seed: int) -> dict[str, float]:
+def run_ppo(env_id: str, method: str, budget: int, seed: int, overrides: dict | None = None) -> dict[str, float]:
     from sparsegym.agents import PPO, PPOConfig
     from sparsegym.baselines import write_demonstrations
 
-    config = PPOConfig(seed=seed, device=None)
+    config = PPOConfig(seed=seed, device=None, **(overrides or {}))
     offset = 0  # frames spent before PPO starts (Go-Explore finding its own demonstrations)
     if method.startswith("ppo+") and method != "ppo+bc2":
         config.intrinsic = method.split("+", 1)[1]
@@ -227,7 +232,25 @@ def main() -> int:
                         help="copy the rows of DIR/exploration.csv (runs made with another --out, e.g. in parallel) "
                              "into --out, replacing rows of the same env, method, seed and budget, then stop")
     parser.add_argument("--table", action="store_true", help="only print the results file as a markdown table")
+    parser.add_argument("--config", nargs="+", default=[], metavar="FIELD=VALUE",
+                        help="PPOConfig fields for the PPO methods (VALUE read as JSON, else as a string), e.g. "
+                             "int_coef=0.1 intrinsic_recipe=two_heads; the rows' method reads METHOD [FIELD=VALUE ...]")
     args = parser.parse_args()
+    from sparsegym.agents import PPOConfig
+
+    fields = {f.name for f in dataclasses.fields(PPOConfig)} - {"seed", "device"}
+    overrides = {}
+    for item in args.config:
+        name, sep, value = item.partition("=")
+        if not sep or name not in fields:
+            parser.error(f"--config takes FIELD=VALUE with a PPOConfig field, got {item!r}")
+        try:
+            overrides[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name] = value
+    suffix = f" [{' '.join(args.config)}]" if args.config else ""
+    if args.config and "go-explore" in args.methods:
+        parser.error("--config applies to PPO methods; run go-explore without it")
     if args.merge or args.table:
         path = args.out / "exploration.csv"
         rows = _load(path)
@@ -255,7 +278,8 @@ def main() -> int:
     key = lambda r: (r["env"], r["method"], int(r["seed"]), int(r["budget"]))  # noqa: E731
     print(f"{'env':<40} {'method':<12} {'seed':>4} {'frames to 0.9':>14} {'success at budget':>18} {'minutes':>8}")
     for env_id in args.envs:
-        for method in args.methods:
+        for base in args.methods:
+            method = base + suffix
             for seed in args.seeds:
                 done = [r for r in rows if key(r) == (env_id, method, seed, args.budget)]
                 if done and not args.rerun:
@@ -265,8 +289,8 @@ def main() -> int:
                     continue
                 rows = [r for r in rows if key(r) != (env_id, method, seed, args.budget)]
                 start = time.perf_counter()
-                result = run_go_explore(env_id, args.budget, seed) if method == "go-explore" else \
-                    run_ppo(env_id, method, args.budget, seed)
+                result = run_go_explore(env_id, args.budget, seed) if base == "go-explore" else \
+                    run_ppo(env_id, base, args.budget, seed, overrides)
                 row = {"env": env_id, "method": method, "seed": seed, "budget": args.budget, **result,
                        "minutes": (time.perf_counter() - start) / 60}
                 rows.append(row)

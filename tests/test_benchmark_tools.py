@@ -62,3 +62,14 @@ def test_old_rows_follow_their_method_under_a_name_that_says_what_differed():
     assert "MSE novelty" in bench.OLD["ppo+noveld:old"]
     assert lines[-1].endswith("| goal found after 9k |  |")  # an old archive row reads as an archive row
     assert set(bench.ORDER) == set(bench.METHODS) | set(bench.OLD)
+
+
+def test_config_overrides_are_named_in_the_method_and_checked(tmp_path):
+    args = [sys.executable, str(BENCH), "--out", str(tmp_path), "--envs", "sparsegym/MiniGrid-MultiRoom-N4-S5-v0",
+            "--methods", "ppo", "--budget", "1024", "--seeds", "0"]
+    bad = subprocess.run(args + ["--config", "int_coeff=0.1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--config takes FIELD=VALUE with a PPOConfig field, got 'int_coeff=0.1'" in bad.stderr
+    subprocess.run(args + ["--config", "ent_coef=0.0", "intrinsic_recipe=two_heads"], capture_output=True, text=True,
+                   check=True)
+    rows = _module()._load(tmp_path / "exploration.csv")
+    assert [r["method"] for r in rows] == ["ppo [ent_coef=0.0 intrinsic_recipe=two_heads]"]
