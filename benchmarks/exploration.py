@@ -191,6 +191,22 @@ NAMES = {"ppo": "PPO", "ppo+rnd": "PPO+RND", "ppo+e3b": "PPO+E3B", "ppo+noveld":
          "go-explore+bc2": "PPO+2 Go-Explore demos", **OLD}
 
 
+def _split(method: str) -> tuple[str, str]:
+    """``"ppo+e3b [int_coef=0.1]"`` -> ``("ppo+e3b", " [int_coef=0.1]")`` (a ``--config`` variant)."""
+    base, sep, rest = method.partition(" [")
+    return base, sep + rest
+
+
+def _rank(method: str, order: dict[str, int]) -> float:
+    base, variant = _split(method)
+    return order.get(base, 99) + (0.5 if variant else 0.0)  # a variant follows its method
+
+
+def _name(method: str) -> str:
+    base, variant = _split(method)
+    return NAMES.get(base, base) + variant
+
+
 def table(rows: list[dict]) -> str:
     """The results as a markdown table: one line per env, method and budget, seeds in order."""
     def frames(x: float) -> str:
@@ -204,7 +220,7 @@ def table(rows: list[dict]) -> str:
     order = {m: i for i, m in enumerate(ORDER)}
     envs = {e: i for i, e in enumerate(ENVS)}
     for (env_id, method, budget), runs in sorted(groups.items(), key=lambda kv: (
-            envs.get(kv[0][0], 99), kv[0][0], order.get(kv[0][1], 99), kv[0][2])):
+            envs.get(kv[0][0], 99), kv[0][0], _rank(kv[0][1], order), kv[0][1], kv[0][2])):
         runs = sorted(runs, key=lambda r: r["seed"])
         seeds = ", ".join(str(r["seed"]) for r in runs)
         if method.startswith("go-explore") and not method.startswith("go-explore+"):
@@ -213,7 +229,7 @@ def table(rows: list[dict]) -> str:
         else:
             reach = " / ".join(frames(r["frames_to_0.9"]) for r in runs)
             success = " / ".join(f"{r['success_at_budget']:.2f}" for r in runs)
-        lines.append(f"| {env_id.split('/')[-1].removeprefix('MiniGrid-').removesuffix('-v0')} | {NAMES.get(method, method)} "
+        lines.append(f"| {env_id.split('/')[-1].removeprefix('MiniGrid-').removesuffix('-v0')} | {_name(method)} "
                      f"| {budget / 1e6:g}M | {seeds} | {reach} | {success} |")
     return "\n".join(lines)
 

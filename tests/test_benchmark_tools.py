@@ -55,10 +55,11 @@ def test_old_rows_follow_their_method_under_a_name_that_says_what_differed():
     bench = _module()
     rows = [_row("ppo+noveld:old", 0, 60_000.0, 1.0), _row("ppo", 0, math.nan, 0.0),
             _row("go-explore:old", 0, 9_000.0, 1.0), _row("ppo+noveld", 0, 50_000.0, 1.0),
-            _row("go-explore", 0, 4_000.0, 1.0)]
+            _row("go-explore", 0, 4_000.0, 1.0), _row("ppo+noveld [int_coef=0.1]", 0, math.nan, 0.2)]
     lines = bench.table(rows).splitlines()[2:]
     names = [line.split(" | ")[1] for line in lines]
-    assert names == ["PPO", "PPO+NovelD", bench.OLD["ppo+noveld:old"], "Go-Explore (archive)", bench.OLD["go-explore:old"]]
+    assert names == ["PPO", "PPO+NovelD", "PPO+NovelD [int_coef=0.1]", bench.OLD["ppo+noveld:old"],
+                     "Go-Explore (archive)", bench.OLD["go-explore:old"]]
     assert "MSE novelty" in bench.OLD["ppo+noveld:old"]
     assert lines[-1].endswith("| goal found after 9k |  |")  # an old archive row reads as an archive row
     assert set(bench.ORDER) == set(bench.METHODS) | set(bench.OLD)
