@@ -112,6 +112,8 @@ class PPOConfig:
     # "auto" (the module's authors' recipe: module.recipe, else two heads), "two_heads" (RND: separate intrinsic value head,
     # non-episodic intrinsic returns unless the module asks) or "one_head" (E3B: one value head on r + int_coef * r_int)
     intrinsic_recipe: str = "auto"
+    # keyword arguments of the intrinsic module, e.g. {"normalise": "return_std"} for E3B's earlier normalisation
+    intrinsic_kwargs: dict[str, Any] = field(default_factory=dict)
     # state key given to count-based modules via info["state_key"] (position, full, message, ...); "auto": the family's
     # "full" state for NovelD's first-visit gate (the authors count full states), else none (observations are counted)
     intrinsic_key: str | None = "auto"
@@ -198,8 +200,13 @@ class PPO:
                                       "use intrinsic_encoder='flat'")
                 if encoder is not None and (cfg.intrinsic_encoder == "family" or cfg.intrinsic in EMBEDDED_MODULES):
                     extra = {"encoder": encoder, "observation_space": self.observation_space}
-            self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
-                                            self.n_actions, device=str(self.device), seed=cfg.seed, **extra)
+            try:
+                self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
+                                                self.n_actions, device=str(self.device), seed=cfg.seed,
+                                                **extra, **cfg.intrinsic_kwargs)
+            except TypeError as exc:  # a keyword the module does not take
+                raise ConfigError(f"intrinsic_kwargs {cfg.intrinsic_kwargs} do not fit the {cfg.intrinsic!r} module: "
+                                  f"{exc}; see its docstring for its arguments") from None
         self.demos = None
         if cfg.demos is not None:
             from sparsegym.agents.imitation import DemoSampler

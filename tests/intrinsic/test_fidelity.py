@@ -298,3 +298,15 @@ def test_ppo_noveld_gate_keys_the_full_state_by_default():
     _, infos = envs.reset(seed=[0, 1])
     assert "state_key" in infos
     envs.close()
+
+
+def test_ppo_passes_intrinsic_kwargs_to_its_module_and_names_a_misfit():
+    from sparsegym.agents import PPO, PPOConfig
+    from sparsegym.errors import ConfigError
+
+    small = {"encoder": "flat", "hidden": 16, "num_envs": 2, "num_steps": 16, "device": "cpu", "intrinsic": "e3b"}
+    agent = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(**small, intrinsic_kwargs={"normalise": "return_std"}))
+    assert agent.intrinsic.normalise == "return_std" and agent.intrinsic.normalization == "return"
+    assert PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(**small)).intrinsic.normalise == "step_std"
+    with pytest.raises(ConfigError, match=r"intrinsic_kwargs \{'normalize': 'x'\} do not fit the 'e3b' module"):
+        PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(**small, intrinsic_kwargs={"normalize": "x"}))
