@@ -223,7 +223,7 @@ def table(rows: list[dict]) -> str:
             envs.get(kv[0][0], 99), kv[0][0], _rank(kv[0][1], order), kv[0][1], kv[0][2])):
         runs = sorted(runs, key=lambda r: r["seed"])
         seeds = ", ".join(str(r["seed"]) for r in runs)
-        if method.startswith("go-explore") and not method.startswith("go-explore+"):
+        if method.removesuffix(":old") == "go-explore":
             reach = "goal found after " + " / ".join(frames(r["frames_to_0.9"]) for r in runs)
             success = ""
         else:
@@ -252,10 +252,11 @@ def main() -> int:
                         help="PPOConfig fields for the PPO methods (VALUE read as JSON, else as a string), e.g. "
                              "int_coef=0.1 intrinsic_recipe=two_heads; the rows' method reads METHOD [FIELD=VALUE ...]")
     args = parser.parse_args()
-    from sparsegym.agents import PPOConfig
-
-    fields = {f.name for f in dataclasses.fields(PPOConfig)} - {"seed", "device"}
     overrides = {}
+    if args.config:  # PPOConfig only then: --table and --merge need no torch
+        from sparsegym.agents import PPOConfig
+
+        fields = {f.name for f in dataclasses.fields(PPOConfig)} - {"seed", "device"}
     for item in args.config:
         name, sep, value = item.partition("=")
         if not sep or name not in fields:

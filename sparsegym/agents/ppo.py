@@ -204,7 +204,9 @@ class PPO:
                 self.intrinsic = make_intrinsic(cfg.intrinsic, gymnasium.spaces.flatdim(self.observation_space),
                                                 self.n_actions, device=str(self.device), seed=cfg.seed,
                                                 **extra, **cfg.intrinsic_kwargs)
-            except TypeError as exc:  # a keyword the module does not take
+            except TypeError as exc:
+                if "unexpected keyword argument" not in str(exc):
+                    raise
                 raise ConfigError(f"intrinsic_kwargs {cfg.intrinsic_kwargs} do not fit the {cfg.intrinsic!r} module: "
                                   f"{exc}; see its docstring for its arguments") from None
         self.demos = None

@@ -98,7 +98,7 @@ def test_a_hanging_agent_times_out_per_step(store, tiny_suite):
 
 def test_async_episodes_in_flight_share_the_step_allowance(store, tiny_suite):
     # Four agents queue on one server taking 0.2 s a call: the last waits 0.8 s, over the suite's 0.5 s
-    # alone but within its share (0.5 s x 4 in flight). Played one at a time, the same agent is in time too.
+    # alone but within its share (0.5 s x 4 in flight).
     result = evaluate(f"{AGENTS}:QueuesOnOneServer", tiny_suite, "dev", store=store, progress=False,
                       backend="async", workers=4)
     assert result.ran == 8 and result.failed == 0, [r.error for r in result.records if r.error]
