@@ -24,13 +24,14 @@ Choices worth knowing:
   and bonuses are scaled as the module's ``normalization`` asks (``"return"``: divided by a running
   std of intrinsic returns; ``"step"``: of the bonuses themselves); the module trains once per rollout, after the policy;
 * intrinsic returns are non-episodic (episode ends do not cut them), as in the RND paper, unless the
-  module asks otherwise (``episodic_returns``: E3B); the running return that normalisation divides by
-  follows the same rule;
+  module asks otherwise (``episodic_returns``: E3B); the running return that ``"return"``
+  normalisation divides by runs on across episodes in either case (a scale estimate, as in RND);
 * advantages are ``ext_coef * A_ext + int_coef * A_int``, normalised per minibatch (the RND paper's
   two value heads, ``intrinsic_recipe="two_heads"``); modules whose authors train one value head on
   ``r + coeff * r_int`` with episodic returns (E3B, Henaff et al. 2022; the global x episodic
   combinations, Henaff et al. 2023: ``module.recipe == "one_head"``) get that recipe by default
-  (``intrinsic_recipe="auto"``): one return of ``r + int_coef * r_int``, cut at episode ends;
+  (``intrinsic_recipe="auto"``): one return of ``r + int_coef * r_int``, clipped to ``[-1, 1]`` as
+  their code clips it (``one_head_clip``), cut at episode ends;
 * ``intrinsic_encoder="auto"`` gives E3B the env family's policy encoder (NetHack glyph embeddings,
   MiniGrid's CNN), as the authors embed glyphs; other modules read flat observations;
 * RND-based modules start their observation statistics from ``intrinsic_obs_init_rollouts`` rollouts
@@ -112,6 +113,9 @@ class PPOConfig:
     # "auto" (the module's authors' recipe: module.recipe, else two heads), "two_heads" (RND: separate intrinsic value head,
     # non-episodic intrinsic returns unless the module asks) or "one_head" (E3B: one value head on r + int_coef * r_int)
     intrinsic_recipe: str = "auto"
+    # the one-head recipe's reward r + int_coef * r_int is clipped to [-one_head_clip, one_head_clip], as E3B's authors
+    # clip it (their --clip_rewards 1, the default, clamps the summed reward to [-1, 1]); None: not clipped
+    one_head_clip: float | None = 1.0
     # keyword arguments of the intrinsic module, e.g. {"normalise": "return_std"} for E3B's earlier normalisation
     intrinsic_kwargs: dict[str, Any] = field(default_factory=dict)
     # state key given to count-based modules via info["state_key"] (position, full, message, ...); "auto": the family's
@@ -364,8 +368,10 @@ class PPO:
         cfg = self.config
         rewards = buf.rewards
         one_head = self.intrinsic is not None and self.intrinsic_recipe == "one_head"
-        if one_head:  # the authors of E3B: one return of r + coeff * r_int, cut at episode ends
+        if one_head:  # the authors of E3B: one return of r + coeff * r_int, clipped, cut at episode ends
             rewards = buf.rewards + cfg.int_coef * buf.int_rewards
+            if cfg.one_head_clip is not None:
+                rewards = np.clip(rewards, -cfg.one_head_clip, cfg.one_head_clip)
         adv, returns = gae(rewards, buf.values, buf.dones, next_value, next_done, cfg.gamma, cfg.gae_lambda)
         if self.intrinsic is None or one_head:
             return adv, returns, np.zeros_like(returns)

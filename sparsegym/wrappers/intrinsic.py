@@ -32,7 +32,7 @@ class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         normalize: divide by a running std of intrinsic returns (True), or not (False); default:
             what the module asks for (its ``normalization``: the return std for RND, the per-step std
             for E3B and the global x episodic combinations, none for NovelD, as their authors do). The
-            running return restarts with each episode, as the learner's return of the summed reward does.
+            running return runs on across episodes, as in RND (see :mod:`sparsegym.intrinsic.stream`).
         gamma: discount of the intrinsic returns used for normalisation.
 
     The episode's transitions are scored on their real observations (the last one included), and the
@@ -61,7 +61,7 @@ class IntrinsicReward(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         self.name = name or module.name
         # One env is a batch of one, reset by hand: NEXT_STEP bookkeeping, with reset() starting episodes.
         self.stream = IntrinsicStream(module, 1, autoreset_mode=NEXT_STEP, normalize=normalize, gamma=gamma,
-                                      episodic_returns=True, update_every=int(update_every), learn=learn)
+                                      update_every=int(update_every), learn=learn)
 
     @property
     def normalizer(self) -> ReturnNormalizer | None:

@@ -128,7 +128,7 @@ def test_e3b_divides_by_the_per_step_std_and_keeps_the_return_std_option():
 def test_e3b_returns_stay_episodic_inside_the_combination():
     combo = make_intrinsic("rnd_x_e3b", D, A, device="cpu")
     assert isinstance(combo, GlobalEpisodic) and combo.episodic_returns
-    assert IntrinsicStream(combo, 2).episodic_returns and IntrinsicStream(combo, 2).normalization == "step"
+    assert IntrinsicStream(combo, 2).normalization == "step"
     old = GlobalEpisodic(RND(D, device="cpu"), E3B(D, A, device="cpu"), normalise="return_std")
     assert IntrinsicStream(old, 2).normalization == "return"
 
@@ -227,7 +227,7 @@ def test_ppo_e3b_runs_the_authors_one_head_recipe(monkeypatch):
 
     monkeypatch.setattr(ppo_module, "gae", recording)
     agent = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(
-        encoder="flat", hidden=16, num_envs=2, num_steps=16, intrinsic="e3b", int_coef=0.5, device="cpu",
+        encoder="flat", hidden=16, num_envs=2, num_steps=16, intrinsic="e3b", int_coef=5.0, device="cpu",
         env_kwargs={"max_steps": 5}))
     assert agent.intrinsic_recipe == "one_head"
     assert agent.intrinsic.has_encoder  # "auto": the family's encoder, as the authors embed observations
@@ -240,11 +240,24 @@ def test_ppo_e3b_runs_the_authors_one_head_recipe(monkeypatch):
 
     monkeypatch.setattr(agent, "_advantages", spy)
     agent.learn(32, progress=False)
-    assert len(calls) == 1  # one return, of r + int_coef * r_int, cut at episode ends
+    assert len(calls) == 1  # one return, of r + int_coef * r_int clipped to [-1, 1], cut at episode ends
     rewards, dones = calls[0]
     ext, intr = seen[0]
-    np.testing.assert_allclose(rewards, ext + 0.5 * intr)
+    total = ext + 5.0 * intr
+    assert (total > 1).any() and (total < 1).any()  # some steps are clipped, some are not
+    np.testing.assert_allclose(rewards, np.clip(total, -1, 1))
     assert dones.any()
+    calls.clear()
+    unclipped = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(
+        encoder="flat", hidden=16, num_envs=2, num_steps=16, intrinsic="e3b", int_coef=5.0, one_head_clip=None,
+        device="cpu", env_kwargs={"max_steps": 5}))
+    seen.clear()
+    monkeypatch.setattr(unclipped, "_advantages", lambda buf, *rest: (seen.append(buf.int_rewards.copy()),
+                                                                       type(unclipped)._advantages(unclipped, buf, *rest))[1])
+    unclipped.learn(32, progress=False)
+    # DoorKey-5x5 cannot be won in 5 steps: the extrinsic reward is 0 and the return is of 5 * r_int, unclipped
+    np.testing.assert_allclose(calls[0][0], 5.0 * seen[0])
+    assert calls[0][0].max() > 1
     two = PPO("sparsegym/MiniGrid-DoorKey-5x5-v0", PPOConfig(encoder="flat", hidden=16, num_envs=2, num_steps=16,
                                                               intrinsic="e3b", intrinsic_recipe="two_heads",
                                                               intrinsic_encoder="flat", device="cpu"))

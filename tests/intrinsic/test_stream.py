@@ -86,12 +86,15 @@ def _hand_normalised(bonuses, gamma, episode_ends=()):
     return out
 
 
-@pytest.mark.parametrize("episodic", [True, False])
+@pytest.mark.parametrize("restart", [True, False, None])
 @pytest.mark.parametrize("mode", ["next_step", "same_step"])
-def test_return_normalisation_by_hand(mode, episodic):
-    # One env: bonuses 1, 2, 3 | 4, 5 (the episode ends after the third transition).
+def test_return_normalisation_by_hand(mode, restart):
+    # One env: bonuses 1, 2, 3 | 4, 5 (the episode ends after the third transition). By default (None) the
+    # running return runs on across the episode end, even for a module whose learner cuts its returns there.
     m = Recorder()
-    s = IntrinsicStream(m, 1, autoreset_mode=mode, normalize="return", gamma=0.9, episodic_returns=episodic)
+    m.episodic_returns = True
+    kwargs = {} if restart is None else {"restart_returns": restart}
+    s = IntrinsicStream(m, 1, autoreset_mode=mode, normalize="return", gamma=0.9, **kwargs)
     s.reset(col(0))
     got = []
     for t, b in enumerate([1, 2, 3, 4, 5]):
@@ -102,7 +105,7 @@ def test_return_normalisation_by_hand(mode, episodic):
             got.append(s.step([0], col(b), end, np.array([False]))[0])
         if mode == "next_step" and t == 2:
             assert s.step([0], col(9), np.array([False]), np.array([False]))[0] == 0.0  # the reset row
-    expected = _hand_normalised([1, 2, 3, 4, 5], 0.9, episode_ends=(2,) if episodic else ())
+    expected = _hand_normalised([1, 2, 3, 4, 5], 0.9, episode_ends=(2,) if restart else ())
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
@@ -130,8 +133,8 @@ def test_normalisation_defaults_follow_the_module():
     m.normalization = "step"
     assert IntrinsicStream(m, 1).normalization == "step"
     assert IntrinsicStream(m, 1, normalize=False).normalizer is None
-    m.episodic_returns = True
-    assert IntrinsicStream(m, 1).episodic_returns and not IntrinsicStream(m, 1, episodic_returns=False).episodic_returns
+    m.episodic_returns = True  # the learner's business: the normaliser's running return still runs on
+    assert not IntrinsicStream(m, 1).restart_returns and IntrinsicStream(m, 1, restart_returns=True).restart_returns
     with pytest.raises(ValueError, match="normalize must be"):
         IntrinsicStream(m, 1, normalize="max")
 

@@ -45,8 +45,7 @@ class VectorIntrinsicReward(gymnasium.vector.VectorWrapper):
         self.module, self.coef, self.update_every, self.learn = module, float(coef), int(update_every), bool(learn)
         self.name = name or module.name
         self.stream = IntrinsicStream(module, self.num_envs, self.single_observation_space, autoreset_mode=mode,
-                                      normalize=normalize, gamma=gamma, episodic_returns=True,
-                                      update_every=int(update_every), learn=learn)
+                                      normalize=normalize, gamma=gamma, update_every=int(update_every), learn=learn)
 
     @property
     def normalizer(self) -> Any:
