@@ -195,16 +195,18 @@ def test_lp_planner_schedule_is_feasible_and_bounded():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_lp_planner_against_dp_on_small_monotone_instances(seed):
+@pytest.mark.parametrize("rounding, floor", [("virtual_mirror", 0.88), ("greedy_interleave", 0.9)])
+def test_lp_planner_against_dp_on_small_monotone_instances(seed, rounding, floor):
     rng = np.random.default_rng(seed)
     k, tau_max, horizon = int(rng.integers(2, 4)), int(rng.integers(2, 4)), int(rng.integers(30, 61))
     mu = payoff_table("monotone-strict", k, tau_max, 100 + seed)
     optimum = lsd_model(mu, tau_max).plan(horizon)[0][0, 0]
-    schedule, value, upper = plan_lsd_lp(mu, tau_max, horizon, samples=8)
+    schedule, value, upper = plan_lsd_lp(mu, tau_max, horizon, samples=8, rounding=rounding)
     assert upper >= optimum - 1e-6
-    # No a-priori ratio is proven for our rounding (see LSDLPPlanner), but value / upper is a proven
-    # per-instance one (the LP bounds the optimum); 0.9 is a measured floor for it on these seeds.
-    assert value / upper >= 0.9
+    # value / upper is a proven per-instance lower bound on value / optimum (the LP bounds the
+    # optimum); the floors are measured on these seeds (lowest: 0.891 for virtual_mirror, seed 5;
+    # 0.917 for greedy_interleave). The a-priori ratio of virtual_mirror is tested in test_lsd_planner.py.
+    assert value / upper >= floor
     assert value >= 0.9 * optimum
 
 

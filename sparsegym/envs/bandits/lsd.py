@@ -77,6 +77,18 @@ def payoff_table(family: str, k: int, tau_max: int, seed: int) -> np.ndarray:
     return np.clip(mu, 0.0, 1.0)
 
 
+def is_monotone(mu: np.ndarray, tau_max: int, tol: float = 1e-12) -> bool:
+    """Whether every arm's payoff is non-increasing in its signed state along
+    ``-tau_max, ..., -1, +1, ..., +tau_max``: a longer rest never pays less, a longer streak never pays
+    more, and a one-round rest pays at least the second pull of a streak (``mu(-1) >= mu(+1)``). This is
+    the monotonicity under which ``LSDLPPlanner``'s virtual-state rounding keeps each arm's real state
+    at least as rested as its virtual one (see that class). ``satiating``, ``delayed`` and
+    ``monotone-strict`` tables satisfy it; ``recharging`` and ``monotone`` (v0) need not."""
+    mu = np.asarray(mu, dtype=float)
+    chain = np.concatenate([mu[:, :tau_max], mu[:, tau_max + 1:]], axis=1)
+    return bool(np.all(np.diff(chain, axis=1) <= tol))
+
+
 def _step_state(state: tuple[int, ...], arm: int, tau_max: int) -> tuple[int, ...]:
     return tuple(min(max(t, 0) + 1, tau_max) if j == arm else max(min(t, 0) - 1, -tau_max)
                  for j, t in enumerate(state))
