@@ -38,8 +38,9 @@ raw glyph ids (``intrinsic_encoder="flat"``) treats glyph ids as magnitudes, whi
 
 Measured (``benchmarks/exploration.py``, MiniGrid MultiRoom-N4-S5 at 0.5M frames, PPO rather than the
 authors' IMPALA): the authors' recipe does not solve it (0.02-0.03 success over three seeds), while
-PPO with two value heads and ``normalise="return_std"`` does (``PPOConfig(intrinsic_recipe="two_heads",
-intrinsic_kwargs={"normalise": "return_std"})``; see docs/agents.md for the rows).
+PPO with two value heads and ``normalise="return_std"`` solves it on every seed (1.00, 178k-216k frames
+to 0.9 success; ``PPOConfig(intrinsic_recipe="two_heads", intrinsic_kwargs={"normalise": "return_std"})``;
+see docs/agents.md for the rows).
 
 Not as the authors: the bonus is for reaching ``s'`` (theirs scores ``s_t``, the difference is one
 step of indexing); ``C^{-1}`` is updated per transition with Sherman-Morrison, as theirs.
