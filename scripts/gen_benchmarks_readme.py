@@ -80,7 +80,9 @@ NOTES = {
         "running return no longer restarts at episode ends; the one-head reward is clipped) were rerun or "
         "removed; `PPO+E3B [FIELD=VALUE ...]` rows are variants run with `--config`. The full configuration (4 envs, 7 methods, 3M "
         "frames, 3 seeds) is days of CPU, so the kept table is at 0.5M frames (DoorKey, MultiRoom) and 1M "
-        "(KeyCorridor, ObstructedMaze). References: RL-Zoo's PPO has a mean reward of 0.0 on MultiRoom-N4-S5 "
+        "(KeyCorridor, ObstructedMaze). The MiniHack rows are PPO+E3B with its authors' recipe on three of "
+        "the E3B paper's tasks at 0.1M frames, what the CPU allowed (about 230 frames per second with other runs "
+        "going; the paper trains for 50M frames). References: RL-Zoo's PPO has a mean reward of 0.0 on MultiRoom-N4-S5 "
         "after 10M steps; E3B's authors report MiniHack, VizDoom and Habitat only, so there are no published "
         "MiniGrid numbers for E3B to compare with."
     ),
