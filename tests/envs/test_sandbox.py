@@ -164,6 +164,22 @@ def test_a_private_tmp_and_home_last_the_episode_and_are_not_the_hosts(tmp_path)
         marker.unlink()
 
 
+def test_a_python_install_under_tmp_is_mounted_over_the_private_tmp(monkeypatch, tmp_path):
+    # A venv in /tmp (CI machines often make one there): its bind must come after the private /tmp, which
+    # would otherwise hide it, and /tmp must not become a pass-through folder (mode 0111: unlistable).
+    import sparsegym.envs.swe.sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "_python_paths", lambda: ["/tmp/venv-x", "/opt/py/base"])
+    sb = LocalSandbox(timeout=20)
+    sb.root = tmp_path
+    argv = sb._bwrap_argv(["true"], None)
+    private_tmp = argv.index("/tmp", argv.index(str(tmp_path / ".tmp")))
+    venv = argv.index("/tmp/venv-x", argv.index("--ro-bind"))
+    assert venv > private_tmp
+    chmods = {argv[i + 2] for i, x in enumerate(argv) if x == "--chmod"}
+    assert "/opt" in chmods and "/opt/py" in chmods and "/tmp" not in chmods
+
+
 def test_the_sandbox_refuses_to_start_without_bubblewrap_and_names_the_ways_out(monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(S.shutil, "which", lambda name, *a, **k: None if name == "bwrap" else real_which(name, *a, **k))

@@ -426,11 +426,14 @@ class LocalSandbox(Runtime):
             a += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         python = _python_paths()
         staged = dict(self._stages)
-        for p in python:
-            a += ["--ro-bind", staged.get(p, p), p]
         a += ["--bind", str(self.root / "repo"), WORKDIR, "--bind", str(self.root / ".home"), HOME,
               "--bind", str(self.root / ".tmp"), "/tmp", "--proc", "/proc", "--dev", "/dev"]
-        passages = sorted({d for p in python for d in _ancestors(p + "/x")} - {"/usr", "/home"} - set(python))
+        # Python after the private folders, so that an install under one of them (a venv in /tmp) is
+        # mounted on top of it rather than hidden by it; those folders are never made pass-through.
+        for p in python:
+            a += ["--ro-bind", staged.get(p, p), p]
+        private = {"/usr", "/home", "/tmp", HOME, WORKDIR}
+        passages = sorted({d for p in python for d in _ancestors(p + "/x")} - private - set(python))
         for d in passages:  # folders that only lead to the Python install: pass through, never list
             a += ["--chmod", "0111", d]
         a += ["--remount-ro", "/", "--chdir", WORKDIR]
