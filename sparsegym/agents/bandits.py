@@ -614,6 +614,16 @@ def fair_contention_probabilities(requesting: np.ndarray, a: np.ndarray) -> np.n
     return out / out.sum()  # exact up to rounding
 
 
+def _next_wants(wants: np.ndarray) -> np.ndarray:
+    """``(K, T + 1)``: entry ``[i, t]`` is the first round ``>= t`` at which arm ``i``'s virtual
+    timeline ``wants[i]`` asks for a pull (``T`` when it never does again)."""
+    k, horizon = wants.shape
+    next_want = np.full((k, horizon + 1), horizon, dtype=np.int64)
+    for t in range(horizon - 1, -1, -1):
+        next_want[:, t] = np.where(wants[:, t], t, next_want[:, t + 1])
+    return next_want
+
+
 def virtual_mirror_draw(mu: np.ndarray, tau_max: int, horizon: int, cycles: list, rng: np.random.Generator) -> tuple[list[int], dict[str, Any]]:
     """One draw of the virtual-state rounding (see :class:`LSDLPPlanner`): returns the schedule and
     ``{"virtual": sum of the virtual payoffs of the granted requests, "fillers": rounds nobody
@@ -644,9 +654,7 @@ def virtual_mirror_draw(mu: np.ndarray, tau_max: int, horizon: int, cycles: list
         cols = np.where(step == 0, tau_max - r, tau_max + np.minimum(step, tau_max))
         virtual[i] = np.where(wants[i], mu[i, np.clip(cols, 0, 2 * tau_max)], 0.0)
     rate = np.minimum(rate, 1.0)
-    next_want = np.full((k, horizon + 1), horizon, dtype=np.int64)
-    for t in range(horizon - 1, -1, -1):
-        next_want[:, t] = np.where(wants[:, t], t, next_want[:, t + 1])
+    next_want = _next_wants(wants)
     spread = mu.max(axis=1) - mu.min(axis=1)
     state, seq = tuple([-tau_max] * k), []
     stats = {"virtual": 0.0, "fillers": 0, "harmful_fillers": 0}
@@ -824,10 +832,7 @@ def _greedy_interleave_draw(mu: np.ndarray, tau_max: int, horizon: int, cycles: 
             continue
         period, offset = p + r, int(rng.integers(p + r))
         wants[i] = (np.arange(horizon) + offset) % period < p
-    # next_want[i, t]: the first round >= t at which arm i's virtual timeline asks for a pull
-    next_want = np.full((k, horizon + 1), horizon, dtype=np.int64)
-    for t in range(horizon - 1, -1, -1):
-        next_want[:, t] = np.where(wants[:, t], t, next_want[:, t + 1])
+    next_want = _next_wants(wants)
     state, seq = tuple([-tau_max] * k), []
     for t in range(horizon):
         pay = np.array([mu[i, state[i] + tau_max] for i in range(k)])
