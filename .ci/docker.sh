@@ -7,9 +7,34 @@
 # saying why, and the step passes.
 #
 #   bash .ci/docker.sh            (from the repository root, with .venv made by the README's test command)
+#
+# Disk: where the engine keeps /var/lib/docker between runs, every CI run's rebuilt images (the version's tag
+# moves to the new build) and their build cache would pile up, and under the vfs driver each layer is a full
+# copy of the stack: a few runs filled the disk once, and every later step failed with "disk is full". So the
+# step reports the engine's free space, removes what no tag uses (dangling images, stopped containers, build
+# cache beyond SPARSEGYM_CI_DOCKER_KEEP_GB, default 12) before building and again at the end (also on failure),
+# and when free space is still under SPARSEGYM_CI_DOCKER_MIN_FREE_GB (default 30) it clears all of
+# sparsegym's images and cache (the Debian-made base is kept) and builds from scratch.
 set -uo pipefail
 started_pid=""
+keep_gb="${SPARSEGYM_CI_DOCKER_KEEP_GB:-12}"
+min_free_gb="${SPARSEGYM_CI_DOCKER_MIN_FREE_GB:-30}"
+docker_root() { docker info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker; }
+free_gb() { df -P -BG "$(docker_root)" 2>/dev/null | awk 'NR == 2 { sub("G", "", $4); print $4 + 0 }'; }
+report_disk() { echo "::: Docker disk ($1): $(free_gb) GB free under $(docker_root)"; docker system df 2>/dev/null | sed 's/^/:::   /'; }
+tidy() {  # what no tag uses: old builds of a retagged version, stopped containers, build cache beyond keep_gb
+  docker container prune -f >/dev/null 2>&1
+  docker image prune -f >/dev/null 2>&1
+  docker builder prune -f --keep-storage "${keep_gb}GB" >/dev/null 2>&1 || docker builder prune -f >/dev/null 2>&1
+}
+clear_all() {  # every sparsegym image but the base, and all build cache
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^sparsegym(-swe)?:|^sparsegym-task-' \
+    | grep -v '^sparsegym-base:' | xargs -r docker rmi -f >/dev/null 2>&1
+  tidy
+  docker builder prune -af >/dev/null 2>&1
+}
 stop_daemon() {
+  if engine_up; then tidy; report_disk "after the step"; fi
   if [ -n "$started_pid" ]; then
     echo "::: stopping the Docker daemon this step started (pid $started_pid)"
     kill "$started_pid" 2>/dev/null
@@ -37,7 +62,20 @@ fi
 status=0
 if engine_up; then
   echo "::: Docker engine: $(docker version --format '{{.Server.Version}}' 2>/dev/null)"
-  timeout 2400 bash docker/build.sh all || { echo "::: docker/build.sh failed"; status=1; }
+  tidy
+  report_disk "before building"
+  if [ "$(free_gb)" -lt "$min_free_gb" ]; then
+    echo "::: under $min_free_gb GB free: removing sparsegym's images and all build cache (the base is kept)"
+    clear_all
+    report_disk "after clearing"
+  fi
+  if [ "$(free_gb)" -lt 12 ]; then
+    echo "::: only $(free_gb) GB free under $(docker_root) after clearing sparsegym's images: the full image needs"
+    echo "::: about 12 GB under the vfs driver. Free disk space there (docker system prune -a) and rerun."
+    status=1
+  else
+    timeout 2400 bash docker/build.sh all || { echo "::: docker/build.sh failed"; status=1; }
+  fi
   if [ $status -eq 0 ]; then
     version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' sparsegym/__init__.py)"
     echo "::: docker run sparsegym:$version submit examples/random_agent.yaml --suite smoke"

@@ -9,9 +9,13 @@ episode) when every episode is new, and their product is robust across both. Her
 (``num_contexts``; ``unlimited``: every episode a fresh seed).
 
 Methods (``sparsegym.intrinsic`` names): ``episodic_counts``, ``global_counts``,
-``global_x_episodic_counts``. Every method uses the paper's learner: the bonus divided by a running std
-of the per-step bonus, and one value head on ``r + int_coef * r_int`` with episodic returns
-(``intrinsic_recipe="one_head"``). ``int_coef`` is not tuned here (``--int-coef``).
+``global_x_episodic_counts``. ``--recipe paper`` (default) is the paper's learner for every method: the
+bonus divided by a running std of the per-step bonus, and one value head on ``r + int_coef * r_int``
+with episodic returns (``intrinsic_recipe="one_head"``). ``--recipe two_heads`` is the learner that
+solved MultiRoom-N4-S5 with E3B in this project's exploration benchmark (two value heads, the bonus
+divided by the std of its discounted return); it is not the paper's, and rows say which recipe made them
+(the ``recipe`` column; rows written before it existed are ``paper``). ``int_coef`` is not tuned here
+(``--int-coef``).
 
     python benchmarks/contexts.py --budget 2000000 --seeds 0 1 2
 
@@ -40,17 +44,20 @@ from _results_csv import read_rows, write_rows
 ENV = "sparsegym/MiniGrid-MultiRoom-N4-S5-v0"
 METHODS = ["episodic_counts", "global_counts", "global_x_episodic_counts"]
 POOLS = ["1", "3", "10", "unlimited"]
-FIELDS = ["env", "method", "k", "seed", "budget", "int_coef", "frames_to_0.9", "success_at_budget", "episodes",
-          "minutes"]
+RECIPES = {"paper": ("one_head", "step"), "two_heads": ("two_heads", "return")}  # (intrinsic_recipe, normalization)
+FIELDS = ["env", "method", "k", "seed", "budget", "int_coef", "recipe", "frames_to_0.9", "success_at_budget",
+          "episodes", "minutes"]
 
 
-def run(env_id: str, method: str, k: str, budget: int, seed: int, int_coef: float, key: str) -> dict[str, float]:
+def run(env_id: str, method: str, k: str, budget: int, seed: int, int_coef: float, key: str,
+        recipe: str = "paper") -> dict[str, float]:
     from sparsegym.agents import PPO, PPOConfig
 
-    config = PPOConfig(seed=seed, intrinsic=method, intrinsic_key=key, intrinsic_recipe="one_head",
+    heads, normalization = RECIPES[recipe]
+    config = PPOConfig(seed=seed, intrinsic=method, intrinsic_key=key, intrinsic_recipe=heads,
                        int_coef=int_coef, num_contexts=None if k == "unlimited" else int(k))
     agent = PPO(env_id, config)
-    agent.intrinsic.normalization = "step"  # the paper's learner normalises every bonus per step
+    agent.intrinsic.normalization = normalization  # the paper's learner normalises every bonus per step
     reached = math.nan
 
     def watch(stats: dict[str, float]) -> None:
@@ -65,17 +72,21 @@ def run(env_id: str, method: str, k: str, budget: int, seed: int, int_coef: floa
 
 
 def _load(path: Path) -> list[dict]:
-    return read_rows(path, floats=("frames_to_0.9", "success_at_budget", "episodes", "minutes", "int_coef"),
+    rows = read_rows(path, floats=("frames_to_0.9", "success_at_budget", "episodes", "minutes", "int_coef"),
                      ints=("seed", "budget"))
+    for r in rows:  # rows from before the recipe column were all made with the paper's learner
+        r["recipe"] = r.get("recipe") or "paper"
+    return rows
 
 
 def _save(path: Path, rows: list[dict]) -> None:
-    write_rows(path, rows, FIELDS, key=lambda r: (r["env"], r["budget"], r["method"], POOLS.index(r["k"])
+    write_rows(path, rows, FIELDS, key=lambda r: (r["env"], r["recipe"], r["budget"], r["method"], POOLS.index(r["k"])
                                                   if r["k"] in POOLS else 99, r["k"], r["seed"]))
 
 
-def _plot(rows: list[dict], budget: int, path: Path) -> None:
-    """Mean success at ``budget`` (and each seed as a dot) against the pool size, one line per method."""
+def _plot(rows: list[dict], budget: int, path: Path, recipe: str = "paper") -> None:
+    """Mean success at ``budget`` (and each seed as a dot) against the pool size, one line per method, for
+    the runs of one recipe."""
     try:
         import matplotlib
 
@@ -83,7 +94,7 @@ def _plot(rows: list[dict], budget: int, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    rows = [r for r in rows if r["budget"] == budget]
+    rows = [r for r in rows if r["budget"] == budget and r["recipe"] == recipe]
     if not rows:
         return
     envs = sorted({r["env"] for r in rows})
@@ -106,7 +117,7 @@ def _plot(rows: list[dict], budget: int, path: Path) -> None:
         ax.set_xlabel("contexts (seed pool size k)")
         ax.set_ylabel("success, last 100 training episodes")
         ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{env_id.split('/')[-1]}: {budget:,} frames, {seeds} seed(s)", fontsize=9)
+        ax.set_title(f"{env_id.split('/')[-1]}: {budget:,} frames, {seeds} seed(s), {recipe} recipe", fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -122,6 +133,8 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--int-coef", type=float, default=0.1, help="weight of the normalised bonus (not tuned)")
     parser.add_argument("--key", default="position", help="state key the counts read (a family key name)")
+    parser.add_argument("--recipe", default="paper", choices=sorted(RECIPES),
+                        help="the learner: the paper's (one head, per-step std) or two heads with return std")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--rerun", action="store_true", help="repeat runs already in the results file")
     args = parser.parse_args()
@@ -131,7 +144,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "contexts.csv"
     rows = _load(path)
-    ident = lambda r: (r["env"], r["method"], str(r["k"]), int(r["seed"]), int(r["budget"]), float(r["int_coef"]))  # noqa: E731
+    ident = lambda r: (r["env"], r["method"], str(r["k"]), int(r["seed"]), int(r["budget"]), float(r["int_coef"]),  # noqa: E731
+                       r["recipe"])
     jobs = [(e, m, k, s) for e in args.envs for k in args.pools for m in args.methods for s in args.seeds]
     try:
         from tqdm import tqdm
@@ -139,20 +153,21 @@ def main() -> int:
         tqdm = None
     bar = tqdm(jobs, desc="contexts", unit="run") if tqdm is not None else jobs
     for env_id, method, k, seed in bar:
-        this = (env_id, method, k, seed, args.budget, args.int_coef)
+        this = (env_id, method, k, seed, args.budget, args.int_coef, args.recipe)
         if any(ident(r) == this for r in rows) and not args.rerun:
             continue
         rows = [r for r in rows if ident(r) != this]
         start = time.perf_counter()
-        result = run(env_id, method, k, args.budget, seed, args.int_coef, args.key)
+        result = run(env_id, method, k, args.budget, seed, args.int_coef, args.key, args.recipe)
         row = {"env": env_id, "method": method, "k": k, "seed": seed, "budget": args.budget,
-               "int_coef": args.int_coef, **result, "minutes": (time.perf_counter() - start) / 60}
+               "int_coef": args.int_coef, "recipe": args.recipe, **result,
+               "minutes": (time.perf_counter() - start) / 60}
         rows.append(row)
         _save(path, rows)
-        line = (f"{env_id.split('/')[-1]:<28} {method:<26} k={k:<9} seed={seed} success={row['success_at_budget']:.2f} "
+        line = (f"{env_id.split('/')[-1]:<28} {args.recipe:<9} {method:<26} k={k:<9} seed={seed} success={row['success_at_budget']:.2f} "
                 f"frames_to_0.9={row['frames_to_0.9']:,.0f} ({row['minutes']:.1f} min)")
         (bar.write if tqdm is not None else print)(line)
-    _plot(rows, args.budget, args.out / "contexts.png")
+    _plot(rows, args.budget, args.out / "contexts.png", args.recipe)
     print(f"wrote {path} and {args.out / 'contexts.png'}")
     return 0
 

@@ -78,8 +78,10 @@ LLM_ROWS = {
 
 def llm_summary(store, suite_name: str, split: str = "test") -> str:
     """One line per agent that reported LLM statistics on ``suite_name``: model calls, the share of
-    replies that named no valid action, cache hits, tokens and the mean wait per call (the leaderboard's
-    tables rank by return and success only; these say why an LLM row is where it is)."""
+    replies that named no valid action, that lacked their style's answer line ("no format": no ``ACTION:``
+    after chain-of-thought) and that were cut at ``max_tokens`` ("cut"), cache hits, tokens and the mean wait
+    per call (the leaderboard's tables rank by return and success only; these say why an LLM row is where
+    it is). "n/a" where some episode was stored before the agent counted it."""
     totals: dict[str, dict[str, float]] = {}
     for record in store.episodes(suite=suite_name, split=split):
         stats = record.agent_stats or {}
@@ -90,12 +92,19 @@ def llm_summary(store, suite_name: str, split: str = "test") -> str:
         for key in ("calls", "requests", "cache_hits", "invalid_replies", "prompt_tokens", "completion_tokens",
                     "llm_seconds"):
             t[key] = t.get(key, 0) + stats.get(key, 0)
-    lines = [f"{'agent':<22} {'episodes':>8} {'calls':>7} {'invalid':>8} {'cache hits':>10} "
-             f"{'prompt tok/call':>15} {'reply tok/call':>14} {'s/call':>7}"]
+        for key in ("unformatted_replies", "truncated_replies"):
+            t[key] = t.get(key, 0) + stats[key] if key in stats and t.get(key, 0) is not None else None
+    lines = [f"{'agent':<22} {'episodes':>8} {'calls':>7} {'invalid':>8} {'no format':>9} {'cut':>6} "
+             f"{'cache hits':>10} {'prompt tok/call':>15} {'reply tok/call':>14} {'s/call':>7}"]
+
+    def share(count, calls):
+        return "n/a" if count is None else f"{count / calls:.1%}"
+
     for agent, t in sorted(totals.items()):
         calls = max(1, t["calls"])
         served = max(1, t["requests"])  # calls the server answered (cache hits cost no tokens)
         lines.append(f"{agent:<22} {t['episodes']:>8.0f} {t['calls']:>7.0f} {t['invalid_replies'] / calls:>8.1%} "
+                     f"{share(t['unformatted_replies'], calls):>9} {share(t['truncated_replies'], calls):>6} "
                      f"{t['cache_hits'] / calls:>10.1%} {t['prompt_tokens'] / served:>15.0f} "
                      f"{t['completion_tokens'] / served:>14.1f} {t['llm_seconds'] / calls:>7.2f}")
     return "\n".join(lines) if totals else ""

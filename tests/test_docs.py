@@ -60,20 +60,26 @@ def test_llm_rows_get_their_statistics_on_the_suite_page(tmp_path):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     with ResultsStore(tmp_path / "r.db") as store:
-        for seed, stats in enumerate([
-            {"calls": 10, "requests": 4, "cache_hits": 6, "invalid_replies": 5, "prompt_tokens": 400,
-             "completion_tokens": 40, "llm_seconds": 5.0},
-            {"calls": 30, "requests": 16, "cache_hits": 14, "invalid_replies": 1, "prompt_tokens": 1600,
-             "completion_tokens": 160, "llm_seconds": 15.0},
-            None,  # an agent that reports nothing is left out
+        for seed, (agent, stats) in enumerate([
+            ("llm", {"calls": 10, "requests": 4, "cache_hits": 6, "invalid_replies": 5, "unformatted_replies": 8,
+                     "truncated_replies": 2, "prompt_tokens": 400, "completion_tokens": 40, "llm_seconds": 5.0}),
+            ("llm", {"calls": 30, "requests": 16, "cache_hits": 14, "invalid_replies": 1, "unformatted_replies": 0,
+                     "truncated_replies": 2, "prompt_tokens": 1600, "completion_tokens": 160, "llm_seconds": 15.0}),
+            # stored before the format counts existed: n/a, not a made-up 0%
+            ("old", {"calls": 10, "requests": 10, "cache_hits": 0, "invalid_replies": 0, "prompt_tokens": 100,
+                     "completion_tokens": 10, "llm_seconds": 1.0}),
+            ("old", {"calls": 10, "requests": 10, "cache_hits": 0, "invalid_replies": 0, "unformatted_replies": 1,
+                     "truncated_replies": 0, "prompt_tokens": 100, "completion_tokens": 10, "llm_seconds": 1.0}),
+            ("random", None),  # an agent that reports nothing is left out
         ]):
-            store.add_episode(EpisodeRecord("llm" if stats else "random", "smoke", "test", "e", seed, 0.0, False, 3,
-                                            1.0, agent_stats=stats))
+            store.add_episode(EpisodeRecord(agent, "smoke", "test", "e", seed, 0.0, False, 3, 1.0, agent_stats=stats))
         text = script.llm_summary(store, "smoke")
-    header, row = text.splitlines()
-    assert header.split()[:4] == ["agent", "episodes", "calls", "invalid"]
-    # 40 calls: 6/40 invalid, 20/40 from the cache; 20 served requests: 100 prompt and 10 reply tokens each
-    assert row.split() == ["llm", "2", "40", "15.0%", "50.0%", "100", "10.0", "0.50"]
+    header, row, old_row = text.splitlines()
+    assert header.split()[:4] == ["agent", "episodes", "calls", "invalid"] and "no format" in header
+    # 40 calls: 6/40 invalid, 8/40 unformatted, 4/40 cut, 20/40 from the cache; 20 served requests:
+    # 100 prompt and 10 reply tokens each
+    assert row.split() == ["llm", "2", "40", "15.0%", "20.0%", "10.0%", "50.0%", "100", "10.0", "0.50"]
+    assert old_row.split()[4:6] == ["n/a", "n/a"]
 
     folder = tmp_path / "leaderboards"
     shutil.copytree(ROOT / "docs" / "leaderboards", folder)

@@ -22,7 +22,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "behaviour_cloning": ".imitation", "load_demonstrations": ".imitation",
     **dict.fromkeys(("Callback", "CallbackList", "CSVLogger", "TensorBoardLogger", "ProgressBar", "Checkpoint",
                      "StopOnSuccess"), ".callbacks"),
-    "LLMAgent": ".llm", "parse_reply": ".llm",
+    "LLMAgent": ".llm", "parse_reply": ".llm", "follows_format": ".llm",
     **dict.fromkeys(("TextRLTrainer", "TextRLConfig", "TextPolicy", "ActionScorer", "TextAgent", "load_text_agent",
                      "CausalLMPolicy"), ".text"),
 })

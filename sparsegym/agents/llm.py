@@ -28,8 +28,10 @@ reasoning around the action). A reply that names no valid action is counted, and
 view's documented default action is played with a feedback line in the next prompt (MiniGrid "done",
 NetHack "wait"); on a text-native env the reply goes to the game, which answers with its own error (the
 text-env contract). ``episode_stats()`` reports, per episode: LLM calls, HTTP requests, cache hits,
-prompt and completion tokens, invalid replies, and seconds waiting for the server; the leaderboard
-stores them with each episode.
+prompt and completion tokens, invalid replies, replies without the answer line their style asks for
+(``unformatted_replies``: no ``ACTION:`` line after chain-of-thought, no tag; :func:`follows_format`),
+replies cut at ``max_tokens`` (``truncated_replies``), and seconds waiting for the server; the
+leaderboard stores them with each episode.
 
 Leaderboard submission::
 
@@ -130,6 +132,24 @@ def _answer_text(reply: str, style: str) -> str:
         if len(parts) > 1:
             return parts[-1].strip().splitlines()[0] if parts[-1].strip() else ""
     return reply
+
+
+def follows_format(reply: str, style: str) -> bool:
+    """Whether a reply has the answer line its prompt style asks for: ``ACTION: ...`` (cot) or an action tag
+    (tagged). Naive and few-shot replies are the answer itself, so they always do. A reply that does not
+    may still name a valid action somewhere (``parse_reply`` looks for one); the count tells a model that
+    ignores the format apart from one that answers it wrongly.
+
+    >>> follows_format("The door is ahead.\\nACTION: go forward", "cot"), follows_format("go forward", "cot")
+    (True, False)
+    >>> follows_format("<action>open door</action>", "tagged"), follows_format("anything", "naive")
+    (True, True)
+    """
+    if style == "cot":
+        return re.search(r"action\s*:", reply or "", re.I) is not None
+    if style == "tagged":
+        return re.search(r"<action>.*?</action>|<\|action\|>.*?<\|end\|>", reply or "", re.I | re.S) is not None
+    return True
 
 
 def parse_reply(reply: str, actions: Sequence[str] = (), style: str = "naive") -> str | None:
@@ -331,7 +351,8 @@ class LLMAgent:
         self._step = 0
         self._history_cap = self.history  # lowered for the rest of the episode when a prompt overflows
         self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                       "invalid_replies": 0, "llm_seconds": 0.0, "context_trims": 0}
+                       "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0, "llm_seconds": 0.0,
+                       "context_trims": 0}
 
     def episode_stats(self) -> dict[str, Any]:
         """What this episode cost and how often the model's reply named no valid action."""
@@ -353,14 +374,19 @@ class LLMAgent:
         self._stats["completion_tokens"] += usage.completion_tokens
         self._stats["llm_seconds"] += seconds
         reply = result.text or ""
+        if (result.finish_reasons or [None])[0] == "length":  # the reply hit max_tokens
+            self._stats["truncated_replies"] += 1
         actions = list(info.get("admissible_actions") or [])
         templates = bool(actions) and any(_TEMPLATE.search(a) for a in actions)
         usable = actions if actions and (self._complete(actions) or templates) else []
-        if self.constrained and actions and reply.lstrip().startswith("{"):
+        constrained = self.constrained and bool(actions) and reply.lstrip().startswith("{")
+        if constrained:  # the grammar gave the format; a JSON reply is not checked for an ACTION line
             try:
                 reply = str(json.loads(reply).get("action", reply))
             except (ValueError, AttributeError):
                 pass
+        elif not follows_format(reply, self.prompt):
+            self._stats["unformatted_replies"] += 1
         action = parse_reply(reply, usable, "naive" if self.prompt == "few-shot" else self.prompt)
         self._feedback = ""
         if action is None:

@@ -138,6 +138,37 @@ def test_an_invalid_reply_plays_the_default_action_with_feedback():
     assert stats["prompt_tokens"] > 0 and stats["completion_tokens"] > 0
 
 
+def test_cot_replies_without_their_action_line_and_cut_replies_are_counted():
+    env = _minigrid()
+    replies = iter(["I see a wall.\nACTION: turn left",   # formatted
+                    "turn right",                          # a bare action: played, but not the cot format
+                    "The room is dark and the key is " + "very " * 40 + "far",  # no action, and cut at 16 tokens
+                    "hmm"])                                # neither an action nor the format
+    with ScriptedLLMServer(reply=lambda r: next(replies)) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, prompt="cot", max_tokens=16)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        played = []
+        for _ in range(4):
+            played.append(agent.act(obs, info))
+            obs, *_, info = env.step(played[-1])
+    assert played == ["turn left", "turn right", "done", "done"]
+    stats = agent.episode_stats()
+    assert stats["unformatted_replies"] == 3 and stats["truncated_replies"] == 1 and stats["invalid_replies"] == 2
+    agent.reset(1)  # a new episode starts from zero
+    assert agent.episode_stats()["unformatted_replies"] == 0 and agent.episode_stats()["truncated_replies"] == 0
+
+
+def test_constrained_json_replies_are_never_unformatted():
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: json.dumps({"reasoning": "go", "action": "go forward"})) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, prompt="cot", constrained=True)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        assert agent.act(obs, info) == "go forward"
+    assert agent.episode_stats()["unformatted_replies"] == 0
+
+
 def test_constrained_decoding_sends_the_admissible_actions_as_an_enum():
     env = _minigrid()
     with ScriptedLLMServer(reply=lambda r: json.dumps({"reasoning": "the key", "action": "pick up"})) as server:
