@@ -1,6 +1,6 @@
 """Regenerate the published baseline leaderboards in docs/leaderboards/ with sparsegym's own evaluator.
 
-    python scripts/make_baseline_leaderboard.py [--suites smoke minigrid-easy minigrid-hard] [--workers 2]
+    python scripts/make_baseline_leaderboard.py [--suites smoke minigrid-easy minigrid-hard babyai minigrid-stochastic] [--workers 2]
     python scripts/make_baseline_leaderboard.py --suites textworld --llm naive cot constrained
 
 ``--llm STYLE ...`` adds zero-shot rows of SmolLM2-135M-Instruct (``sparsegym serve``'s default model,
@@ -41,7 +41,7 @@ def baselines_of(suite) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suites", nargs="+", default=["smoke", "minigrid-easy", "minigrid-hard", "bandits"])
+    parser.add_argument("--suites", nargs="+", default=["smoke", "minigrid-easy", "minigrid-hard", "babyai", "minigrid-stochastic", "bandits"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "leaderboards")
     parser.add_argument("--db", type=Path, default=None, help="default: OUT/results.db (not committed)")
