@@ -8,45 +8,18 @@
 #
 #   bash .ci/docker.sh            (from the repository root, with .venv made by the README's test command)
 #
-# Disk: where the engine keeps /var/lib/docker between runs, every CI run's rebuilt images (the version's tag
-# moves to the new build) and their build cache would pile up, and under the vfs driver each layer is a full
-# copy of the stack: a few runs filled the disk once, and every later step failed with "disk is full". So the
-# step reports the engine's free space and removes what no tag uses (dangling images, stopped containers, and
-# the build cache's private copies of built layers: `docker builder prune` without -a) before building and
-# again at the end (also on failure). Measured here (vfs): the three images take 18 GB; a code change
-# added 5-6 GB per build until the build cache was pruned (with `--keep-storage`, which counts vfs layers as
-# their diffs, nothing was freed), and the prune brings it back to 18 GB while the torch and dependency
-# layers stay cached (the next build took 58 s). When free space is under SPARSEGYM_CI_DOCKER_MIN_FREE_GB
-# (default 30) it clears all of sparsegym's images and cache (the Debian-made base is kept) and builds from
-# scratch.
+# Disk: what the step leaves behind is pruned before building and at its end (also on failure), and all of
+# sparsegym's images are cleared when the disk is low; why and what was measured: .ci/docker_disk.sh.
 set -uo pipefail
 started_pid=""
-min_free_gb="${SPARSEGYM_CI_DOCKER_MIN_FREE_GB:-30}"
-docker_root() { docker info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker; }
-free_gb() { df -P -BG "$(docker_root)" 2>/dev/null | awk 'NR == 2 { sub("G", "", $4); print $4 + 0 }'; }
-report_disk() { echo "::: Docker disk ($1): $(free_gb) GB free under $(docker_root)"; docker system df 2>/dev/null | sed 's/^/:::   /'; }
-tidy() {  # what no tag uses: old builds of a retagged version, stopped containers, unused build cache
-  docker container prune -f >/dev/null 2>&1
-  docker image prune -f >/dev/null 2>&1
-  docker builder prune -f >/dev/null 2>&1
-}
-clear_all() {  # every sparsegym image but the base, and all build cache
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^sparsegym(-swe)?:|^sparsegym-task-' \
-    | grep -v '^sparsegym-base:' | xargs -r docker rmi -f >/dev/null 2>&1
-  tidy
-  docker builder prune -af >/dev/null 2>&1
-}
+# shellcheck source=docker_disk.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker_disk.sh"
 stop_daemon() {
   if engine_up; then tidy; report_disk "after the step"; fi
-  if [ -n "$started_pid" ]; then
-    echo "::: stopping the Docker daemon this step started (pid $started_pid)"
-    kill "$started_pid" 2>/dev/null
-    for _ in $(seq 30); do kill -0 "$started_pid" 2>/dev/null || break; sleep 1; done
-  fi
+  stop_engine
 }
 trap stop_daemon EXIT
 
-engine_up() { timeout 20 docker info >/dev/null 2>&1; }
 if ! engine_up && [ "$(id -u)" = 0 ]; then
   if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
     echo "::: installing docker.io and debootstrap"
@@ -54,12 +27,7 @@ if ! engine_up && [ "$(id -u)" = 0 ]; then
       || { timeout 300 apt-get update -q >/dev/null 2>&1 \
            && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q docker.io debootstrap >/dev/null 2>&1; }
   fi
-  if command -v dockerd >/dev/null; then
-    # vfs: the storage driver that works everywhere (overlayfs inside this VM's filesystem may not).
-    dockerd --storage-driver=vfs >/tmp/sparsegym-ci-dockerd.log 2>&1 &
-    started_pid=$!
-    for _ in $(seq 60); do engine_up && break; sleep 1; done
-  fi
+  command -v dockerd >/dev/null && start_engine
 fi
 
 status=0
@@ -72,9 +40,9 @@ if engine_up; then
     clear_all
     report_disk "after clearing"
   fi
-  if [ "$(free_gb)" -lt 12 ]; then
-    echo "::: only $(free_gb) GB free under $(docker_root) after clearing sparsegym's images: the full image needs"
-    echo "::: about 12 GB under the vfs driver. Free disk space there (docker system prune -a) and rerun."
+  if [ "$(free_gb)" -lt 20 ]; then
+    echo "::: only $(free_gb) GB free under $(docker_root) after clearing sparsegym's images: building the images"
+    echo "::: from scratch takes about 18 GB under the vfs driver. Free disk space there and rerun."
     status=1
   else
     timeout 2400 bash docker/build.sh all || { echo "::: docker/build.sh failed"; status=1; }
