@@ -11,7 +11,6 @@
 # Disk: what the step leaves behind is pruned before building and at its end (also on failure), and all of
 # sparsegym's images are cleared when the disk is low; why and what was measured: .ci/docker_disk.sh.
 set -uo pipefail
-started_pid=""
 # shellcheck source=docker_disk.sh
 source "$(dirname "${BASH_SOURCE[0]}")/docker_disk.sh"
 stop_daemon() {
@@ -33,13 +32,8 @@ fi
 status=0
 if engine_up; then
   echo "::: Docker engine: $(docker version --format '{{.Server.Version}}' 2>/dev/null)"
-  tidy
+  make_room
   report_disk "before building"
-  if [ "$(free_gb)" -lt "$min_free_gb" ]; then
-    echo "::: under $min_free_gb GB free: removing sparsegym's images and all build cache (the base is kept)"
-    clear_all
-    report_disk "after clearing"
-  fi
   if [ "$(free_gb)" -lt 20 ]; then
     echo "::: only $(free_gb) GB free under $(docker_root) after clearing sparsegym's images: building the images"
     echo "::: from scratch takes about 18 GB under the vfs driver. Free disk space there and rerun."

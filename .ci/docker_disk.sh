@@ -32,6 +32,13 @@ clear_all() {  # every sparsegym image but the base, and all build cache
   tidy
   docker builder prune -af >/dev/null 2>&1
 }
+make_room() {  # tidy; clear sparsegym's images and cache too when under min_free_gb are still free
+  tidy
+  if [ "$(free_gb "${1:-}")" -lt "$min_free_gb" ]; then
+    echo "::: under $min_free_gb GB free: removing sparsegym's images and all build cache (the base is kept)"
+    clear_all
+  fi
+}
 start_engine() {  # dockerd on vfs (the storage driver that works everywhere; overlayfs in a VM may not)
   dockerd --storage-driver=vfs >/tmp/sparsegym-ci-dockerd.log 2>&1 &
   started_pid=$!
@@ -58,8 +65,7 @@ preflight() {
     fi
     start_engine
   fi
-  tidy
-  [ "$(free_gb "$root")" -lt "$min_free_gb" ] && clear_all
+  make_room "$root"
   report_disk "after tidying"
   stop_engine
 }

@@ -22,7 +22,7 @@ divided by the std of its discounted return); it is not the paper's, and rows sa
 Results accumulate in ``benchmarks/results/contexts.csv`` (one row per env, method, k, seed and budget,
 written atomically after each run); a run already in the file is not repeated (``--rerun`` repeats it),
 so an interrupted benchmark resumes. ``contexts.png`` plots success at budget against ``k`` per method
-for the chosen budget. Metric: PPO's success rate over its last 100 training episodes (episodes of the
+for the chosen budget (the paper's recipe; ``contexts_two_heads.png`` for the other). Metric: PPO's success rate over its last 100 training episodes (episodes of the
 training contexts, as in the paper), and the frames until it first reached 0.9. The full run (4 pool
 sizes x 3 methods x 3 seeds at 2M frames: 36 runs) is estimated, not measured, at half a day to a day
 of CPU on a 2-core machine. The kept file holds a smoke run (1,024 frames, one seed) and two runs at
@@ -57,7 +57,7 @@ def run(env_id: str, method: str, k: str, budget: int, seed: int, int_coef: floa
     config = PPOConfig(seed=seed, intrinsic=method, intrinsic_key=key, intrinsic_recipe=heads,
                        int_coef=int_coef, num_contexts=None if k == "unlimited" else int(k))
     agent = PPO(env_id, config)
-    agent.intrinsic.normalization = normalization  # the paper's learner normalises every bonus per step
+    agent.intrinsic.normalization = normalization
     reached = math.nan
 
     def watch(stats: dict[str, float]) -> None:
@@ -167,8 +167,9 @@ def main() -> int:
         line = (f"{env_id.split('/')[-1]:<28} {args.recipe:<9} {method:<26} k={k:<9} seed={seed} success={row['success_at_budget']:.2f} "
                 f"frames_to_0.9={row['frames_to_0.9']:,.0f} ({row['minutes']:.1f} min)")
         (bar.write if tqdm is not None else print)(line)
-    _plot(rows, args.budget, args.out / "contexts.png", args.recipe)
-    print(f"wrote {path} and {args.out / 'contexts.png'}")
+    figure = args.out / ("contexts.png" if args.recipe == "paper" else f"contexts_{args.recipe}.png")
+    _plot(rows, args.budget, figure, args.recipe)
+    print(f"wrote {path} and {figure}")
     return 0
 
 

@@ -85,6 +85,10 @@ _PREFIX = re.compile(r"^\s*(?:[-*>#]+|\d+[.)]|\(?[a-z]\)|final answer\s*:|answer
                      r"command\s*:|i will\s+|i'll\s+|i choose\s+|i should\s+|let's\s+|let me\s+)\s*", re.I)
 _QUOTES = "\"'`*_"
 _TEMPLATE = re.compile(r"<[^<>]+>")
+# The answer markers of the thinking styles: cot's "ACTION:" and tagged's <action>...</action> (BALROG's
+# <|ACTION|>...<|END|> too). parse_reply reads the answer after them; follows_format checks they are there.
+_ACTION_LINE = re.compile(r"action\s*:", re.I)
+_ACTION_TAGS = (re.compile(r"<action>(.*?)</action>", re.I | re.S), re.compile(r"<\|action\|>(.*?)<\|end\|>", re.I | re.S))
 
 
 def _normalise(text: str) -> str:
@@ -123,12 +127,11 @@ def _answer_text(reply: str, style: str) -> str:
     """The part of a reply that should hold the action: after the last ``ACTION:`` (cot), inside the last
     ``<action>`` tag (tagged; BALROG's ``<|ACTION|>...<|END|>`` too), else the whole reply."""
     if style == "tagged":
-        found = re.findall(r"<action>(.*?)</action>", reply, re.I | re.S) or \
-            re.findall(r"<\|action\|>(.*?)<\|end\|>", reply, re.I | re.S)
+        found = _ACTION_TAGS[0].findall(reply) or _ACTION_TAGS[1].findall(reply)
         if found:
             return found[-1]
     if style in ("cot", "tagged"):
-        parts = re.split(r"action\s*:", reply, flags=re.I)
+        parts = _ACTION_LINE.split(reply)
         if len(parts) > 1:
             return parts[-1].strip().splitlines()[0] if parts[-1].strip() else ""
     return reply
@@ -146,9 +149,9 @@ def follows_format(reply: str, style: str) -> bool:
     (True, True)
     """
     if style == "cot":
-        return re.search(r"action\s*:", reply or "", re.I) is not None
+        return _ACTION_LINE.search(reply or "") is not None
     if style == "tagged":
-        return re.search(r"<action>.*?</action>|<\|action\|>.*?<\|end\|>", reply or "", re.I | re.S) is not None
+        return any(tag.search(reply or "") for tag in _ACTION_TAGS)
     return True
 
 
