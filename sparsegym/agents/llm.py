@@ -199,6 +199,32 @@ def parse_reply(reply: str, actions: Sequence[str] = (), style: str = "naive") -
     return best[2] if best else None
 
 
+def _escape(text: str) -> str:
+    """Regex metacharacters escaped, nothing else (``re.escape`` also escapes spaces, which a grammar
+    converter need not understand)."""
+    return "".join("\\" + c if c in ".^$*+?()[]{}|\\" else c for c in text)
+
+
+def template_pattern(template: str) -> str:
+    r"""A JSON-schema ``pattern`` (anchored, as llama.cpp's grammar converter wants) for the commands that
+    fill in ``template``: its literal text as is, each ``<...>`` placeholder one or more characters of one
+    line, none of them an angle bracket, a JSON quote or backslash, or the character the template puts
+    right after the placeholder (``]`` in ``search[<query>]``), so the form must be closed.
+
+    >>> print(template_pattern("search[<query>]"))
+    ^search\[[^<>"\\\n\]]+\]$
+    >>> pattern = template_pattern("search[<query>]")
+    >>> [bool(re.match(pattern, s)) for s in ("search[red shoes]", "search[<query>]", "search[]", "search[a]b]")]
+    [True, False, False, False]
+    """
+    pieces = re.split(r"<[^<>]+>", template)
+    out = "^" + _escape(pieces[0])
+    for piece in pieces[1:]:
+        stop = _escape(piece[0]) if piece else ""
+        out += r'[^<>"\\\n' + stop + "]+" + _escape(piece)
+    return out + "$"
+
+
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -327,19 +353,28 @@ class LLMAgent:
         msgs.append({"role": "user", "content": "\n\n".join(parts)})
         return msgs
 
-    def _complete(self, actions: list[str]) -> bool:
-        """Whether ``actions`` are whole commands to pick from (not templates or verbs to complete)."""
+    def _declared_complete(self) -> bool:
+        """The env's ``complete_actions``: its lists hold whole commands and forms with ``<...>`` placeholders
+        to fill in, nothing the agent must complete otherwise (verbs with free syntax)."""
         owner = self._view() or self.env
         try:  # the outermost declaration: a wrapper that fills in templates (InstructionSearch) overrides its env
             complete = owner.get_wrapper_attr("complete_actions")
         except AttributeError:
             complete = getattr(owner, "complete_actions", True)
-        return bool(complete) and not any(_TEMPLATE.search(a) for a in actions)
+        return bool(complete)
+
+    def _complete(self, actions: list[str]) -> bool:
+        """Whether ``actions`` are whole commands to pick from (not templates or verbs to complete). Decided
+        per step: on WebShop the search page lists a template and the click pages whole commands."""
+        return self._declared_complete() and not any(_TEMPLATE.search(a) for a in actions)
 
     def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
-        if not self.constrained or not actions or not self._complete(actions):
-            return None  # nothing to constrain to (free text, verbs, or a template to fill in)
-        props: dict[str, Any] = {"action": {"type": "string", "enum": actions}}
+        if not self.constrained or not actions or not self._declared_complete():
+            return None  # nothing to constrain to (free text, or verbs whose syntax the env describes in words)
+        whole = [a for a in actions if not _TEMPLATE.search(a)]
+        choices: list[dict[str, Any]] = [{"type": "string", "enum": whole}] if whole else []
+        choices += [{"type": "string", "pattern": template_pattern(a)} for a in actions if _TEMPLATE.search(a)]
+        props: dict[str, Any] = {"action": choices[0] if len(choices) == 1 else {"anyOf": choices}}
         required = ["action"]
         if self.prompt in ("cot", "tagged"):
             props = {"reasoning": {"type": "string"}, **props}

@@ -104,8 +104,9 @@ class TextEnv(gymnasium.Env[str, str]):
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
     #: The task's rules in a few sentences, for an agent's first turn (:meth:`instructions`).
     rules = "You are playing a text-based game. Each turn you read what happens and reply with one command."
-    #: True when ``info["admissible_actions"]`` lists whole commands an agent may pick from; False when it
-    #: lists templates or verbs to complete (``search[<query>]``, the software env's action verbs).
+    #: True when ``info["admissible_actions"]`` lists the commands an agent may send: whole commands to pick
+    #: from, and possibly forms whose ``<...>`` placeholders it fills in (WebShop's ``search[<query>]``);
+    #: False when it lists verbs whose syntax is described in words (the software env's actions).
     complete_actions = True
     #: Collapse whitespace in actions (one-line commands); envs whose actions carry file contents
     #: (the software-repair env) turn it off.

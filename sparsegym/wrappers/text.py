@@ -128,8 +128,8 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     """Offer one concrete search: the env's instruction as the query, in place of a query template.
 
     Envs whose search takes free text (WebShop) list a *template* among the admissible actions
-    (``search[<query>]``); an agent that only chooses among listed actions (an action scorer, constrained
-    decoding) cannot fill it in. This wrapper replaces each listed template ``VERB[<...>]`` with
+    (``search[<query>]``); an agent that only chooses among listed actions (an action scorer) cannot fill it
+    in. This wrapper replaces each listed template ``VERB[<...>]`` with
     ``VERB[<the instruction>]``, the instruction read from ``info[instruction_key]`` with ``strip`` (a regular
     expression) removed, as the WebShop paper's rule baseline searches (its price clause stripped by
     default, which BM25 search cannot use). Everything else (other actions, what the env accepts, free
@@ -152,7 +152,7 @@ class InstructionSearch(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs
     """
 
     TEMPLATE = r"^(\w+)\[<[^\]]*>\]$"
-    #: Every listed action is now a whole command (an LLM agent may constrain its replies to them).
+    #: Every listed action is now a whole command (a constrained LLM agent chooses among them).
     complete_actions = True
 
     def __init__(self, env: gymnasium.Env, instruction_key: str = "instruction",

@@ -232,8 +232,50 @@ def test_a_wrapper_that_fills_in_templates_makes_the_search_page_constrained():
             agent.act(obs, info)
             return _last_body(server).get("response_format"), info["admissible_actions"]
 
-    fmt, _ = first_reply_format(sparsegym.make("sparsegym/WebShop-Train-v1"))
-    assert fmt is None  # the bare search page lists search[<query>]: a query to write, nothing to choose
     fmt, actions = first_reply_format(InstructionSearch(sparsegym.make("sparsegym/WebShop-Train-v1")))
     assert actions[0].startswith("search[i am looking for")
-    assert fmt["schema"]["properties"]["action"]["enum"] == actions
+    assert fmt["schema"]["properties"]["action"] == {"type": "string", "enum": actions}
+
+
+def test_webshop_is_constrained_page_by_page():
+    """The search page's form becomes a pattern to fill, a results page's clicks an enum; the prompt says
+    "Action forms" on the first and "Valid actions" on the second (the decision is made per step)."""
+    import re
+
+    env = sparsegym.make("sparsegym/WebShop-Train-v1")
+    replies = iter(['{"action": "search[red shoes]"}', '{"action": "click[next >]"}'])
+    with ScriptedLLMServer(reply=lambda r: next(replies)) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        first = agent.act(obs, info)
+        search_body = _last_body(server)
+        obs, _, _, _, info = env.step(first)
+        second = agent.act(obs, info)
+        results_body = _last_body(server)
+    assert (first, second) == ("search[red shoes]", "click[next >]")
+    search_action = search_body["response_format"]["schema"]["properties"]["action"]
+    assert set(search_action) == {"type", "pattern"}
+    pattern = search_action["pattern"]
+    assert re.match(pattern, "search[blue mug 12 oz]") and not re.match(pattern, "search[<query>]")
+    assert not re.match(pattern, "search[]") and not re.match(pattern, "click[next >]")
+    assert "Action forms: search[<query>]" in search_body["messages"][-1]["content"]
+    assert "write your keywords in place of <query>" in search_body["messages"][0]["content"]
+    assert results_body["response_format"]["schema"]["properties"]["action"] == {
+        "type": "string", "enum": info["admissible_actions"]}
+    assert "Valid actions: click[back to search]; click[next >]" in results_body["messages"][-1]["content"]
+    assert agent.episode_stats()["invalid_replies"] == 0
+
+
+def test_a_list_with_whole_commands_and_a_form_gets_either_kind():
+    from sparsegym.agents.llm import template_pattern
+
+    agent = LLMAgent.__new__(LLMAgent)  # only the schema builder, no env or server
+    agent.constrained, agent.prompt = True, "naive"
+    agent._declared_complete = lambda: True
+    fmt = agent._response_format(["look", "say <words>"])
+    assert fmt["schema"]["properties"]["action"] == {"anyOf": [
+        {"type": "string", "enum": ["look"]}, {"type": "string", "pattern": template_pattern("say <words>")}]}
+    assert template_pattern("say <words>") == r'^say [^<>"\\\n]+$'
+    agent._declared_complete = lambda: False  # verbs described in words: nothing to constrain
+    assert agent._response_format(["look", "say <words>"]) is None

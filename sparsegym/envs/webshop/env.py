@@ -90,7 +90,16 @@ class WebShopEnv(TextEnv):
         "one of the page's clickable items (a product id, an option value, description, features, reviews, "
         "< prev, next >, back to search, buy now). Buying ends the episode; the reward measures how well "
         "the product matches.")
-    complete_actions = False  # the search page lists the template search[<query>]
+    # The click pages list whole commands; the search page lists the form search[<query>], to fill in. Agents
+    # tell the two apart per step by the placeholder (LLMAgent: a choice on click pages, a pattern to fill
+    # on the search page when constrained).
+    complete_actions = True
+
+    def instructions(self) -> str:
+        """The rules and how to reply (page by page: pick a listed click, or fill in the search form)."""
+        return (f"{self.rules}\nAfter each observation, the actions the page accepts are listed; reply with exactly "
+                "one of them, and on the search page write your keywords in place of <query>. A reply the page "
+                "cannot use is answered with an error and costs a turn.")
 
     def __init__(
         self,
