@@ -103,3 +103,24 @@ def test_from_tags_queries_and_hand_listed_suites():
     assert str(s.query) == "minigrid & (noisy-tv | sticky) & !minigrid-hard"
     adhoc = Suite("mine", ("sparsegym/MiniGrid-DoorKey-5x5-v0",), episodes=3, description="t")
     assert adhoc.query is None and adhoc.episodes_of("dev") == [("sparsegym/MiniGrid-DoorKey-5x5-v0", s) for s in range(3)]
+
+
+def test_a_suites_pinned_older_version_is_made_without_gymnasiums_upgrade_advice():
+    """The bandits suite pins LSDBandit-*-v0 beside the paper instances' -v1: gymnasium warns that v0 is out
+    of date on a plain make, the evaluator (which plays what the suite pins) does not."""
+    import warnings
+
+    import sparsegym
+    from sparsegym.leaderboards.evaluator import make_env
+
+    env_id = "sparsegym/LSDBandit-Recharging-v0"
+    assert env_id in SUITES["bandits"].env_ids
+    with warnings.catch_warnings(record=True) as plain:
+        warnings.simplefilter("always")
+        sparsegym.make(env_id).close()
+    assert any("out of date" in str(w.message) for w in plain)  # the case exists
+    with warnings.catch_warnings(record=True) as evaluated:
+        warnings.simplefilter("always")
+        env, _ = make_env(env_id)
+        env.close()
+    assert not any("out of date" in str(w.message) for w in evaluated)
