@@ -258,7 +258,9 @@ class LLMAgent:
         prompt: ``"naive"``, ``"cot"``, ``"tagged"`` or ``"few-shot"``.
         constrained: restrict replies to the admissible actions by grammar (JSON-schema ``enum``).
         history: past turns (observation + action) kept in the prompt (BALROG: 16). When a prompt overflows
-            the server's context, the episode keeps half as many from then on (``context_trims`` counts it).
+            the server's context, the episode keeps half as many from then on; with no past turn left, its
+            observations are cut in the middle to half their length, down to 256 characters, before the
+            error stands (``context_trims`` counts each step down).
         temperature: sampling temperature (0: greedy).
         max_tokens: the reply's token limit (default: 32 for answers, 256 with thinking).
         seed: the base seed of sampled requests (used when ``temperature > 0``).
@@ -335,13 +337,13 @@ class LLMAgent:
         msgs = [{"role": "system", "content": first}]
         keep = min(self.history, self._history_cap)
         for obs, action in list(self._turns)[-keep:] if keep else []:
-            msgs.append({"role": "user", "content": f"Observation:\n{obs}"})
+            msgs.append({"role": "user", "content": f"Observation:\n{self._clip(obs)}"})
             msgs.append({"role": "assistant", "content": action})
         actions = list(info.get("admissible_actions") or [])
         parts = []
         if self._feedback:
             parts.append(self._feedback)
-        parts.append(f"Current observation:\n{observation}")
+        parts.append(f"Current observation:\n{self._clip(observation)}")
         if actions:
             parts.append(("Valid actions: " if self._complete(actions) else "Action forms: ") + "; ".join(actions))
         if actions and self._complete(actions):
@@ -388,6 +390,7 @@ class LLMAgent:
         self._episode_seed = seed
         self._step = 0
         self._history_cap = self.history  # lowered for the rest of the episode when a prompt overflows
+        self._observation_cap: int | None = None  # then observations are cut to this many characters
         self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0,
                        "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0, "llm_seconds": 0.0,
                        "context_trims": 0}
@@ -440,13 +443,31 @@ class LLMAgent:
         self._step += 1
         return action
 
-    def _trim_history(self, error: Exception) -> None:
+    _MIN_OBSERVATION = 256  # characters: an observation is never cut shorter than this
+
+    def _clip(self, text: str) -> str:
+        """``text`` cut in the middle to ``_observation_cap`` characters (its head and tail kept, the cut
+        said where it was), or as it is when no cap is set or it fits."""
+        cap = self._observation_cap
+        if cap is None or len(text) <= cap:
+            return text
+        head, tail = cap * 2 // 3, cap - cap * 2 // 3
+        cut = f"\n[... {len(text) - cap} characters cut to fit the model's context ...]\n"
+        return text[:head] + cut + text[len(text) - tail:]
+
+    def _trim_history(self, error: Exception, observation: str = "") -> None:
         """A prompt overflowed the server's context: keep half as many past turns for the rest of the
-        episode (BALROG drops old turns the same way); with none left, the error stands."""
+        episode (BALROG drops old turns the same way); with none left, cut the observations to half their
+        length (an env's page or file view alone can fill a small model's context); when that would go
+        under ``_MIN_OBSERVATION`` characters, the error stands."""
         shown = min(self.history, self._history_cap, len(self._turns))
-        if shown == 0:
-            raise error
-        self._history_cap = shown // 2
+        if shown:
+            self._history_cap = shown // 2
+        else:
+            cap = min(self._observation_cap or len(observation), len(observation)) // 2
+            if cap < self._MIN_OBSERVATION:
+                raise error
+            self._observation_cap = cap
         self._stats["context_trims"] += 1
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
@@ -456,7 +477,7 @@ class LLMAgent:
                 result = self.client.chat(**self._request(observation, info))
                 break
             except ContextTooLongError as exc:
-                self._trim_history(exc)
+                self._trim_history(exc, observation)
         return self._decide(observation, info, result, time.perf_counter() - start)
 
     async def aact(self, observation: str, info: dict[str, Any]) -> str:
@@ -466,5 +487,5 @@ class LLMAgent:
                 result = await self.client.achat(**self._request(observation, info))
                 break
             except ContextTooLongError as exc:
-                self._trim_history(exc)
+                self._trim_history(exc, observation)
         return self._decide(observation, info, result, time.perf_counter() - start)

@@ -122,6 +122,31 @@ def test_a_prompt_that_overflows_the_context_drops_old_turns_for_the_rest_of_the
             agent.act(obs, info)
 
 
+def test_an_observation_that_overflows_alone_is_cut_in_the_middle_until_it_fits():
+    """A long page or file view: with no past turn to drop, the observation is halved (head and tail kept,
+    the cut marked) until the prompt fits; the episode goes on and each halving is a context trim."""
+    from sparsegym.llm.testing import count_tokens
+
+    env = _minigrid()
+    long_obs = "start " + " ".join(f"w{i}" for i in range(2000)) + " end"
+    with ScriptedLLMServer(reply=lambda r: "go forward") as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, history=2)
+        agent.reset(0)
+        _, info = env.reset(seed=0)
+        full = count_tokens({"messages": agent.messages(long_obs, info)})
+        server.context_limit = full // 3  # about a third of the observation fits
+        assert agent.act(long_obs, info) == "go forward"
+        sent = _last_body(server)["messages"][-1]["content"]
+        stats = agent.episode_stats()
+        assert stats["context_trims"] == 2  # halved twice: a quarter of it fits under a third
+        assert "start w0 w1" in sent and "w1999 end" in sent and "characters cut to fit the model's context" in sent
+        assert len(sent) < len(long_obs) // 3
+        assert agent.act("a short observation", info) == "go forward"  # a short one is sent whole
+        assert "a short observation" in _last_body(server)["messages"][-1]["content"]
+        agent.reset(1)  # a new episode starts uncut
+        assert agent._observation_cap is None
+
+
 def test_an_invalid_reply_plays_the_default_action_with_feedback():
     env = _minigrid()
     replies = iter(["let's dance", "turn left"])
