@@ -217,7 +217,7 @@ def template_pattern(template: str) -> str:
     >>> [bool(re.match(pattern, s)) for s in ("search[red shoes]", "search[<query>]", "search[]", "search[a]b]")]
     [True, False, False, False]
     """
-    pieces = re.split(r"<[^<>]+>", template)
+    pieces = _TEMPLATE.split(template)
     out = "^" + _escape(pieces[0])
     for piece in pieces[1:]:
         stop = _escape(piece[0]) if piece else ""
@@ -344,9 +344,10 @@ class LLMAgent:
         if self._feedback:
             parts.append(self._feedback)
         parts.append(f"Current observation:\n{self._clip(observation)}")
+        complete = bool(actions) and self._complete(actions)
         if actions:
-            parts.append(("Valid actions: " if self._complete(actions) else "Action forms: ") + "; ".join(actions))
-        if actions and self._complete(actions):
+            parts.append(("Valid actions: " if complete else "Action forms: ") + "; ".join(actions))
+        if complete:
             parts.append(_STYLE_INSTRUCTION[self.prompt])
         elif self.prompt in ("cot", "tagged"):
             parts.append(_STYLE_INSTRUCTION[self.prompt].replace("one valid action", "your action, in the syntax described"))
@@ -373,9 +374,10 @@ class LLMAgent:
     def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
         if not self.constrained or not actions or not self._declared_complete():
             return None  # nothing to constrain to (free text, or verbs whose syntax the env describes in words)
-        whole = [a for a in actions if not _TEMPLATE.search(a)]
+        forms = [a for a in actions if _TEMPLATE.search(a)]
+        whole = [a for a in actions if a not in forms]
         choices: list[dict[str, Any]] = [{"type": "string", "enum": whole}] if whole else []
-        choices += [{"type": "string", "pattern": template_pattern(a)} for a in actions if _TEMPLATE.search(a)]
+        choices += [{"type": "string", "pattern": template_pattern(form)} for form in forms]
         props: dict[str, Any] = {"action": choices[0] if len(choices) == 1 else {"anyOf": choices}}
         required = ["action"]
         if self.prompt in ("cot", "tagged"):
@@ -455,7 +457,7 @@ class LLMAgent:
         cut = f"\n[... {len(text) - cap} characters cut to fit the model's context ...]\n"
         return text[:head] + cut + text[len(text) - tail:]
 
-    def _trim_history(self, error: Exception, observation: str = "") -> None:
+    def _trim_history(self, error: Exception, observation: str) -> None:
         """A prompt overflowed the server's context: keep half as many past turns for the rest of the
         episode (BALROG drops old turns the same way); with none left, cut the observations to half their
         length (an env's page or file view alone can fill a small model's context); when that would go

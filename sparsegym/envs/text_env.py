@@ -108,6 +108,9 @@ class TextEnv(gymnasium.Env[str, str]):
     #: from, and possibly forms whose ``<...>`` placeholders it fills in (WebShop's ``search[<query>]``);
     #: False when it lists verbs whose syntax is described in words (the software env's actions).
     complete_actions = True
+    #: How to reply and what an unusable reply costs, for :meth:`instructions`; None: the sentences
+    #: ``complete_actions`` implies.
+    reply_rule: str | None = None
     #: Collapse whitespace in actions (one-line commands); envs whose actions carry file contents
     #: (the software-repair env) turn it off.
     collapse_whitespace = True
@@ -169,6 +172,8 @@ class TextEnv(gymnasium.Env[str, str]):
 
     def instructions(self) -> str:
         """The rules, how to reply and where the valid commands are, for an agent's first turn."""
+        if self.reply_rule:
+            return f"{self.rules}\n{self.reply_rule}"
         commands = ("After each observation, the commands the game accepts there are listed; reply with exactly "
                     "one of them." if self.complete_actions else
                     "Reply with exactly one action in the syntax described; the actions' forms are listed after each "

@@ -94,12 +94,9 @@ class WebShopEnv(TextEnv):
     # tell the two apart per step by the placeholder (LLMAgent: a choice on click pages, a pattern to fill
     # on the search page when constrained).
     complete_actions = True
-
-    def instructions(self) -> str:
-        """The rules and how to reply (page by page: pick a listed click, or fill in the search form)."""
-        return (f"{self.rules}\nAfter each observation, the actions the page accepts are listed; reply with exactly "
-                "one of them, and on the search page write your keywords in place of <query>. A reply the page "
-                "cannot use is answered with an error and costs a turn.")
+    reply_rule = ("After each observation, the actions the page accepts are listed; reply with exactly one of them, "
+                  "and on the search page write your keywords in place of <query>. A reply the page cannot use is "
+                  "answered with an error and costs a turn.")
 
     def __init__(
         self,
