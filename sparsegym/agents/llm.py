@@ -20,11 +20,16 @@ The prompt, as BALROG builds it (Paglieri et al. 2024):
 Prompt styles (``prompt=``): ``"naive"`` (answer with the action only), ``"cot"`` (think, then a last line
 ``ACTION: <action>``), ``"tagged"`` (think, then ``<action>...</action>``), ``"few-shot"`` (naive, with an
 oracle transcript). Beyond BALROG, ``constrained=True`` restricts the reply to the admissible actions by
-grammar where the server supports JSON-schema ``enum`` constraints (llama.cpp's server does): the model
-then cannot answer anything else (with ``cot`` the schema has a ``reasoning`` string before ``action``).
+grammar where the server supports JSON-schema constraints (llama.cpp's server does): an ``enum`` of the
+listed commands, a ``pattern`` for each form with ``<...>`` placeholders (WebShop's ``search[<query>]``),
+and, on an env whose actions are verbs with free syntax, the env's ``action_pattern`` of one-line commands
+(the software env's ``run``/``view``/``undo``/``submit``; the continuous bandits' ``play`` with numbers in
+[0, 1]). The model then cannot answer anything else (with ``cot`` the schema has a ``reasoning`` string
+before ``action``).
 
 Replies are parsed forgivingly (:func:`parse_reply`: quotes, case, numbering, "Action:" prefixes,
-reasoning around the action). A reply that names no valid action is counted, and on a text view the
+reasoning around the action; :func:`parse_command` on verb envs: the command from the first line that
+begins with a verb, e.g. inside a code block). A reply that names no valid action is counted, and on a text view the
 view's documented default action is played with a feedback line in the next prompt (MiniGrid "done",
 NetHack "wait"); on a text-native env the reply goes to the game, which answers with its own error (the
 text-env contract). ``episode_stats()`` reports, per episode: LLM calls, HTTP requests, cache hits,
@@ -199,10 +204,62 @@ def parse_reply(reply: str, actions: Sequence[str] = (), style: str = "naive") -
     return best[2] if best else None
 
 
+_FENCE = "```"
+_COMMAND_LEAD = re.compile(r"^(?:[-*>]+\s+|\d+[.)]\s+|\$\s+|(?:final answer|answer|action|next action|command)\s*:\s*)+", re.I)
+
+
+def parse_command(reply: str, verbs: Sequence[str], style: str = "naive") -> str | None:
+    r"""The command a reply gives to an env whose actions are verbs with free syntax (the software env's
+    ``run``, ``view``, ``create`` ...), or None when no line of the reply begins with one of ``verbs``.
+
+    The command starts at the first line that begins with a verb (after list markers, a shell prompt
+    ``$``, an ``Action:`` label or backticks; the verb's case is fixed) and keeps the lines after it (a
+    file's contents, a script) up to a Markdown code fence. With ``cot``/``tagged`` only the answer part is
+    read (after the last ``ACTION:``, inside the last action tag), all of its lines.
+
+    >>> verbs = ["run", "view", "create", "submit"]
+    >>> parse_command("run pytest -q", verbs), parse_command("Let me test it:\n```\nrun pytest -q\n```\nDone.", verbs)
+    ('run pytest -q', 'run pytest -q')
+    >>> parse_command("```bash\ncreate hello.py\nprint('hi')\n```", verbs)
+    "create hello.py\nprint('hi')"
+    >>> parse_command("1. Submit.", verbs), parse_command("$ view calc.py", verbs)
+    ('submit', 'view calc.py')
+    >>> parse_command("You can run the following command to test it.", verbs) is None
+    True
+    """
+    if not isinstance(reply, str):
+        return None
+    text = reply
+    if style == "tagged":
+        found = _ACTION_TAGS[0].findall(text) or _ACTION_TAGS[1].findall(text)
+        text = found[-1] if found else text
+    if style in ("cot", "tagged"):
+        parts = _ACTION_LINE.split(text)
+        text = parts[-1] if len(parts) > 1 else text
+    by_lower = {v.lower(): v for v in verbs}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        head = _COMMAND_LEAD.sub("", line.strip().strip("`").strip()).strip("`").strip()
+        word, _, rest = head.partition(" ")
+        verb = by_lower.get(word.lower().rstrip(".,;:!"))
+        if verb is None:
+            continue
+        body = []
+        for later in lines[i + 1:]:
+            if later.lstrip().startswith(_FENCE):
+                break
+            body.append(later)
+        while body and not body[-1].strip():
+            body.pop()
+        return "\n".join([verb + (" " + rest.strip() if rest.strip() else "")] + body)
+    return None
+
+
 def _escape(text: str) -> str:
     """Regex metacharacters escaped, nothing else (``re.escape`` also escapes spaces, which a grammar
-    converter need not understand)."""
-    return "".join("\\" + c if c in ".^$*+?()[]{}|\\" else c for c in text)
+    converter need not understand); a dot as ``[.]``, since llama-cpp-python's server (0.3.36) dies on a
+    grammar made from ``\\.``."""
+    return "".join("[.]" if c == "." else "\\" + c if c in "^$*+?()[]{}|\\" else c for c in text)
 
 
 def template_pattern(template: str) -> str:
@@ -220,7 +277,7 @@ def template_pattern(template: str) -> str:
     pieces = _TEMPLATE.split(template)
     out = "^" + _escape(pieces[0])
     for piece in pieces[1:]:
-        stop = _escape(piece[0]) if piece else ""
+        stop = ("\\" + piece[0] if piece[0] in "]\\^-[" else piece[0]) if piece else ""  # inside a class
         out += r'[^<>"\\\n' + stop + "]+" + _escape(piece)
     return out + "$"
 
@@ -356,15 +413,18 @@ class LLMAgent:
         msgs.append({"role": "user", "content": "\n\n".join(parts)})
         return msgs
 
+    def _declared(self, name: str, default: Any) -> Any:
+        """What the env (its text view, where it is played through one) declares as ``name``."""
+        owner = self._view() or self.env
+        try:  # the outermost declaration: a wrapper that fills in templates (InstructionSearch) overrides its env
+            return owner.get_wrapper_attr(name)
+        except AttributeError:
+            return getattr(owner, name, default)
+
     def _declared_complete(self) -> bool:
         """The env's ``complete_actions``: its lists hold whole commands and forms with ``<...>`` placeholders
         to fill in, nothing the agent must complete otherwise (verbs with free syntax)."""
-        owner = self._view() or self.env
-        try:  # the outermost declaration: a wrapper that fills in templates (InstructionSearch) overrides its env
-            complete = owner.get_wrapper_attr("complete_actions")
-        except AttributeError:
-            complete = getattr(owner, "complete_actions", True)
-        return bool(complete)
+        return bool(self._declared("complete_actions", True))
 
     def _complete(self, actions: list[str]) -> bool:
         """Whether ``actions`` are whole commands to pick from (not templates or verbs to complete). Decided
@@ -372,12 +432,18 @@ class LLMAgent:
         return self._declared_complete() and not any(_TEMPLATE.search(a) for a in actions)
 
     def _response_format(self, actions: list[str]) -> dict[str, Any] | None:
-        if not self.constrained or not actions or not self._declared_complete():
-            return None  # nothing to constrain to (free text, or verbs whose syntax the env describes in words)
-        forms = [a for a in actions if _TEMPLATE.search(a)]
-        whole = [a for a in actions if a not in forms]
-        choices: list[dict[str, Any]] = [{"type": "string", "enum": whole}] if whole else []
-        choices += [{"type": "string", "pattern": template_pattern(form)} for form in forms]
+        if not self.constrained or not actions:
+            return None  # free text: nothing to constrain to
+        if self._declared_complete():
+            forms = [a for a in actions if _TEMPLATE.search(a)]
+            whole = [a for a in actions if a not in forms]
+            choices: list[dict[str, Any]] = [{"type": "string", "enum": whole}] if whole else []
+            choices += [{"type": "string", "pattern": template_pattern(form)} for form in forms]
+        else:  # verbs with free syntax: the env's own pattern of one-line commands, where it declares one
+            pattern = self._declared("action_pattern", None)
+            if not pattern:
+                return None
+            choices = [{"type": "string", "pattern": pattern}]
         props: dict[str, Any] = {"action": choices[0] if len(choices) == 1 else {"anyOf": choices}}
         required = ["action"]
         if self.prompt in ("cot", "tagged"):
@@ -422,6 +488,7 @@ class LLMAgent:
         actions = list(info.get("admissible_actions") or [])
         templates = bool(actions) and any(_TEMPLATE.search(a) for a in actions)
         usable = actions if actions and (self._complete(actions) or templates) else []
+        verbs = actions if actions and not templates and not self._declared_complete() else []
         constrained = self.constrained and bool(actions) and reply.lstrip().startswith("{")
         if constrained:  # the grammar gave the format; a JSON reply is not checked for an ACTION line
             try:
@@ -430,7 +497,8 @@ class LLMAgent:
                 pass
         elif not follows_format(reply, self.prompt):
             self._stats["unformatted_replies"] += 1
-        action = parse_reply(reply, usable, "naive" if self.prompt == "few-shot" else self.prompt)
+        style = "naive" if self.prompt == "few-shot" else self.prompt
+        action = parse_command(reply, verbs, style) if verbs else parse_reply(reply, usable, style)
         self._feedback = ""
         if action is None:
             self._stats["invalid_replies"] += 1

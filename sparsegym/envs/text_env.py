@@ -108,6 +108,11 @@ class TextEnv(gymnasium.Env[str, str]):
     #: from, and possibly forms whose ``<...>`` placeholders it fills in (WebShop's ``search[<query>]``);
     #: False when it lists verbs whose syntax is described in words (the software env's actions).
     complete_actions = True
+    #: For an env whose actions are verbs with free syntax (``complete_actions = False``): a JSON-schema
+    #: ``pattern`` (anchored, one line, no JSON quote or backslash, as llama.cpp's grammar converter needs)
+    #: of commands it accepts, which ``LLMAgent(constrained=True)`` has the server enforce; None: such an
+    #: agent's replies are not constrained.
+    action_pattern: str | None = None
     #: How to reply and what an unusable reply costs, for :meth:`instructions`; None: the sentences
     #: ``complete_actions`` implies.
     reply_rule: str | None = None

@@ -30,6 +30,9 @@ class TextView:
     version = "1"
     #: True when ``action_names`` are whole commands to pick from; False when they are templates to fill in.
     complete_actions = True
+    #: With templates (``complete_actions = False``): a JSON-schema ``pattern`` of the commands that fill them
+    #: in, for constrained decoding (see :attr:`sparsegym.envs.text_env.TextEnv.action_pattern`); None: none.
+    action_pattern: str | None = None
 
     def __init__(self, env: gymnasium.Env, action_names: tuple[str, ...], default_action: int = 0):
         self.env = env

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("openai")
 
 import sparsegym  # noqa: E402
-from sparsegym.agents.llm import LLMAgent, parse_reply  # noqa: E402
+from sparsegym.agents.llm import LLMAgent, parse_command, parse_reply  # noqa: E402
 from sparsegym.errors import ConfigError  # noqa: E402
 from sparsegym.llm.testing import ScriptedLLMServer  # noqa: E402
 from sparsegym.wrappers import TextObservation  # noqa: E402
@@ -59,6 +59,38 @@ REPLIES = [
 @pytest.mark.parametrize("reply, style, actions, expected", REPLIES)
 def test_parse_reply(reply, style, actions, expected):
     assert parse_reply(reply, actions, style) == expected
+
+
+SWE_VERBS = ["run", "view", "create", "str_replace", "insert", "undo", "submit"]
+# (reply, style, expected): how small models write commands for an env of verbs with free syntax.
+COMMANDS = [
+    ("run pytest -q", "naive", "run pytest -q"),
+    ("Run pytest -q", "naive", "run pytest -q"),
+    ("submit", "naive", "submit"),
+    ("Submit.", "naive", "submit"),
+    ("`view calc.py 1 20`", "naive", "view calc.py 1 20"),
+    ("$ run ls", "naive", "run ls"),
+    ("- undo calc.py", "naive", "undo calc.py"),
+    ("Action: view setup.py", "naive", "view setup.py"),
+    ("Let me look first.\n```\nview calc.py\n```\nThen I will fix it.", "naive", "view calc.py"),
+    ("```bash\nrun python -m pytest\n```", "naive", "run python -m pytest"),
+    ("create hello.py\nprint('hi')\n\nprint('bye')\n\n", "naive", "create hello.py\nprint('hi')\n\nprint('bye')"),
+    ("```\nstr_replace calc.py\n<<<<<<< OLD\na - b\n=======\na + b\n>>>>>>> NEW\n```", "naive",
+     "str_replace calc.py\n<<<<<<< OLD\na - b\n=======\na + b\n>>>>>>> NEW"),
+    ("You can run the following command to run the action:\n```\npython3 -m pytest -v\n```", "naive", None),
+    ("You have at most 50 steps.", "naive", None),
+    ("", "naive", None),
+    ("The add function subtracts; I should run the tests.\nACTION: run pytest -q tests/test_calc.py", "cot",
+     "run pytest -q tests/test_calc.py"),
+    ("First, view the file.\nACTION: create fix.py\nx = 1", "cot", "create fix.py\nx = 1"),
+    ("I think it's fixed. <action>submit</action>", "tagged", "submit"),
+    ("view calc.py is what I would do", "cot", "view calc.py is what I would do"),  # no ACTION line: the whole reply
+]
+
+
+@pytest.mark.parametrize("reply, style, expected", COMMANDS)
+def test_parse_command(reply, style, expected):
+    assert parse_command(reply, SWE_VERBS, style) == expected
 
 
 def _last_body(server):
@@ -229,21 +261,73 @@ def test_text_native_envs_get_their_instructions_and_the_game_answers_invalid_re
     assert info["invalid_actions"] in (0, 1)  # the game's own contract decides; nothing raised
 
 
-def test_free_text_envs_are_not_constrained_and_get_their_syntax_prompt():
-    from sparsegym.envs.family import get_family  # noqa: F401
+def test_continuous_bandits_are_constrained_to_numbers_and_get_their_syntax_prompt():
+    import re
 
     env = TextObservation(sparsegym.make("sparsegym/DynLinBandit-Continuous-Rho07-v0"))
-    with ScriptedLLMServer(reply=lambda r: "play 0.3 0.6") as server:
-        agent = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
-        agent.reset(0)
-        obs, info = env.reset(seed=0)
-        assert agent.act(obs, info) == "play 0.3 0.6"
-        body = _last_body(server)
-    assert body.get("response_format") is None  # a template cannot be an enum
-    last = body["messages"][-1]["content"]
-    assert "Action forms: play <x1> <x2>" in last and "in the syntax described" in last
+    for constrained in (True, False):
+        with ScriptedLLMServer(reply=lambda r: "play 0.3 0.6") as server:
+            agent = LLMAgent(env, base_url=server.base_url, cache=False, constrained=constrained)
+            agent.reset(0)
+            obs, info = env.reset(seed=0)
+            assert agent.act(obs, info) == "play 0.3 0.6"
+            body = _last_body(server)
+        last = body["messages"][-1]["content"]
+        assert "Action forms: play <x1> <x2>" in last and "in the syntax described" in last
+        if not constrained:
+            assert body.get("response_format") is None
+            continue
+        action = body["response_format"]["schema"]["properties"]["action"]
+        pattern = env.get_wrapper_attr("view").action_pattern
+        assert action == {"type": "string", "pattern": pattern}
+        assert [bool(re.fullmatch(pattern, s)) for s in ("play 0.3 0.6", "play 0 1", "play .25 1.0")] == [True] * 3
+        assert [bool(re.fullmatch(pattern, s)) for s in ("play 0.3", "play 2 0.5", "play 0.3 0.6 0.1", "play x y",
+                                                         "play <x1> <x2>")] == [False] * 5
     obs, r, *_ = env.step("play 0.3 0.6")
     assert "Last round you played (0.30, 0.60)" in obs
+
+
+def test_software_repair_replies_are_parsed_as_commands_counted_and_constrained_to_one_line_actions():
+    """The software env lists verbs with free syntax: a reply's command is read from its first line that
+    begins with a verb (chatter around it dropped), a reply with none is counted invalid and sent as it is
+    (the env answers with its error), and constrained decoding sends the env's pattern of one-line actions."""
+    import re
+
+    from sparsegym.envs.swe.env import SWEEnv
+    from sparsegym.envs.swe.sandbox import isolation_available
+
+    if not isolation_available():
+        pytest.skip("the local sandbox (bubblewrap) cannot run here")
+    env = sparsegym.make("sparsegym/SWE-Mutation-v0", command_timeout=20)
+    replies = iter(["Let me see the files.\n```\nview LICENSE 1 3\n```\nThen I will fix it.",
+                    "You can run the following command to run the action:\n```\npython3 -m pytest\n```",
+                    '{"action": "run ls"}'])
+    try:
+        with ScriptedLLMServer(reply=lambda r: next(replies)) as server:
+            agent = LLMAgent(env, base_url=server.base_url, cache=False)
+            agent.reset(0)
+            obs, info = env.reset(seed=0)
+            first = agent.act(obs, info)
+            assert _last_body(server).get("response_format") is None
+            obs, _, _, _, info = env.step(first)
+            assert first == "view LICENSE 1 3" and obs.splitlines()[0].lstrip().startswith("1")
+            second = agent.act(obs, info)
+            assert agent.episode_stats()["invalid_replies"] == 1  # no line begins with a verb
+            obs, _, _, _, info = env.step(second)
+            assert obs.startswith("Error: unknown action 'You'") and info["action_error"]
+            constrained = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
+            constrained.reset(0)
+            assert constrained.act(obs, info) == "run ls"
+            action = _last_body(server)["response_format"]["schema"]["properties"]["action"]
+    finally:
+        env.close()
+    assert action == {"type": "string", "pattern": SWEEnv.action_pattern}
+    ok = ("submit", "run pytest -q", "run sed -i s/a - b/a + b/ calc.py", "view calc.py", "view calc.py 1 20",
+          "undo calc.py")
+    bad = ("run", "view", "create calc.py", 'run echo "hi"', "str_replace calc.py", "look around", "view a b")
+    assert all(re.fullmatch(SWEEnv.action_pattern, a) for a in ok)
+    assert not any(re.fullmatch(SWEEnv.action_pattern, a) for a in bad)
+    assert constrained.episode_stats()["invalid_replies"] == 0
 
 
 def test_a_wrapper_that_fills_in_templates_makes_the_search_page_constrained():
@@ -302,5 +386,11 @@ def test_a_list_with_whole_commands_and_a_form_gets_either_kind():
     assert fmt["schema"]["properties"]["action"] == {"anyOf": [
         {"type": "string", "enum": ["look"]}, {"type": "string", "pattern": template_pattern("say <words>")}]}
     assert template_pattern("say <words>") == r'^say [^<>"\\\n]+$'
-    agent._declared_complete = lambda: False  # verbs described in words: nothing to constrain
-    assert agent._response_format(["look", "say <words>"]) is None
+    # a dot is written [.] (llama-cpp-python's server dies on an escaped dot); inside the class it stops the form
+    assert template_pattern("go to <place>.") == r'^go to [^<>"\\\n.]+[.]$'
+    agent._declared_complete = lambda: False  # verbs described in words: only the env's own pattern, if any
+    agent._declared = lambda name, default: None
+    assert agent._response_format(["look", "say"]) is None
+    agent._declared = lambda name, default: "^(look|say [a-z ]+)$" if name == "action_pattern" else default
+    assert agent._response_format(["look", "say"])["schema"]["properties"]["action"] == {
+        "type": "string", "pattern": "^(look|say [a-z ]+)$"}

@@ -61,3 +61,33 @@ def test_prompt_styles_give_valid_or_counted_replies(server):
             obs, _, term, trunc, info = env.step(action)
         stats = agent.episode_stats()
         assert stats["calls"] == 3 and 0 <= stats["invalid_replies"] <= 3
+
+
+def test_the_real_server_holds_replies_to_each_kind_of_pattern(server):
+    """Every pattern LLMAgent sends (a form's, the software env's one-line actions, the continuous bandits'
+    numbers) is accepted by llama.cpp's grammar converter, and a reply the server finished matches it."""
+    import json
+    import re
+
+    import sparsegym
+    from sparsegym.agents.llm import template_pattern
+    from sparsegym.envs.swe.env import SWEEnv
+    from sparsegym.llm import LLMClient
+    from sparsegym.wrappers import TextObservation
+
+    bandit = TextObservation(sparsegym.make("sparsegym/DynLinBandit-Continuous-Rho07-v0"))
+    cases = [
+        (template_pattern("search[<query>]"), "Find a blue mug. Reply search[<query>] with your keywords."),
+        (SWEEnv.action_pattern, "Tests fail in calc.py. Actions: run <command>, view <path>, undo <path>, submit."),
+        (bandit.get_wrapper_attr("view").action_pattern, "Choose 2 numbers between 0 and 1: play <x1> <x2>."),
+    ]
+    client = LLMClient(server.base_url, server.model, cache=False)
+    for pattern, prompt in cases:
+        schema = {"type": "object", "properties": {"action": {"type": "string", "pattern": pattern}},
+                  "required": ["action"]}
+        result = client.chat(messages=[{"role": "user", "content": prompt}], temperature=0.0, max_tokens=64,
+                             response_format={"type": "json_object", "schema": schema})
+        if result.finish_reasons[0] == "length":  # cut inside the string: nothing to check but the prefix
+            assert result.text.lstrip().startswith("{")
+            continue
+        assert re.fullmatch(pattern, json.loads(result.text)["action"]), (pattern, result.text)

@@ -88,6 +88,9 @@ class ContinuousBanditTextView(TextView):
         self.d = int(np.prod(space.shape))
         template = "play " + " ".join(f"<x{i + 1}>" for i in range(self.d))
         super().__init__(env, (template,), 0)
+        if np.all(self.low == 0) and np.all(self.high == 1):  # constrained decoding: d numbers in [0, 1]
+            # "[.]", not "\.": llama-cpp-python's server (0.3.36) dies on a grammar made from an escaped dot.
+            self.action_pattern = rf"^play( (0([.][0-9]{{1,3}})?|1([.]0{{1,3}})?|[.][0-9]{{1,3}})){{{self.d}}}$"
         self.horizon = (env.spec.max_episode_steps if env.spec else None) or getattr(env.unwrapped, "horizon", None)
         self.start()
 
