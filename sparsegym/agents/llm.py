@@ -241,7 +241,8 @@ def parse_command(reply: str, verbs: Sequence[str], style: str = "naive") -> str
     for i, line in enumerate(lines):
         head = _COMMAND_LEAD.sub("", line.strip().strip("`").strip()).strip("`").strip()
         word, _, rest = head.partition(" ")
-        verb = by_lower.get(word.lower().rstrip(".,;:!"))
+        # "Submit." alone is the verb; "Run; view; create" (a list of the verbs) is not a command
+        verb = by_lower.get(word.lower() if rest.strip() else word.lower().rstrip(".!"))
         if verb is None:
             continue
         body = []

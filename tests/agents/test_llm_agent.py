@@ -79,6 +79,8 @@ COMMANDS = [
      "str_replace calc.py\n<<<<<<< OLD\na - b\n=======\na + b\n>>>>>>> NEW"),
     ("You can run the following command to run the action:\n```\npython3 -m pytest -v\n```", "naive", None),
     ("You have at most 50 steps.", "naive", None),
+    ("1. Run; view; create; str_replace; undo; submit", "naive", None),  # the verbs listed back
+    ("Run: pytest", "naive", None),
     ("", "naive", None),
     ("The add function subtracts; I should run the tests.\nACTION: run pytest -q tests/test_calc.py", "cot",
      "run pytest -q tests/test_calc.py"),
