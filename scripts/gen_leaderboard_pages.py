@@ -120,7 +120,8 @@ def render_page(data: dict, folder: Path) -> str:
             "## What the LLM agents did",
             "",
             "Per agent, over its episodes: model calls (one per step), the share of replies that named no valid "
-            "action (each answered with the view's default action), the share without the answer line its "
+            "action or command (on a text view the view's default action is played instead; a text-native game "
+            "gets the reply as it is and answers with its own error), the share without the answer line its "
             "prompt style asks for (\"no format\": no `ACTION:` line after chain of thought; n/a for episodes "
             "stored before it was counted), the share cut at the reply's token limit (\"cut\"), the share "
             "answered from the response cache (a request repeated exactly, as in an agent stuck in a loop), "
