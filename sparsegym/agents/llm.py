@@ -320,7 +320,8 @@ class LLMAgent:
             observations are cut in the middle to half their length, down to 256 characters, before the
             error stands (``context_trims`` counts each step down).
         temperature: sampling temperature (0: greedy).
-        max_tokens: the reply's token limit (default: 32 for answers, 256 with thinking).
+        max_tokens: the reply's token limit (default: 32 for answers, 256 with thinking, or the env's
+            ``reply_tokens`` where that is more: 512 on software repair, whose edits carry file text).
         seed: the base seed of sampled requests (used when ``temperature > 0``).
         demos: oracle episodes shown with ``prompt="few-shot"``.
         cache: the response cache (see :class:`sparsegym.llm.LLMClient`); a warm rerun makes no requests.
@@ -344,7 +345,8 @@ class LLMAgent:
                 "or wrap the env in sparsegym.wrappers.TextObservation")
         self.env, self.prompt, self.constrained = env, prompt, bool(constrained)
         self.history, self.temperature, self.seed, self.demos = int(history), float(temperature), seed, int(demos)
-        self.max_tokens = max_tokens or _DEFAULT_MAX_TOKENS[prompt]
+        # the style's budget, or the env's where one action can be long (TextEnv.reply_tokens: software repair)
+        self.max_tokens = max_tokens or max(_DEFAULT_MAX_TOKENS[prompt], int(self._declared("reply_tokens", None) or 0))
         self.client = client if client is not None else shared_client(base_url, model, api_key, cache,
                                                                        max_concurrency, timeout)
         self._instructions = self._make_instructions()

@@ -113,6 +113,9 @@ class TextEnv(gymnasium.Env[str, str]):
     #: of commands it accepts, which ``LLMAgent(constrained=True)`` has the server enforce; None: such an
     #: agent's replies are not constrained.
     action_pattern: str | None = None
+    #: The reply budget (tokens) an LLM agent gets here when its user sets none, where one action can be
+    #: long (the software env's edits carry file text); None: the agent's own default (a one-line command).
+    reply_tokens: int | None = None
     #: How to reply and what an unusable reply costs, for :meth:`instructions`; None: the sentences
     #: ``complete_actions`` implies.
     reply_rule: str | None = None

@@ -276,6 +276,7 @@ def test_continuous_bandits_are_constrained_to_numbers_and_get_their_syntax_prom
             body = _last_body(server)
         last = body["messages"][-1]["content"]
         assert "Action forms: play <x1> <x2>" in last and "in the syntax described" in last
+        assert body["max_tokens"] == 32  # a one-line command: the style's own budget
         if not constrained:
             assert body.get("response_format") is None
             continue
@@ -311,13 +312,15 @@ def test_software_repair_replies_are_parsed_as_commands_counted_and_constrained_
             obs, info = env.reset(seed=0)
             first = agent.act(obs, info)
             assert _last_body(server).get("response_format") is None
+            assert _last_body(server)["max_tokens"] == 512  # the env's reply budget: edits carry file text
             obs, _, _, _, info = env.step(first)
             assert first == "view LICENSE 1 3" and obs.splitlines()[0].lstrip().startswith("1")
             second = agent.act(obs, info)
             assert agent.episode_stats()["invalid_replies"] == 1  # no line begins with a verb
             obs, _, _, _, info = env.step(second)
             assert obs.startswith("Error: unknown action 'You'") and info["action_error"]
-            constrained = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True)
+            constrained = LLMAgent(env, base_url=server.base_url, cache=False, constrained=True, max_tokens=32)
+            assert constrained.max_tokens == 32  # a budget the user sets stands
             constrained.reset(0)
             assert constrained.act(obs, info) == "run ls"
             action = _last_body(server)["response_format"]["schema"]["properties"]["action"]

@@ -133,6 +133,7 @@ class SWEEnv(TextEnv):
     #: (llama.cpp's converter applies it to the JSON text, others to the decoded string), so a constrained
     #: agent edits through ``run`` (``sed``, ``python -c``); the JSON string also rules out double quotes
     #: and backslashes in its commands.
+    reply_tokens = 512  # an edit holds a file's text: LLMAgent's default budget here (32 fits a game command)
     action_pattern = r'^(submit|run [^"\\\n ][^"\\\n]*|view [^"\\\n ]+( [0-9]+ [0-9]+)?|undo [^"\\\n ]+)$'
 
     collapse_whitespace = False
