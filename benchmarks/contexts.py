@@ -30,13 +30,12 @@ frames in one context (``k = 1``, seed 0), two runs of each recipe. The paper's 
 on a shared machine): episodic counts 0.01, global counts 0.00, so with its one value head and this
 ``int_coef`` neither bonus solves MultiRoom-N4-S5 even when every episode is the same layout. The
 two-head recipe (about 5 minutes each, the machine to itself): episodic counts 1.00, first at 0.9 after
-86,016 frames, global counts 1.00 after 72,704. So 500,000 frames suffice with that learner, and the
+86,016 frames, global counts 1.00 after 72,704, their product 1.00 after 54,272. So 500,000 frames suffice with that learner, and the
 learner, not the budget, held the paper's recipe back here. With the two-head recipe and every episode a
 fresh layout (``k`` unlimited, seed 0, about 4 minutes each): episodic counts 1.00 (0.9 after 106,496
 frames), global counts 0.00, the product 0.00. One seed agrees with the paper on the first two halves of
 its claim (both bonuses work in one context; only the episodic one when contexts never repeat) and not
-on the third (the product was not robust here); k = 3 and 10, the product at k = 1 and more seeds are
-still to be run (about 5 minutes a run on 2 cores). ``contexts.png`` and ``contexts_two_heads.png`` show
+on the third (the product was not robust here); k = 3 and 10 and more seeds are still to be run (about 5 minutes a run on 2 cores). ``contexts.png`` and ``contexts_two_heads.png`` show
 the 500,000-frame runs.
 """
 
