@@ -128,9 +128,10 @@ def _fill(template: str, answer: str) -> str | None:
     return rest.strip() if inside.strip() else None
 
 
-def _answer_text(reply: str, style: str) -> str:
-    """The part of a reply that should hold the action: after the last ``ACTION:`` (cot), inside the last
-    ``<action>`` tag (tagged; BALROG's ``<|ACTION|>...<|END|>`` too), else the whole reply."""
+def _answer_text(reply: str, style: str, all_lines: bool = False) -> str:
+    """The part of a reply that should hold the action: after the last ``ACTION:`` (cot; its first line, or
+    every line with ``all_lines``), inside the last ``<action>`` tag (tagged; BALROG's
+    ``<|ACTION|>...<|END|>`` too), else the whole reply."""
     if style == "tagged":
         found = _ACTION_TAGS[0].findall(reply) or _ACTION_TAGS[1].findall(reply)
         if found:
@@ -138,6 +139,8 @@ def _answer_text(reply: str, style: str) -> str:
     if style in ("cot", "tagged"):
         parts = _ACTION_LINE.split(reply)
         if len(parts) > 1:
+            if all_lines:
+                return parts[-1]
             return parts[-1].strip().splitlines()[0] if parts[-1].strip() else ""
     return reply
 
@@ -229,15 +232,8 @@ def parse_command(reply: str, verbs: Sequence[str], style: str = "naive") -> str
     """
     if not isinstance(reply, str):
         return None
-    text = reply
-    if style == "tagged":
-        found = _ACTION_TAGS[0].findall(text) or _ACTION_TAGS[1].findall(text)
-        text = found[-1] if found else text
-    if style in ("cot", "tagged"):
-        parts = _ACTION_LINE.split(text)
-        text = parts[-1] if len(parts) > 1 else text
     by_lower = {v.lower(): v for v in verbs}
-    lines = text.splitlines()
+    lines = _answer_text(reply, style, all_lines=True).splitlines()
     for i, line in enumerate(lines):
         head = _COMMAND_LEAD.sub("", line.strip().strip("`").strip()).strip("`").strip()
         word, _, rest = head.partition(" ")

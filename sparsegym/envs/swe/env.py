@@ -127,13 +127,13 @@ class SWEEnv(TextEnv):
         "str_replace <path> then <<<<<<< OLD / old text / ======= / new text / >>>>>>> NEW; insert <path> <line> "
         "then the text; undo <path>; submit (grades the repository and ends the episode).")
     complete_actions = False  # actions are verbs with free-text arguments
+    reply_tokens = 512  # an edit holds a file's text: LLMAgent's default budget here (32 fits a game command)
     #: Constrained decoding (``LLMAgent(constrained=True)``) allows the one-line actions: ``submit``, ``run``
     #: with a shell command, ``view`` with a path (and a line range), ``undo`` with a path. The editing actions
     #: carry file text on later lines, which a JSON-schema pattern cannot ask of every server alike
     #: (llama.cpp's converter applies it to the JSON text, others to the decoded string), so a constrained
     #: agent edits through ``run`` (``sed``, ``python -c``); the JSON string also rules out double quotes
     #: and backslashes in its commands.
-    reply_tokens = 512  # an edit holds a file's text: LLMAgent's default budget here (32 fits a game command)
     action_pattern = r'^(submit|run [^"\\\n ][^"\\\n]*|view [^"\\\n ]+( [0-9]+ [0-9]+)?|undo [^"\\\n ]+)$'
 
     collapse_whitespace = False
