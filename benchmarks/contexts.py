@@ -92,8 +92,9 @@ def _save(path: Path, rows: list[dict]) -> None:
 
 
 def _plot(rows: list[dict], budget: int, path: Path, recipe: str = "paper") -> None:
-    """Mean success at ``budget`` (and each seed as a dot) against the pool size, one line per method, for
-    the runs of one recipe."""
+    """Two panels per env for the runs of one recipe at ``budget``, one line per method against the pool
+    size: mean success at the budget, and median frames until success first reached 0.9 (a run that never
+    did counts as the budget, drawn as a hollow dot). Each seed is a dot."""
     try:
         import matplotlib
 
@@ -105,30 +106,76 @@ def _plot(rows: list[dict], budget: int, path: Path, recipe: str = "paper") -> N
     if not rows:
         return
     envs = sorted({r["env"] for r in rows})
-    fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
+    fig, axes = plt.subplots(2, len(envs), figsize=(7 * len(envs), 8), squeeze=False)
+    for col, env_id in enumerate(envs):
         pools = [k for k in POOLS if any(r["k"] == k and r["env"] == env_id for r in rows)]
+        success_ax, frames_ax = axes[0][col], axes[1][col]
         for i, method in enumerate(METHODS):
-            xs, means = [], []
+            xs, means, medians = [], [], []
             for x, k in enumerate(pools):
-                vals = [r["success_at_budget"] for r in rows if r["env"] == env_id and r["method"] == method
-                        and r["k"] == k and not math.isnan(r["success_at_budget"])]
-                if vals:
-                    xs.append(x)
-                    means.append(sum(vals) / len(vals))
-                    ax.scatter([x + 0.05 * (i - 1)] * len(vals), vals, s=10, alpha=0.5, color=f"C{i}")
-            ax.plot(xs, means, marker="o", color=f"C{i}", label=method)
+                runs = [r for r in rows if r["env"] == env_id and r["method"] == method and r["k"] == k
+                        and not math.isnan(r["success_at_budget"])]
+                if not runs:
+                    continue
+                at = x + 0.05 * (i - 1)  # the seeds' dots sit beside their mean, one column per method
+                xs.append(x)
+                vals = [r["success_at_budget"] for r in runs]
+                means.append(sum(vals) / len(vals))
+                success_ax.scatter([at] * len(vals), vals, s=10, alpha=0.5, color=f"C{i}")
+                reached = [r["frames_to_0.9"] for r in runs]
+                frames = sorted(budget if math.isnan(f) else f for f in reached)
+                medians.append(frames[len(frames) // 2] if len(frames) % 2 else
+                               (frames[len(frames) // 2 - 1] + frames[len(frames) // 2]) / 2)
+                hit = [f for f in reached if not math.isnan(f)]
+                frames_ax.scatter([at] * len(hit), hit, s=10, alpha=0.5, color=f"C{i}")
+                missed = len(reached) - len(hit)
+                frames_ax.scatter([at] * missed, [budget] * missed, s=14, facecolors="none", color=f"C{i}")
+            success_ax.plot(xs, means, marker="o", color=f"C{i}", label=method)
+            frames_ax.plot(xs, medians, marker="o", color=f"C{i}", label=method)
         seeds = len({r["seed"] for r in rows if r["env"] == env_id})
-        ax.set_xticks(range(len(pools)), pools)
-        ax.set_xlim(-0.5, len(pools) - 0.5)  # the seeds' dots sit 0.05 beside their mean, whatever the number of pools
-        ax.set_xlabel("contexts (seed pool size k)")
-        ax.set_ylabel("success, last 100 training episodes")
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{env_id.split('/')[-1]}: {budget:,} frames, {seeds} seed(s), {recipe} recipe", fontsize=9)
-        ax.legend(fontsize=7)
+        for ax in (success_ax, frames_ax):
+            ax.set_xticks(range(len(pools)), pools)
+            ax.set_xlim(-0.5, len(pools) - 0.5)
+            ax.set_xlabel("contexts (seed pool size k)")
+            ax.legend(fontsize=7)
+        success_ax.set_ylabel("success, last 100 training episodes (mean)")
+        success_ax.set_ylim(-0.05, 1.05)
+        success_ax.set_title(f"{env_id.split('/')[-1]}: {budget:,} frames, {seeds} seed(s), {recipe} recipe",
+                             fontsize=9)
+        frames_ax.set_ylabel("frames to success 0.9 (median; never = budget)")
+        frames_ax.set_ylim(0, budget * 1.05)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a markdown table: one line per env, recipe, budget, method and pool size, seeds in
+    order (the README renders the kept file with it)."""
+    def frames(x: float) -> str:
+        return "-" if math.isnan(x) else f"{x / 1000:.0f}k"
+
+    lines = ["| env | recipe | budget | method | k | seeds | success at budget (per seed) | mean "
+             "| frames to 0.9 (per seed) |", "|---|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["env"], r["recipe"], r["budget"], r["method"], r["k"]), []).append(r)
+
+    def order(key: tuple) -> tuple:
+        env_id, recipe, budget, method, k = key
+        return (env_id, recipe, budget, METHODS.index(method) if method in METHODS else 99, method,
+                POOLS.index(k) if k in POOLS else 99, k)
+
+    for key in sorted(groups, key=order):
+        env_id, recipe, budget, method, k = key
+        runs = sorted(groups[key], key=lambda r: r["seed"])
+        success = [r["success_at_budget"] for r in runs]
+        mean = sum(success) / len(success)
+        lines.append(f"| {env_id.split('/')[-1].removeprefix('MiniGrid-').removesuffix('-v0')} | {recipe} "
+                     f"| {budget:,} | {method} | {k} | {', '.join(str(r['seed']) for r in runs)} "
+                     f"| {' / '.join(f'{s:.2f}' for s in success)} | {mean:.2f} "
+                     f"| {' / '.join(frames(r['frames_to_0.9']) for r in runs)} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -144,6 +191,7 @@ def main() -> int:
                         help="the learner: the paper's (one head, per-step std) or two heads with return std")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--rerun", action="store_true", help="repeat runs already in the results file")
+    parser.add_argument("--table", action="store_true", help="only print the results file as a markdown table")
     args = parser.parse_args()
     for k in args.pools:
         if k != "unlimited" and not (k.isdigit() and int(k) > 0):
@@ -151,6 +199,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "contexts.csv"
     rows = _load(path)
+    if args.table:
+        print(table(rows))
+        return 0
     ident = lambda r: (r["env"], r["method"], str(r["k"]), int(r["seed"]), int(r["budget"]), float(r["int_coef"]),  # noqa: E731
                        r["recipe"])
     jobs = [(e, m, k, s) for e in args.envs for k in args.pools for m in args.methods for s in args.seeds]
