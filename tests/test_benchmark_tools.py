@@ -74,3 +74,44 @@ def test_config_overrides_are_named_in_the_method_and_checked(tmp_path):
                    check=True)
     rows = _module()._load(tmp_path / "exploration.csv")
     assert [r["method"] for r in rows] == ["ppo [ent_coef=0.0 intrinsic_recipe=two_heads]"]
+
+
+def _contexts_module():
+    path = BENCH.parent / "contexts.py"
+    spec = importlib.util.spec_from_file_location("contexts_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def _context_row(method, k, seed, frames, success, recipe="two_heads"):
+    return {"env": "sparsegym/MiniGrid-MultiRoom-N4-S5-v0", "method": method, "k": k, "seed": seed,
+            "budget": 500_000, "int_coef": 0.1, "recipe": recipe, "frames_to_0.9": frames,
+            "success_at_budget": success, "episodes": 100.0, "minutes": 4.0}
+
+
+def test_contexts_table_groups_seeds_per_method_and_pool_in_the_benchmarks_order(tmp_path):
+    bench = _contexts_module()
+    rows = [_context_row("global_counts", "unlimited", 1, math.nan, 0.0),
+            _context_row("global_x_episodic_counts", "unlimited", 1, 465_920.0, 0.88),
+            _context_row("global_x_episodic_counts", "unlimited", 0, math.nan, 0.0),
+            _context_row("episodic_counts", "10", 0, 98_304.0, 1.0),
+            _context_row("episodic_counts", "1", 0, 86_016.0, 1.0),
+            _context_row("episodic_counts", "1", 0, math.nan, 0.01, recipe="paper")]
+    bench._save(tmp_path / "contexts.csv", rows)
+    out = subprocess.run([sys.executable, str(BENCH.parent / "contexts.py"), "--out", str(tmp_path), "--table"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()[2:]
+    keys = [tuple(line.split(" | ")[1:5]) for line in lines]
+    assert keys == [("paper", "500,000", "episodic_counts", "1"),
+                    ("two_heads", "500,000", "episodic_counts", "1"),
+                    ("two_heads", "500,000", "episodic_counts", "10"),
+                    ("two_heads", "500,000", "global_counts", "unlimited"),
+                    ("two_heads", "500,000", "global_x_episodic_counts", "unlimited")]
+    # seeds in order, the mean of their success, a dash for a run that never reached 0.9
+    assert lines[-1].endswith("| 0, 1 | 0.00 / 0.88 | 0.44 | - / 466k |")
+    assert not (tmp_path / "contexts_two_heads.png").exists()  # --table only prints
