@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import importlib
 import math
 import re
 import statistics
@@ -302,31 +303,27 @@ def _ratio_summary(path: Path) -> str:
     return text
 
 
-def _exploration_table(path: Path) -> str:
+def _benchmark(name: str):
+    """A benchmark script of benchmarks/ as a module (it imports its siblings, as when run directly)."""
     sys.path.insert(0, str(BENCH))
     try:
-        import exploration
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+def _exploration_table(path: Path) -> str:
+    exploration = _benchmark("exploration")
     return exploration.table(exploration._load(path))
 
 
 def _text_agents_table(path: Path) -> str:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import text_agents
-    finally:
-        sys.path.remove(str(BENCH))
-    return text_agents.checkpoints(path)
+    return _benchmark("text_agents").checkpoints(path)
 
 
 def _bandits_table(path: Path) -> str:
     """Final regret per instance and agent, and the log-log slopes the benchmark prints."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        from bandits_regret import slope
-    finally:
-        sys.path.remove(str(BENCH))
+    slope = _benchmark("bandits_regret").slope
     header, rows = _read_csv(path)
     ts = [float(h[1:]) for h in header[2:]]
     envs: dict[str, dict[str, list[float]]] = {}
@@ -344,11 +341,7 @@ def _bandits_table(path: Path) -> str:
 
 
 def _contexts_table(path: Path) -> str:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import contexts
-    finally:
-        sys.path.remove(str(BENCH))
+    contexts = _benchmark("contexts")
     return contexts.table(contexts._load(path))
 
 
