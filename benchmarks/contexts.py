@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -136,9 +137,7 @@ def _plot(rows: list[dict], budget: int, path: Path, recipe: str = "paper") -> N
                 means.append(sum(vals) / len(vals))
                 success_ax.scatter([at] * len(vals), vals, s=10, alpha=0.5, color=f"C{i}")
                 reached = [r["frames_to_0.9"] for r in runs]
-                frames = sorted(budget if math.isnan(f) else f for f in reached)
-                medians.append(frames[len(frames) // 2] if len(frames) % 2 else
-                               (frames[len(frames) // 2 - 1] + frames[len(frames) // 2]) / 2)
+                medians.append(statistics.median(budget if math.isnan(f) else f for f in reached))
                 hit = [f for f in reached if not math.isnan(f)]
                 frames_ax.scatter([at] * len(hit), hit, s=10, alpha=0.5, color=f"C{i}")
                 missed = len(reached) - len(hit)
@@ -209,12 +208,12 @@ def main() -> int:
     for k in args.pools:
         if k != "unlimited" and not (k.isdigit() and int(k) > 0):
             parser.error(f"a pool size is a positive integer or 'unlimited', got {k!r}")
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "contexts.csv"
-    rows = _load(path)
     if args.table:
-        print(table(rows))
+        print(table(_load(path)))
         return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = _load(path)
     ident = lambda r: (r["env"], r["method"], str(r["k"]), int(r["seed"]), int(r["budget"]), float(r["int_coef"]),  # noqa: E731
                        r["recipe"])
     jobs = [(e, m, k, s) for e in args.envs for k in args.pools for m in args.methods for s in args.seeds]
