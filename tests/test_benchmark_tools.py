@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "exploration.py"
 
 
@@ -115,3 +117,29 @@ def test_contexts_table_groups_seeds_per_method_and_pool_in_the_benchmarks_order
     # seeds in order, the mean of their success, a dash for a run that never reached 0.9
     assert lines[-1].endswith("| 0, 1 | 0.00 / 0.88 | 0.44 | - / 466k |")
     assert not (tmp_path / "contexts_two_heads.png").exists()  # --table only prints
+
+
+def _bandits_module():
+    path = BENCH.parent / "bandits_regret.py"
+    spec = importlib.util.spec_from_file_location("bandits_regret_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lsd_block_oracle_is_the_optimum_when_one_block_spans_the_horizon_and_never_above_it():
+    bench = _bandits_module()
+    from sparsegym.envs.bandits.lsd import make_lsd
+
+    for seed in range(3):
+        env = make_lsd("monotone", k=3, tau_max=2, instance_seed=seed, horizon=6)
+        whole = bench.run_env(env, bench.BlockOracle(env, d=6), 0).sum()
+        assert whole == pytest.approx(env.unwrapped.optimal_value)
+        for d in (1, 2, 4):
+            assert bench.run_env(env, bench.BlockOracle(env, d=d), 0).sum() <= env.unwrapped.optimal_value + 1e-9
+    # d = 1 plays the arm whose payoff is best in its current state, round by round: the greedy planner
+    from sparsegym.agents.bandits import LSDPlanner
+
+    env = make_lsd("monotone", k=3, tau_max=4, instance_seed=0, horizon=50)
+    assert bench.run_env(env, bench.BlockOracle(env, d=1), 0).sum() == pytest.approx(
+        bench.run_env(env, LSDPlanner(env, "greedy"), 0).sum())
