@@ -49,6 +49,7 @@ from sparsegym.agents.bandits import (
     LSDLPPlanner,
     LSDOptimistic,
     LSDPlanner,
+    _signed_state,
     isi_block_lp,
 )
 from sparsegym.baselines import RandomAgent
@@ -172,7 +173,7 @@ class BlockOracle:
 
     def act(self, observation, info) -> int:
         if not self.plan:
-            state = tuple(int(v) - self.tau_max for v in np.asarray(observation).reshape(-1))
+            state = _signed_state(observation, self.tau_max)  # read as ISI-CombUCB1 reads it
             self.plan, _ = isi_block_lp(self.model, self.model.index[state], self.mu, self.d)
         return self.plan.pop(0)
 

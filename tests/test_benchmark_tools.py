@@ -1,4 +1,5 @@
-"""The exploration benchmark's bookkeeping: merging results from parallel runs and the README table."""
+"""Benchmark scripts' own pieces: the exploration benchmark's merging and README table, the contexts
+table, and the bandit benchmark's block oracle."""
 
 import importlib.util
 import math
