@@ -12,10 +12,12 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "exploration.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("exploration_bench", BENCH)
+def _module(name: str = "exploration"):
+    """The benchmark script ``benchmarks/<name>.py`` as a module."""
+    path = BENCH.parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCH.parent))  # the script imports its sibling _results_csv, as when run directly
+    sys.path.insert(0, str(BENCH.parent))  # the scripts import their sibling _results_csv, as when run directly
     try:
         spec.loader.exec_module(module)
     finally:
@@ -79,18 +81,6 @@ def test_config_overrides_are_named_in_the_method_and_checked(tmp_path):
     assert [r["method"] for r in rows] == ["ppo [ent_coef=0.0 intrinsic_recipe=two_heads]"]
 
 
-def _contexts_module():
-    path = BENCH.parent / "contexts.py"
-    spec = importlib.util.spec_from_file_location("contexts_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
-
-
 def _context_row(method, k, seed, frames, success, recipe="two_heads"):
     return {"env": "sparsegym/MiniGrid-MultiRoom-N4-S5-v0", "method": method, "k": k, "seed": seed,
             "budget": 500_000, "int_coef": 0.1, "recipe": recipe, "frames_to_0.9": frames,
@@ -98,7 +88,7 @@ def _context_row(method, k, seed, frames, success, recipe="two_heads"):
 
 
 def test_contexts_table_groups_seeds_per_method_and_pool_in_the_benchmarks_order(tmp_path):
-    bench = _contexts_module()
+    bench = _module("contexts")
     rows = [_context_row("global_counts", "unlimited", 1, math.nan, 0.0),
             _context_row("global_x_episodic_counts", "unlimited", 1, 465_920.0, 0.88),
             _context_row("global_x_episodic_counts", "unlimited", 0, math.nan, 0.0),
@@ -120,16 +110,8 @@ def test_contexts_table_groups_seeds_per_method_and_pool_in_the_benchmarks_order
     assert not (tmp_path / "contexts_two_heads.png").exists()  # --table only prints
 
 
-def _bandits_module():
-    path = BENCH.parent / "bandits_regret.py"
-    spec = importlib.util.spec_from_file_location("bandits_regret_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_lsd_block_oracle_is_the_optimum_when_one_block_spans_the_horizon_and_never_above_it():
-    bench = _bandits_module()
+    bench = _module("bandits_regret")
     from sparsegym.envs.bandits.lsd import make_lsd
 
     for seed in range(3):
