@@ -91,10 +91,18 @@ def run_eval(server, suite, k: int, cache: str | bool, store_path: Path) -> dict
     stats = [r.agent_stats or {} for r in rows]
     tokens = sum(s.get("completion_tokens", 0) for s in stats)
     busy = sum(s.get("llm_seconds", 0.0) for s in stats)
+    prompt = sum(s.get("prompt_tokens", 0) for s in stats)
+    reused = sum(s.get("cached_prompt_tokens", 0) for s in stats)
+    requests = sum(s.get("requests", 0) for s in stats)
     return {"k": k, "episodes": len(rows), "failed": result.failed, "wall_s": wall,
             "episodes_per_min": 60 * len(rows) / wall, "tokens_per_s": tokens / wall,
-            "requests": sum(s.get("requests", 0) for s in stats), "calls": sum(s.get("calls", 0) for s in stats),
-            "occupancy": busy / wall, "completion_tokens": tokens}
+            "requests": requests, "calls": sum(s.get("calls", 0) for s in stats),
+            "occupancy": busy / wall, "completion_tokens": tokens, "prompt_tokens": prompt,
+            "cached_prompt_tokens": reused,
+            # Prompt tokens the server computed (not reused from its prompt cache) per request: the prefill
+            # work, which batching does not shorten on a CPU, against the completion tokens it does.
+            "prefill_per_request": (prompt - reused) / max(1, requests),
+            "completion_per_request": tokens / max(1, requests)}
 
 
 #: Every request the agents made, per (agent, episode), in order: what the ceiling replays.
@@ -208,7 +216,8 @@ def main() -> int:
              f"# server: {engine_desc}, SmolLM2-135M-Instruct Q4_1; "
              f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite"
              + (f", episodes capped at {args.max_steps} turns" if args.max_steps else ""),
-             "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"]
+             "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"
+             "  prefill/req  reply/req"]
     base: dict[str, dict] = {}
     for r in rows:
         if r.get("warm_cache_rerun"):
@@ -216,7 +225,8 @@ def main() -> int:
         b = base.setdefault(r["suite"], r)
         lines.append(f"{r['suite']:<10} {r['k']:>2}  {r['episodes_per_min']:>12.2f}  {r['episodes_per_min'] / b['episodes_per_min']:>6.2f}"
                      f"  {r['tokens_per_s']:>8.1f}  {r['tokens_per_s'] / b['tokens_per_s']:>6.2f}  {r['occupancy']:>9.2f}"
-                     f"  {r['ceiling_tokens_per_s']:>13.1f}  {r['share_of_ceiling']:>5.2f}  {r['failed']:>6}")
+                     f"  {r['ceiling_tokens_per_s']:>13.1f}  {r['share_of_ceiling']:>5.2f}  {r['failed']:>6}"
+                     f"  {r.get('prefill_per_request', float('nan')):>11.1f}  {r.get('completion_per_request', float('nan')):>9.1f}")
     for r in rows:
         if r.get("warm_cache_rerun"):
             lines.append(f"{r['suite']}: warm-cache rerun at K={r['k']}: {r['requests']} requests for {r['calls']} calls")

@@ -458,8 +458,8 @@ class LLMAgent:
         self._step = 0
         self._history_cap = self.history  # lowered for the rest of the episode when a prompt overflows
         self._observation_cap: int | None = None  # then observations are cut to this many characters
-        self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                       "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0, "llm_seconds": 0.0,
+        self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
+                       "completion_tokens": 0, "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0, "llm_seconds": 0.0,
                        "context_trims": 0}
 
     def episode_stats(self) -> dict[str, Any]:
@@ -479,6 +479,7 @@ class LLMAgent:
         self._stats["requests"] += usage.requests
         self._stats["cache_hits"] += usage.cache_hits
         self._stats["prompt_tokens"] += usage.prompt_tokens
+        self._stats["cached_prompt_tokens"] += usage.cached_prompt_tokens
         self._stats["completion_tokens"] += usage.completion_tokens
         self._stats["llm_seconds"] += seconds
         reply = result.text or ""

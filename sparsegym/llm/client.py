@@ -150,12 +150,16 @@ class _Tally:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
 
     def add_usage(self, data: dict[str, Any]) -> None:
         usage = data.get("usage")
         if isinstance(usage, dict):
             self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             self.completion_tokens += int(usage.get("completion_tokens") or 0)
+            details = usage.get("prompt_tokens_details")  # OpenAI's field; llama.cpp's server and vLLM fill it too
+            if isinstance(details, dict):
+                self.cached_prompt_tokens += int(details.get("cached_tokens") or 0)
 
 
 @dataclass
@@ -572,7 +576,7 @@ class LLMClient:
     def _account(self, call: _Call, failed: bool = False) -> Usage:
         """The call's usage, added to the client's totals (a failed call's requests count too)."""
         usage = Usage(prompt_tokens=call.tally.prompt_tokens, completion_tokens=call.tally.completion_tokens,
-                      requests=call.tally.requests, retries=call.tally.retries, cache_hits=call.hits,
+                      cached_prompt_tokens=call.tally.cached_prompt_tokens, requests=call.tally.requests, retries=call.tally.retries, cache_hits=call.hits,
                       seconds=time.perf_counter() - call.started, calls=1, errors=int(failed))
         with self._lock:
             self._stats = self._stats + usage

@@ -21,7 +21,7 @@ class Usage:
     costs no tokens and counts in ``cache_hits`` instead.
     """
 
-    prompt_tokens: int = 0  # prompt tokens the server processed, over every request made
+    prompt_tokens: int = 0  # prompt tokens of every request made (the server's count)
     completion_tokens: int = 0  # tokens the server generated, over every request made
     requests: int = 0  # HTTP requests actually sent, retries included (not the /v1/models look-up)
     retries: int = 0  # of those, the ones that repeated a failed request
@@ -29,6 +29,10 @@ class Usage:
     seconds: float = 0.0  # wall-clock time of the call(s), waits between retries included; summed over calls
     calls: int = 0  # chat/complete calls (1 in a call's own usage), failed ones included
     errors: int = 0  # of those, the calls that raised (their requests and tokens count above too)
+    # Of ``prompt_tokens``, those the server reused from its prompt cache instead of computing them (its
+    # ``usage.prompt_tokens_details.cached_tokens``; 0 where a server does not say). What it computed is
+    # ``prompt_tokens - cached_prompt_tokens``: the prefill work, which on a CPU bounds a batching server.
+    cached_prompt_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -94,11 +94,25 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def count_tokens(request: dict[str, Any]) -> int:
+def prompt_words(request: dict[str, Any]) -> list[str]:
     """The server's stand-in for tokenising a prompt: whitespace-separated words of every message (or the prompt)."""
     if "messages" in request:
-        return sum(len(_content_text(m.get("content")).split()) for m in request["messages"] if isinstance(m, dict))
-    return len(str(request.get("prompt", "")).split())
+        return [w for m in request["messages"] if isinstance(m, dict) for w in _content_text(m.get("content")).split()]
+    return str(request.get("prompt", "")).split()
+
+
+def count_tokens(request: dict[str, Any]) -> int:
+    """The prompt's length in :func:`prompt_words`."""
+    return len(prompt_words(request))
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class ScriptedLLMServer:
@@ -110,7 +124,8 @@ class ScriptedLLMServer:
     def __init__(self, reply: Callable[[dict[str, Any]], str | Fault] | None = None, *,
                  models: Iterable[str] = ("scripted-model",), strict_model: bool = True,
                  choices_per_request: int | None = None, delay: float = 0.0, context_limit: int | None = None,
-                 context_error: str = "llama.cpp", host: str = "127.0.0.1", port: int = 0):
+                 context_error: str = "llama.cpp", prompt_cache: bool = False, host: str = "127.0.0.1",
+                 port: int = 0):
         if context_error not in ("llama.cpp", "openai", "bare"):
             raise ConfigError(f"context_error must be 'llama.cpp', 'openai' or 'bare', got {context_error!r}")
         self.reply = reply or default_reply
@@ -120,6 +135,10 @@ class ScriptedLLMServer:
         self.delay = delay
         self.context_limit = context_limit
         self.context_error = context_error
+        # Like llama.cpp's server, report in ``usage.prompt_tokens_details.cached_tokens`` the prompt's words
+        # that match the head of the previous request's prompt (a one-slot prefix cache).
+        self.prompt_cache = prompt_cache
+        self._last_prompt: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -243,14 +262,18 @@ class ScriptedLLMServer:
                 if request.get("logprobs") is not None:
                     choice["logprobs"] = _completion_logprobs(words, int(request.get("logprobs") or 0))
             choices.append(choice)
+        usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                 "total_tokens": prompt_tokens + completion_tokens}
         with self._lock:
             self._ids += 1
             ident = self._ids
+            if self.prompt_cache:
+                words = prompt_words(request)
+                usage["prompt_tokens_details"] = {"cached_tokens": _common_prefix(words, self._last_prompt)}
+                self._last_prompt = words
         return 200, {
             "id": f"{'chatcmpl' if chat else 'cmpl'}-{ident}", "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()), "model": model, "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "created": int(time.time()), "model": model, "choices": choices, "usage": usage,
         }, {}
 
     def _context_error(self, prompt_tokens: int, max_tokens: Any) -> tuple[int, Any, dict[str, str]] | None:

@@ -197,6 +197,25 @@ def test_an_invalid_reply_plays_the_default_action_with_feedback():
     assert stats["prompt_tokens"] > 0 and stats["completion_tokens"] > 0
 
 
+def test_the_instructions_lead_every_request_so_a_prefix_cache_reuses_them():
+    """The instructions are the system turn of every request: a server's prompt cache skips them, and the
+    episode's stats count the prompt tokens it reused."""
+    from sparsegym.llm.testing import prompt_words
+
+    env = _minigrid()
+    with ScriptedLLMServer(reply=lambda r: "turn left", prompt_cache=True) as server:
+        agent = LLMAgent(env, base_url=server.base_url, cache=False, history=0)
+        agent.reset(0)
+        obs, info = env.reset(seed=0)
+        for _ in range(3):
+            assert agent.act(obs, info) == "turn left"
+            obs, *_, info = env.step("turn left")
+        instructions = len(prompt_words({"messages": _last_body(server)["messages"][:1]}))
+    stats = agent.episode_stats()
+    assert stats["calls"] == 3 and instructions > 50
+    assert 2 * instructions <= stats["cached_prompt_tokens"] < stats["prompt_tokens"]
+
+
 def test_cot_replies_without_their_action_line_and_cut_replies_are_counted():
     env = _minigrid()
     replies = iter(["I see a wall.\nACTION: turn left",   # formatted

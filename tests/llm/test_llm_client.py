@@ -83,6 +83,20 @@ def test_chat_returns_text_usage_and_the_only_model(server, make_client):
     assert "n" not in sent and "seed" not in sent
 
 
+def test_usage_counts_the_prompt_tokens_the_server_reused_from_its_cache(server, make_client):
+    assert make_client(server.base_url).chat(HI).usage.cached_prompt_tokens == 0  # a server that does not say
+    system = {"role": "system", "content": "You play a text game. Answer with one action."}  # 9 words
+    with ScriptedLLMServer(prompt_cache=True) as srv:
+        client = make_client(srv.base_url)
+        first = client.chat([system, {"role": "user", "content": "You see a door."}])
+        second = client.chat([system, {"role": "user", "content": "You see a key."}])
+        third = client.chat([{"role": "user", "content": "Something else entirely."}])
+        assert [r.usage.cached_prompt_tokens for r in (first, second, third)] == [0, 12, 0]  # 9 + "You see a"
+        assert second.usage.prompt_tokens == 13 and client.stats.cached_prompt_tokens == 12
+        again = client.chat([{"role": "user", "content": "Something else entirely."}], n=2, temperature=1.0)
+        assert again.usage.requests in (1, 2) and again.usage.cached_prompt_tokens == 3 * again.usage.requests
+
+
 def test_length_finish_reason_and_stop_are_passed(server, make_client):
     server.reply = lambda request: "one two three four five"
     res = make_client(server.base_url).chat(HI, max_tokens=2, stop=["\n"])
