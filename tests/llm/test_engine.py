@@ -428,6 +428,26 @@ def test_real_engine_chat_and_completions(engine_server):
 
 @pytest.mark.llm_server
 @real
+def test_real_engine_reuses_a_shared_prompt_head_and_the_client_counts_it(engine_server):
+    """LLMAgent puts the instructions first in every request so llama.cpp's prompt cache skips them; the
+    client reads how many prompt tokens the server reused (usage.prompt_tokens_details.cached_tokens)."""
+    pytest.importorskip("openai")
+    from sparsegym.llm import LLMClient
+
+    system = {"role": "system", "content": "You play a text adventure. " * 20 + "Answer with one command."}
+    with LLMClient(engine_server.base_url, engine_server.model, cache=False) as client:
+        first = client.chat([system, {"role": "user", "content": "You are in a kitchen. What do you do?"}],
+                            max_tokens=4, temperature=0)
+        second = client.chat([system, {"role": "user", "content": "You are in a garden. What do you do?"}],
+                             max_tokens=4, temperature=0)
+    assert second.usage.prompt_tokens > 100
+    # the whole system turn (over 100 tokens) came from the cache; the new user turn was computed
+    assert 100 < second.usage.cached_prompt_tokens < second.usage.prompt_tokens
+    assert first.usage.cached_prompt_tokens < second.usage.cached_prompt_tokens
+
+
+@pytest.mark.llm_server
+@real
 @pytest.mark.parametrize("form", ["json_object", "json_schema"])
 def test_real_engine_constrains_to_the_enum(engine_server, form):
     actions = ["take coin", "go north", "open door"]
