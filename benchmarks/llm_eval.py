@@ -15,6 +15,14 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
+Every round (and every ceiling) starts with llama-server's prompt cache emptied, since all rounds play the
+same seeds and would otherwise find one another's prompts in the slots. Each row also says where a
+request's server time went: prompt tokens the server computed per request (``prefill/req``: not reused
+from its prompt cache) against the tokens it generated (``reply/req``), and the server's own mean
+milliseconds on the prompt and on generating (llama.cpp's ``timings``). On a CPU, batching shares the
+generation steps of concurrent requests but barely shortens prompt processing, so the more of a request's
+time is prompt, the less 16 in flight can gain over 1.
+
     python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--max-steps 20] [--engine E] [--parallel N]
 
 ``--engine`` picks ``LocalServer``'s engine: ``llama-server`` (llama.cpp's C++ server with continuous
@@ -123,6 +131,49 @@ def record_requests() -> None:
     LLMAgent._request = recording
 
 
+#: llama.cpp's server timings of every answered request of the round (``timings`` in its replies: the
+#: milliseconds it spent on the prompt and on generating), to split a request's time into prefill and decode.
+TIMINGS: list[dict] = []
+
+
+def record_timings() -> None:
+    """Make LLMAgent keep the server's ``timings`` of each reply it gets (where the server sends them)."""
+    from sparsegym.agents.llm import LLMAgent
+
+    original = LLMAgent._decide
+
+    def keeping(self, observation, info, result, seconds):
+        for raw in result.raw or []:
+            timings = (getattr(raw, "model_extra", None) or {}).get("timings")
+            if isinstance(timings, dict):
+                TIMINGS.append(timings)
+        return original(self, observation, info, result, seconds)
+
+    LLMAgent._decide = keeping
+
+
+def timing_summary() -> dict:
+    """Mean prompt and generation milliseconds per request, from the server's own timings."""
+    if not TIMINGS:
+        return {}
+    n = len(TIMINGS)
+    return {"server_prompt_ms": sum(t.get("prompt_ms", 0.0) for t in TIMINGS) / n,
+            "server_predicted_ms": sum(t.get("predicted_ms", 0.0) for t in TIMINGS) / n,
+            "server_timed_requests": n}
+
+
+def clear_prompt_cache(server) -> None:
+    """Empty every slot of llama-server's prompt cache, so that no round starts with the prompts of the one
+    before (every round plays the same seeds, so at temperature 0 it sends many of the same prompts)."""
+    if server.engine != "llama-server":
+        return  # llama-cpp-python's server keeps one prompt per process and offers no way to drop it
+    import httpx
+
+    root = server.base_url.rsplit("/v1", 1)[0]
+    for slot in range(server.parallel):
+        httpx.post(f"{root}/slots/{slot}?action=erase", timeout=60).raise_for_status()
+
+
 def ceiling(server, episodes: list[list[dict]], k: int, budget: int) -> float:
     """The server's completion tokens/s on the run's own requests, with no env or agent in the loop: k
     replayers, each sending one recorded episode's requests in their order (as the agent did, so the
@@ -188,10 +239,14 @@ def main() -> int:
     if args.parallel is None:
         args.parallel = 2 if args.engine == "python" else max(16, max(args.concurrency))
     record_requests()
+    record_timings()
     if args.max_steps:
         cap_episodes(args.max_steps)
     rows: list[dict] = []
-    with LocalServer(parallel=args.parallel, engine=args.engine) as server, tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(
+            parallel=args.parallel, engine=args.engine,
+            # lets clear_prompt_cache empty the slots between rounds (llama-server allows slot actions only then)
+            extra_args=["--slot-save-path", tmp] if args.engine == "llama-server" else ()) as server:
         engine_desc = (f"llama.cpp's llama-server, {server.parallel} slots with continuous batching, "
                        f"{server.threads} threads" if args.engine == "llama-server" else
                        f"llama.cpp (llama-cpp-python) x {server.parallel} processes of {server.threads} thread(s)")
@@ -199,7 +254,11 @@ def main() -> int:
             suite = _suite(name, args.episodes)
             for k in args.concurrency:
                 RECORDED.clear()
+                TIMINGS.clear()
+                clear_prompt_cache(server)
                 row = {"suite": name, **run_eval(server, suite, k, False, Path(tmp) / f"{name}-{k}.db")}
+                row.update(timing_summary())
+                clear_prompt_cache(server)
                 row["ceiling_tokens_per_s"] = ceiling(server, list(RECORDED.values()), k, args.ceiling_requests)
                 row["share_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
                 rows.append(row)
@@ -217,7 +276,7 @@ def main() -> int:
              f"agent: LLMAgent constrained, max_tokens 24, history {HISTORY}; {args.episodes} episodes x 2 envs per suite"
              + (f", episodes capped at {args.max_steps} turns" if args.max_steps else ""),
              "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"
-             "  prefill/req  reply/req"]
+             "  prefill/req  reply/req  prompt ms  gen ms"]
     base: dict[str, dict] = {}
     for r in rows:
         if r.get("warm_cache_rerun"):
@@ -226,7 +285,8 @@ def main() -> int:
         lines.append(f"{r['suite']:<10} {r['k']:>2}  {r['episodes_per_min']:>12.2f}  {r['episodes_per_min'] / b['episodes_per_min']:>6.2f}"
                      f"  {r['tokens_per_s']:>8.1f}  {r['tokens_per_s'] / b['tokens_per_s']:>6.2f}  {r['occupancy']:>9.2f}"
                      f"  {r['ceiling_tokens_per_s']:>13.1f}  {r['share_of_ceiling']:>5.2f}  {r['failed']:>6}"
-                     f"  {r.get('prefill_per_request', float('nan')):>11.1f}  {r.get('completion_per_request', float('nan')):>9.1f}")
+                     f"  {r.get('prefill_per_request', float('nan')):>11.1f}  {r.get('completion_per_request', float('nan')):>9.1f}"
+                     f"  {r.get('server_prompt_ms', float('nan')):>9.0f}  {r.get('server_predicted_ms', float('nan')):>6.0f}")
     for r in rows:
         if r.get("warm_cache_rerun"):
             lines.append(f"{r['suite']}: warm-cache rerun at K={r['k']}: {r['requests']} requests for {r['calls']} calls")
