@@ -15,7 +15,9 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
 
 Then the largest K once more with a warm cache: it must make zero requests.
 
-Every round (and every ceiling) starts with llama-server's prompt cache emptied, since all rounds play the
+Before the rounds, every env is reset once on every seed (TextWorld makes each game on first use and
+keeps it on disk, a second of CPU the first round alone would pay). Every round (and every ceiling)
+starts with llama-server's prompt cache emptied, since all rounds play the
 same seeds and would otherwise find one another's prompts in the slots. Each row also says where a
 request's server time went: prompt tokens the server computed per request (``prefill/req``: not reused
 from its prompt cache) against the tokens it generated (``reply/req``), and the server's own mean
@@ -162,6 +164,20 @@ def timing_summary() -> dict:
             "server_timed_requests": n}
 
 
+def warm_envs(suite) -> None:
+    """Reset every env of the suite on every seed the rounds play, untimed: TextWorld makes each game
+    (about a second of CPU) on its first use and keeps it on disk, so the first round alone would pay."""
+    from sparsegym.leaderboards.evaluator import make_env
+
+    for env_id in suite.env_ids:
+        env, _ = make_env(env_id, "text")
+        try:
+            for seed in suite.seeds("dev"):
+                env.reset(seed=seed)
+        finally:
+            env.close()
+
+
 def clear_prompt_cache(server) -> None:
     """Empty every slot of llama-server's prompt cache, so that no round starts with the prompts of the one
     before (every round plays the same seeds, so at temperature 0 it sends many of the same prompts)."""
@@ -252,6 +268,7 @@ def main() -> int:
                        f"llama.cpp (llama-cpp-python) x {server.parallel} processes of {server.threads} thread(s)")
         for name in args.suites:
             suite = _suite(name, args.episodes)
+            warm_envs(suite)
             for k in args.concurrency:
                 RECORDED.clear()
                 TIMINGS.clear()
