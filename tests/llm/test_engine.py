@@ -516,3 +516,25 @@ def test_real_engine_stop_frees_the_port_and_leaves_no_process():
     srv.stop()
     assert _gone(leader) and srv_mod.port_is_free("127.0.0.1", port)
     assert subprocess.run(["pgrep", "-g", str(leader)], capture_output=True).stdout.strip() == b""
+
+
+@pytest.mark.llm_server
+@real
+def test_llm_eval_benchmark_empties_the_prompt_cache_between_rounds(tmp_path):
+    """benchmarks/llm_eval.py starts each round with every slot emptied, so a round cannot reuse the prompts
+    of the round before (they replay the same seeds)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_eval.py"
+    spec = importlib.util.spec_from_file_location("llm_eval_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    body = {"model": "smollm2", "max_tokens": 2, "temperature": 0,
+            "messages": [{"role": "user", "content": "Describe a quiet library in one sentence. " * 5}]}
+    with LocalServer(engine="llama-server", binary=REAL_BINARY, parallel=2, n_ctx=512, ready_timeout=120,
+                     extra_args=["--slot-save-path", str(tmp_path)]) as server:
+        url = server.base_url + "/chat/completions"
+        _post(url, body)
+        assert _post(url, body)["usage"]["prompt_tokens_details"]["cached_tokens"] > 20  # the slot kept it
+        bench.clear_prompt_cache(server)
+        assert _post(url, body)["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
