@@ -13,7 +13,9 @@ episodes in flight K, this script runs ``sparsegym.agents:LLMAgent`` (SmolLM2-13
   order (so the server's prompt cache sees what it saw in the run), with no env or agent in the loop;
   and the evaluator's share of it.
 
-Then the largest K once more with a warm cache: it must make zero requests.
+Then the first K once more (``--no-baseline-again`` skips it): the machine's speed drifts during a run,
+so the ratios divide by the mean of the two first-K rounds, and the table says how far apart they were.
+And the largest K once more with a warm cache: it must make zero requests.
 
 Before the rounds, every env is reset once on every seed (TextWorld makes each game on first use and
 keeps it on disk, a second of CPU the first round alone would pay). Every round (and every ceiling)
@@ -26,6 +28,7 @@ generation steps of concurrent requests but barely shortens prompt processing, s
 time is prompt, the less 16 in flight can gain over 1.
 
     python benchmarks/llm_eval.py [--concurrency 1 4 8 16] [--episodes 8] [--max-steps 20] [--engine E] [--parallel N]
+                                  [--suites textworld smoke] [--no-baseline-again]
 
 ``--engine`` picks ``LocalServer``'s engine: ``llama-server`` (llama.cpp's C++ server with continuous
 batching; the default when ``sparsegym serve --build-engine`` has built it) or ``python``
@@ -238,6 +241,8 @@ def main() -> int:
                         help="LocalServer engine (default: llama-server when built, else python)")
     parser.add_argument("--parallel", type=int, default=None,
                         help="python engine: processes (default 2); llama-server: slots (default 16)")
+    parser.add_argument("--no-baseline-again", dest="baseline_again", action="store_false",
+                        help="do not run the first K again at the end (its mean with the first round is the baseline)")
     parser.add_argument("--ceiling-requests", type=int, default=160, help="requests the ceiling replays")
     parser.add_argument("--max-steps", type=int, default=MAX_STEPS, help="turns per episode (0: the env's own limit)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_eval.txt")
@@ -269,7 +274,10 @@ def main() -> int:
         for name in args.suites:
             suite = _suite(name, args.episodes)
             warm_envs(suite)
-            for k in args.concurrency:
+            # The first K again at the end: the machine's speed drifts over a run (measured here: one K = 1
+            # round 20% slower than another), so the ratios divide by the mean of the two first-K rounds.
+            again = [args.concurrency[0]] if args.baseline_again and len(args.concurrency) > 1 else []
+            for i, k in enumerate([*args.concurrency, *again]):
                 RECORDED.clear()
                 TIMINGS.clear()
                 clear_prompt_cache(server)
@@ -278,6 +286,8 @@ def main() -> int:
                 clear_prompt_cache(server)
                 row["ceiling_tokens_per_s"] = ceiling(server, list(RECORDED.values()), k, args.ceiling_requests)
                 row["share_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
+                if i >= len(args.concurrency):
+                    row["baseline_again"] = True
                 rows.append(row)
                 print(json.dumps(row))
             # A warm cache: run the largest K twice into one cache; the second run must make no request.
@@ -294,16 +304,20 @@ def main() -> int:
              + (f", episodes capped at {args.max_steps} turns" if args.max_steps else ""),
              "suite      K  episodes/min  x(K=1)  tokens/s  x(K=1)  occupancy  ceiling tok/s  share  failed"
              "  prefill/req  reply/req  prompt ms  gen ms"]
-    base: dict[str, dict] = {}
+    base = baselines(rows)
     for r in rows:
         if r.get("warm_cache_rerun"):
             continue
-        b = base.setdefault(r["suite"], r)
+        b = base[r["suite"]]
         lines.append(f"{r['suite']:<10} {r['k']:>2}  {r['episodes_per_min']:>12.2f}  {r['episodes_per_min'] / b['episodes_per_min']:>6.2f}"
                      f"  {r['tokens_per_s']:>8.1f}  {r['tokens_per_s'] / b['tokens_per_s']:>6.2f}  {r['occupancy']:>9.2f}"
                      f"  {r['ceiling_tokens_per_s']:>13.1f}  {r['share_of_ceiling']:>5.2f}  {r['failed']:>6}"
                      f"  {r.get('prefill_per_request', float('nan')):>11.1f}  {r.get('completion_per_request', float('nan')):>9.1f}"
                      f"  {r.get('server_prompt_ms', float('nan')):>9.0f}  {r.get('server_predicted_ms', float('nan')):>6.0f}")
+    for suite, b in base.items():
+        if b["rounds"] > 1:
+            lines.append(f"{suite}: K={b['k']} ran first and again last ({b['spread']:.0%} apart in episodes/min); "
+                         f"x(K={b['k']}) divides by the mean of the two")
     for r in rows:
         if r.get("warm_cache_rerun"):
             lines.append(f"{r['suite']}: warm-cache rerun at K={r['k']}: {r['requests']} requests for {r['calls']} calls")
@@ -316,6 +330,20 @@ def main() -> int:
     return 0
 
 
+def baselines(rows: list[dict]) -> dict[str, dict]:
+    """Per suite, the rates the ``x(K=1)`` columns divide by: the mean over the rounds at the suite's first K
+    (two when ``--baseline-again`` ran it again at the end), and how far apart those rounds were."""
+    out: dict[str, dict] = {}
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        timed = [r for r in rows if r["suite"] == suite and not r.get("warm_cache_rerun")]
+        first = [r for r in timed if r["k"] == timed[0]["k"]]
+        epm = [r["episodes_per_min"] for r in first]
+        out[suite] = {"k": timed[0]["k"], "rounds": len(first), "episodes_per_min": sum(epm) / len(epm),
+                      "tokens_per_s": sum(r["tokens_per_s"] for r in first) / len(first),
+                      "spread": (max(epm) - min(epm)) / (sum(epm) / len(epm))}
+    return out
+
+
 def _plot(rows: list[dict], path: Path) -> None:
     try:
         import matplotlib
@@ -326,7 +354,7 @@ def _plot(rows: list[dict], path: Path) -> None:
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for suite in dict.fromkeys(r["suite"] for r in rows):
-        rs = [r for r in rows if r["suite"] == suite and not r.get("warm_cache_rerun")]
+        rs = [r for r in rows if r["suite"] == suite and not r.get("warm_cache_rerun") and not r.get("baseline_again")]
         ax.plot([r["k"] for r in rs], [r["tokens_per_s"] for r in rs], "o-", label=f"{suite}: evaluator")
         ax.plot([r["k"] for r in rs], [r["ceiling_tokens_per_s"] for r in rs], "x--", label=f"{suite}: server ceiling")
     ax.set_xlabel("episodes (requests) in flight")

@@ -1,5 +1,5 @@
 """Benchmark scripts' own pieces: the exploration benchmark's merging and README table, the contexts
-table, and the bandit benchmark's block oracle."""
+table, the bandit benchmark's block oracle, and the LLM-evaluation benchmark's baseline."""
 
 import importlib.util
 import math
@@ -126,3 +126,16 @@ def test_lsd_block_oracle_is_the_optimum_when_one_block_spans_the_horizon_and_ne
     env = make_lsd("monotone", k=3, tau_max=4, instance_seed=0, horizon=50)
     assert bench.run_env(env, bench.BlockOracle(env, d=1), 0).sum() == pytest.approx(
         bench.run_env(env, LSDPlanner(env, "greedy"), 0).sum())
+
+
+def test_llm_eval_divides_by_the_mean_of_its_two_first_k_rounds():
+    bench = _module("llm_eval")
+    rows = [{"suite": "tw", "k": 1, "episodes_per_min": 4.0, "tokens_per_s": 20.0},
+            {"suite": "tw", "k": 16, "episodes_per_min": 10.0, "tokens_per_s": 50.0},
+            {"suite": "tw", "k": 1, "episodes_per_min": 6.0, "tokens_per_s": 30.0, "baseline_again": True},
+            {"suite": "tw", "k": 16, "episodes_per_min": 900.0, "tokens_per_s": 0.0, "warm_cache_rerun": True},
+            {"suite": "smoke", "k": 4, "episodes_per_min": 8.0, "tokens_per_s": 40.0}]
+    base = bench.baselines(rows)
+    assert base["tw"] == {"k": 1, "rounds": 2, "episodes_per_min": 5.0, "tokens_per_s": 25.0, "spread": 0.4}
+    assert rows[1]["episodes_per_min"] / base["tw"]["episodes_per_min"] == 2.0
+    assert base["smoke"]["rounds"] == 1 and base["smoke"]["k"] == 4 and base["smoke"]["spread"] == 0.0
