@@ -459,8 +459,8 @@ class LLMAgent:
         self._history_cap = self.history  # lowered for the rest of the episode when a prompt overflows
         self._observation_cap: int | None = None  # then observations are cut to this many characters
         self._stats = {"calls": 0, "requests": 0, "cache_hits": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
-                       "completion_tokens": 0, "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0, "llm_seconds": 0.0,
-                       "context_trims": 0}
+                       "completion_tokens": 0, "invalid_replies": 0, "unformatted_replies": 0, "truncated_replies": 0,
+                       "llm_seconds": 0.0, "context_trims": 0}
 
     def episode_stats(self) -> dict[str, Any]:
         """What this episode cost and how often the model's reply named no valid action."""

@@ -576,8 +576,8 @@ class LLMClient:
     def _account(self, call: _Call, failed: bool = False) -> Usage:
         """The call's usage, added to the client's totals (a failed call's requests count too)."""
         usage = Usage(prompt_tokens=call.tally.prompt_tokens, completion_tokens=call.tally.completion_tokens,
-                      cached_prompt_tokens=call.tally.cached_prompt_tokens, requests=call.tally.requests, retries=call.tally.retries, cache_hits=call.hits,
-                      seconds=time.perf_counter() - call.started, calls=1, errors=int(failed))
+                      cached_prompt_tokens=call.tally.cached_prompt_tokens, requests=call.tally.requests,
+                      retries=call.tally.retries, cache_hits=call.hits, seconds=time.perf_counter() - call.started, calls=1, errors=int(failed))
         with self._lock:
             self._stats = self._stats + usage
         return usage
