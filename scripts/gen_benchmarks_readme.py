@@ -197,7 +197,8 @@ NOTES = {
         "prompts in the slots, and the first alone made the games). The first K is run twice in the current "
         "version; the kept results predate that, and in two runs this session one TextWorld K = 1 round took "
         "210 s and another 272 s, so read ratios near a target with that spread in mind (16 in flight: 2.16x "
-        "in the run with the faster K = 1 round, 2.59x here). The warm-cache lines must say 0 requests."
+        "in the run with the faster K = 1 round, kept as `results/llm_eval_textworld.txt`; 2.59x in "
+        "`results/llm_eval.txt`). The warm-cache lines must say 0 requests."
     ),
     "llm_feedback": (
         "Every number here comes from a scripted judge (`ScriptedJudge`: labels from regular expressions over "

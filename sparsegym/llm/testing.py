@@ -226,7 +226,8 @@ class ScriptedLLMServer:
                                    "type": "invalid_request_error", "param": None, "code": "model_not_found"}}, {}
         if request.get("stream"):
             return 400, {"error": {"message": "this scripted server does not stream", "type": "invalid_request_error"}}, {}
-        prompt_tokens = count_tokens(request)
+        prompt = prompt_words(request)
+        prompt_tokens = len(prompt)
         max_tokens = request.get("max_tokens")
         if self.context_limit is not None:
             error = self._context_error(prompt_tokens, max_tokens)
@@ -268,9 +269,8 @@ class ScriptedLLMServer:
             self._ids += 1
             ident = self._ids
             if self.prompt_cache:
-                words = prompt_words(request)
-                usage["prompt_tokens_details"] = {"cached_tokens": _common_prefix(words, self._last_prompt)}
-                self._last_prompt = words
+                usage["prompt_tokens_details"] = {"cached_tokens": _common_prefix(prompt, self._last_prompt)}
+                self._last_prompt = prompt
         return 200, {
             "id": f"{'chatcmpl' if chat else 'cmpl'}-{ident}", "object": "chat.completion" if chat else "text_completion",
             "created": int(time.time()), "model": model, "choices": choices, "usage": usage,
