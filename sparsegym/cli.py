@@ -320,7 +320,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _text_algos() -> list[str]:
     from sparsegym.agents.text.algos import available
 
-    return available()
+    return available(load=False)  # the names only: building the parser must not import torch
 
 
 def _json_arg(text: str | None, flag: str, kind: type = dict) -> dict | list:

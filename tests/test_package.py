@@ -32,6 +32,20 @@ def test_import_is_light_and_registers_every_id():
     assert registered == "True"
 
 
+def test_the_command_line_parser_is_light_too():
+    # every `sparsegym` command builds the whole parser; `train`'s choices list the text-RL algorithms by name
+    out = _run(
+        """
+        import sys
+        from sparsegym.cli import build_parser
+        text = build_parser().format_help() + build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+        print([m for m in ("torch", "minigrid", "openai") if m in sys.modules], "gigpo" in text, "ppo-text" in text)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "True", "True"]
+
+
 def test_ids_follow_the_naming_contract():
     for entry in registry.ENTRIES:
         ns, name = entry.id.split("/", 1)

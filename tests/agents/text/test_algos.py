@@ -88,6 +88,15 @@ def test_registry_names_and_errors():
         TextRLConfig(algo="grpo", algo_kwargs={"omega": 1.0}).validate()
 
 
+def test_builtin_names_match_what_the_builtin_modules_register():
+    from sparsegym.agents.text.algos.base import BUILTIN_NAMES
+
+    available()  # imports the built-in modules
+    builtin = {name for name, cls in _REGISTRY.items() if cls.__module__.startswith("sparsegym.agents.text.algos.")}
+    assert sorted(builtin) == sorted(BUILTIN_NAMES)
+    assert set(BUILTIN_NAMES) <= set(available(load=False))
+
+
 def test_options_come_from_algo_kwargs(probe):
     algo = make_algorithm("probe-test", {"weight": 0.5})
     assert algo.options == _ProbeOptions(weight=0.5)

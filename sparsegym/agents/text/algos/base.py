@@ -139,8 +139,17 @@ def _load_builtin() -> None:
     from sparsegym.agents.text.algos import _builtin  # noqa: F401  (imports register the algorithms)
 
 
-def available() -> list[str]:
-    """The names of the registered algorithms."""
+#: The names the built-in modules register (:mod:`._builtin`), known without importing them: their
+#: modules import torch, which would cost every ``sparsegym`` command a second or more just to list them.
+#: A test checks this against the registry.
+BUILTIN_NAMES = ("arpo", "epo", "gigpo", "grpo", "hiper", "ppo-text", "rloo", "spa")
+
+
+def available(load: bool = True) -> list[str]:
+    """The names of the registered algorithms. ``load=False`` lists the built-in names and those already
+    registered without importing the built-in modules (and torch), for command-line help and choices."""
+    if not load:
+        return sorted(set(BUILTIN_NAMES) | set(_REGISTRY))
     _load_builtin()
     return sorted(_REGISTRY)
 
