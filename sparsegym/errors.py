@@ -9,6 +9,32 @@ class SparseGymError(Exception):
     """Base class of every error sparsegym raises on purpose."""
 
 
+class ServiceUnavailableError(SparseGymError):
+    """A service the agent needs (an LLM server, ...) cannot be reached, does not answer in time, or does not
+    serve what was asked for. It says nothing about the agent's play, and every later episode would fail the
+    same way, so an evaluation stops at the first one (:class:`EvaluationStoppedError`) instead of storing a
+    failed episode that a resumed run would then skip. Agents raise a subclass (the LLM client's
+    :class:`~sparsegym.llm.errors.LLMUnreachableError`, for one) and let it propagate."""
+
+
+class EvaluationStoppedError(SparseGymError, RuntimeError):
+    """An evaluation stopped because a service its agent needs is unavailable (:class:`ServiceUnavailableError`).
+    The episodes finished before it are stored; nothing is stored for the episode that stopped it, so running
+    the same evaluation again resumes there. ``cause`` is the service's error and ``result`` the
+    :class:`~sparsegym.leaderboards.evaluator.EvaluationResult` up to the stop."""
+
+    def __init__(self, agent: str, where: str, cause: str, result: object = None):
+        self.agent, self.where, self.cause, self.result = agent, where, cause, result
+        ran = getattr(result, "ran", None)
+        stored = f" ({ran} episode{'s' if ran != 1 else ''} of this run stored before it)" if ran is not None else ""
+        super().__init__(
+            f"the evaluation of {agent!r} stopped at {where}{stored}: {cause}. Nothing was stored for that episode: "
+            "fix the cause, then run the same evaluation again to resume where it stopped")
+
+    def __reduce__(self):
+        return type(self), (self.agent, self.where, self.cause, None)
+
+
 class ConfigError(SparseGymError, ValueError):
     """A bad argument, option or input value; the message names it, the values allowed and the fix."""
 

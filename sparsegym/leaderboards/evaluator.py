@@ -4,6 +4,11 @@ Robust by construction:
 
 * each episode runs inside :func:`run_episode`, which never raises: an agent that raises, exceeds the
   suite's per-step timeout, or returns an invalid action yields a failed record with the error;
+* except when what failed is a service the agent needs (:class:`~sparsegym.errors.ServiceUnavailableError`:
+  an LLM server that is down, overloaded or does not serve the model): that says nothing about the agent
+  and would fail every later episode alike, so the run stops with
+  :class:`~sparsegym.errors.EvaluationStoppedError`, storing nothing for that episode, and running it again
+  resumes there (a stored failure would be skipped for good);
 * every finished episode is committed to the store at once, and a run started again skips the stored
   ones, so an interrupted evaluation resumes without losing or repeating an episode;
 * with the process-pool backend a worker that dies (a segfault, an OOM kill) is replaced, and the
@@ -59,7 +64,7 @@ import sparsegym
 from sparsegym.envs.family import get_family
 from sparsegym.envs.progress import SuccessProgress, progress_for
 from sparsegym.envs.registry import get_entry
-from sparsegym.errors import ConfigError
+from sparsegym.errors import ConfigError, EvaluationStoppedError, ServiceUnavailableError
 from sparsegym.leaderboards.agent import build_agent, load_factory
 from sparsegym.leaderboards.identity import (
     NAME_HASH,
@@ -182,6 +187,18 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+@dataclass(frozen=True)
+class StoppedEpisode:
+    """What a runner returns instead of a record when a service the agent needs was unavailable
+    (:class:`~sparsegym.errors.ServiceUnavailableError`) at ``step`` of the episode: nothing is stored
+    for it, and :func:`evaluate` stops the run with the ``cause``."""
+
+    env_id: str
+    seed: int
+    step: int
+    cause: str
+
+
 class _Episode:
     """One episode's bookkeeping, shared by the synchronous and the asynchronous runners: the return, the
     step count, success, progression (the family's tracker), the trajectory, and the record at the end."""
@@ -190,6 +207,7 @@ class _Episode:
         self.job, self.env, self.agent = job, env, agent
         self.start = time.perf_counter()
         self.total, self.steps, self.success, self.error = 0.0, 0, False, None
+        self.stopped: str | None = None  # a ServiceUnavailableError's message: no record for this episode
         try:
             self.cap = get_entry(job.env_id).max_episode_steps or DEFAULT_STEP_CAP
         except Exception:  # an unknown id fails when the env is made, with its own message
@@ -225,7 +243,9 @@ class _Episode:
         return False
 
     def fail(self, phase: str, action: Any, exc: BaseException) -> None:
-        if isinstance(exc, (StepTimeout, asyncio.TimeoutError)):
+        if isinstance(exc, ServiceUnavailableError):
+            self.stopped = f"{type(exc).__name__}: {exc}"
+        elif isinstance(exc, (StepTimeout, asyncio.TimeoutError)):
             job = self.job
             shared = (f" (the suite's {job.step_timeout:g} s x {job.in_flight} episodes in flight)"
                       if job.in_flight > 1 else "")
@@ -234,8 +254,10 @@ class _Episode:
             where = "the agent raised" if phase == "agent.act" else f"env.step rejected action {action!r}"
             self.error = f"{where} at step {self.steps}: {type(exc).__name__}: {exc}"
 
-    def record(self, stamp: dict[str, str]) -> EpisodeRecord:
+    def record(self, stamp: dict[str, str]) -> EpisodeRecord | StoppedEpisode:
         job = self.job
+        if self.stopped is not None:
+            return StoppedEpisode(job.env_id, job.seed, self.steps, self.stopped)
         try:
             versions = _versions(job.env_id)
         except Exception:
@@ -278,8 +300,9 @@ def _env_and_agent(job: EpisodeJob, envs: dict, agents: dict) -> tuple[gymnasium
     return env, stamp, agent
 
 
-def run_episode(job: EpisodeJob) -> EpisodeRecord:
-    """Play one episode and return its record; never raises."""
+def run_episode(job: EpisodeJob) -> EpisodeRecord | StoppedEpisode:
+    """Play one episode and return its record, or a :class:`StoppedEpisode` when a service the agent needs
+    is unavailable; never raises."""
     use_alarm = (job.step_timeout is not None and hasattr(signal, "setitimer")
                  and threading.current_thread() is threading.main_thread())
     old_handler = signal.signal(signal.SIGALRM, _alarm) if use_alarm else None
@@ -311,6 +334,8 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord:
                 break
             if episode.record_step(action, obs, reward, terminated, truncated, info):
                 break
+    except ServiceUnavailableError as exc:  # building the agent or resetting it needed the service
+        episode.stopped = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     finally:
@@ -320,7 +345,8 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord:
     return episode.record(stamp)
 
 
-async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str], agent: Any) -> EpisodeRecord:
+async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str],
+                       agent: Any) -> EpisodeRecord | StoppedEpisode:
     """Play one episode in an event loop: the agent's ``aact`` is awaited (its ``act`` runs in a thread when
     it has no ``aact``), so many episodes share one process while their agents wait on a server."""
     episode = _Episode(job, env, agent)
@@ -341,6 +367,8 @@ async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str
                 break
             if episode.record_step(action, obs, reward, terminated, truncated, info):
                 break
+    except ServiceUnavailableError as exc:  # building the agent or resetting it needed the service
+        episode.stopped = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     return episode.record(stamp)
@@ -430,6 +458,9 @@ def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
             job = todo.pop(0)
             try:
                 env, stamp, agent = await asyncio.to_thread(_env_and_agent, job, envs, agents)
+            except ServiceUnavailableError as exc:
+                results.put(StoppedEpisode(job.env_id, job.seed, 0, f"{type(exc).__name__}: {exc}"))
+                continue
             except Exception as exc:
                 results.put(_failed(job, f"could not run the episode: {type(exc).__name__}: {exc}"))
                 continue
@@ -587,6 +618,12 @@ def evaluate(
     Without ``agent_name`` the name is :func:`default_agent_name` with the identity's hash.
     ``max_episodes`` stops after that many new episodes (useful to test resuming).
 
+    When a service the agent needs is unavailable (its code raised a
+    :class:`~sparsegym.errors.ServiceUnavailableError`, e.g. an LLM server that cannot be reached), the run
+    stops and raises :class:`~sparsegym.errors.EvaluationStoppedError` naming the episode and the cause; the
+    episodes finished before are stored (its ``result`` holds them), that one is not, and calling this again
+    resumes there.
+
     ``isolate="docker"`` runs the agent (not the env) in a container with no network that sees only the
     submission's folder (:mod:`sparsegym.leaderboards.isolation`; image ``isolate_image``, default
     ``sparsegym:<version>``); its code is then never imported in this process.
@@ -636,8 +673,12 @@ def evaluate(
                               identity=identity)
     bar = _Progress(total, len(done), f"{name} on {suite.name}/{split}", progress)
     records = BACKENDS[backend](jobs, workers)
+    stopped: StoppedEpisode | None = None
     try:
         for record in records:
+            if isinstance(record, StoppedEpisode):
+                stopped = record
+                break
             store.add_episode(record)
             result.ran += 1
             result.failed += record.error is not None
@@ -650,6 +691,9 @@ def evaluate(
         bar.close()
         if isolate is not None:
             _close_isolated()
+    if stopped is not None:
+        when = f"after {stopped.step} step{'s' if stopped.step != 1 else ''}" if stopped.step else "before its first step"
+        raise EvaluationStoppedError(name, f"{stopped.env_id} seed {stopped.seed}, {when}", stopped.cause, result)
     return result
 
 

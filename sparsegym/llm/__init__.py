@@ -32,6 +32,7 @@ from sparsegym._lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "LLMClient": ".client", "ChatResult": ".result", "Usage": ".result", "ResponseCache": ".cache",
     "LLMError": ".errors", "LLMUnreachableError": ".errors", "LLMTimeoutError": ".errors", "LLMServerError": ".errors",
+    "LLMServerUnavailableError": ".errors",
     "ModelNotServedError": ".errors", "ContextTooLongError": ".errors", "MalformedResponseError": ".errors",
     "ScriptedLLMServer": ".testing", "LocalServer": ".server", "export_gguf": ".gguf_export",
     "RewardCodeWriter": ".reward_code", "RewardTask": ".reward_code", "RewardCodeEvaluator": ".reward_evaluator",

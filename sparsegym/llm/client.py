@@ -54,6 +54,7 @@ from sparsegym.llm.errors import (
     ContextTooLongError,
     LLMError,
     LLMServerError,
+    LLMServerUnavailableError,
     LLMTimeoutError,
     LLMUnreachableError,
     MalformedResponseError,
@@ -64,6 +65,9 @@ from sparsegym.llm.result import ChatResult, Usage
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"
 PLACEHOLDER_API_KEY = "sk-no-key-required"
 RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
+#: Statuses that, through every retry, say the service is unavailable rather than the request bad
+#: (LLMServerUnavailableError: an evaluation stops on it).
+UNAVAILABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, retry_after: float | None = None,
@@ -690,7 +694,8 @@ class LLMClient:
                 if final:
                     hint = ("the server is rate-limiting: lower max_concurrency or raise max_retries" if status == 429
                             else "it may be overloaded or failing: check its log, or raise max_retries")
-                    raise LLMServerError(self.base_url, status, message, attempts, hint) from exc
+                    error = LLMServerUnavailableError if status in UNAVAILABLE_STATUSES else LLMServerError
+                    raise error(self.base_url, status, message, attempts, hint) from exc
                 return backoff_delay(attempt, base=self.backoff, cap=self.backoff_max,
                                      retry_after=_retry_after(exc.response.headers), rng=self._rng)
             if status in (401, 403):

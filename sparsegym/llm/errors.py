@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparsegym.errors import SparseGymError
+from sparsegym.errors import ServiceUnavailableError, SparseGymError
 
 HOW_TO_GET_A_SERVER = (
     "Start one with `sparsegym serve` for a local model, or set SPARSEGYM_LLM_BASE_URL (or pass "
@@ -31,7 +31,7 @@ class LLMError(SparseGymError):
         return _rebuild, (type(self), str(self), dict(self.__dict__))
 
 
-class LLMUnreachableError(LLMError):
+class LLMUnreachableError(LLMError, ServiceUnavailableError):
     """No answer could be had from the server: connection refused, or dropped before an answer, on every try."""
 
     def __init__(self, base_url: str, cause: str, attempts: int = 1):
@@ -41,7 +41,7 @@ class LLMUnreachableError(LLMError):
                          + HOW_TO_GET_A_SERVER)
 
 
-class LLMTimeoutError(LLMError):
+class LLMTimeoutError(LLMError, ServiceUnavailableError):
     """The server accepted the request but did not answer within the client's timeout, on every try."""
 
     def __init__(self, base_url: str, timeout: float, attempts: int = 1):
@@ -62,7 +62,14 @@ class LLMServerError(LLMError):
         super().__init__(f"the server at {base_url} answered HTTP {status}{tries}: {detail}" + (f". {hint}" if hint else ""))
 
 
-class ModelNotServedError(LLMError):
+class LLMServerUnavailableError(LLMServerError, ServiceUnavailableError):
+    """An :class:`LLMServerError` that says the service, not the request, is failing: rate limiting (429) or
+    a gateway or server that is unavailable (502, 503, 504), through every retry. An evaluation stops on it
+    (:class:`~sparsegym.errors.ServiceUnavailableError`); a 500 may come from one request, so it stays an
+    :class:`LLMServerError`, a failed episode."""
+
+
+class ModelNotServedError(LLMError, ServiceUnavailableError):
     """The model asked for is not one the server serves, or no model was named and the server serves several
     (or none). ``models`` holds what the server lists."""
 

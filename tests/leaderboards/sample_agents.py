@@ -125,3 +125,28 @@ class HangsAsyncOnSeedZero(_Base):
 
     def act(self, obs, info):
         raise AssertionError("the async backend awaits aact")
+
+
+class ServiceDownOnSeedTwo(_Base):
+    """Its 'service' is down at step 3 of seed 2 (a ServiceUnavailableError) until the environment variable
+    named by ``up`` is set: the evaluation must stop there, store nothing for that episode, and resume once
+    it is set. (Not a file: a file named by the kwargs is hashed into the run's identity.)"""
+
+    def _step(self):
+        import os
+
+        from sparsegym.errors import ServiceUnavailableError
+
+        class ServiceDown(ServiceUnavailableError):
+            pass
+
+        self.t += 1
+        if self.seed == 2 and self.t == 3 and not os.environ.get(self.kwargs["up"]):
+            raise ServiceDown("the fake service is down")
+        return 2
+
+    def act(self, obs, info):
+        return self._step()
+
+    async def aact(self, obs, info):
+        return self._step()

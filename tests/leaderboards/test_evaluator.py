@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from sparsegym.errors import EvaluationStoppedError
 from sparsegym.leaderboards.agent import AgentLoadError
 from sparsegym.leaderboards.evaluator import evaluate, trajectory_path
 from sparsegym.leaderboards.store import ResultsStore
@@ -85,6 +86,27 @@ def test_agent_exceptions_are_recorded_not_fatal(store, tiny_suite):
             assert r.success is False and r.length == 3
         else:
             assert r.error is None
+
+
+@pytest.mark.parametrize("backend, workers", [("local", 1), ("local", 2), ("async", 2)])
+def test_an_unavailable_service_stops_the_run_and_the_same_call_resumes_it(store, tiny_suite, monkeypatch, backend,
+                                                                          workers):
+    monkeypatch.delenv("SPARSEGYM_TEST_SERVICE_UP", raising=False)
+    kwargs = {"up": "SPARSEGYM_TEST_SERVICE_UP"}
+    with pytest.raises(EvaluationStoppedError) as stop:
+        evaluate(f"{AGENTS}:ServiceDownOnSeedTwo", tiny_suite, "dev", agent_name="svc", agent_kwargs=kwargs,
+                 store=store, progress=False, backend=backend, workers=workers)
+    message = str(stop.value)
+    assert "the evaluation of 'svc' stopped at sparsegym/" in message and "seed 2, after 2 steps" in message
+    assert "ServiceDown: the fake service is down" in message and "run the same evaluation again" in message
+    stored = store.episodes(agent="svc")
+    assert all(r.error is None for r in stored)  # nothing failed was stored, and not the episode that stopped it
+    assert all(r.seed != 2 for r in stored if r.env_id == stop.value.where.split(" seed")[0])
+    assert stop.value.result.ran == len(stored) < 8
+    monkeypatch.setenv("SPARSEGYM_TEST_SERVICE_UP", "1")  # the service is back: the same call finishes the run
+    result = evaluate(f"{AGENTS}:ServiceDownOnSeedTwo", tiny_suite, "dev", agent_name="svc", agent_kwargs=kwargs,
+                      store=store, progress=False, backend=backend, workers=workers)
+    assert (result.skipped, result.ran, result.failed) == (len(stored), 8 - len(stored), 0)
 
 
 def test_a_hanging_agent_times_out_per_step(store, tiny_suite):

@@ -59,6 +59,43 @@ def test_an_llm_submission_runs_async_is_stored_ranked_and_reruns_from_cache(sto
                        for r in again.episodes(agent=rerun.agent))
 
 
+def test_a_server_that_goes_down_stops_the_run_and_a_500_fails_only_its_episode(store, tmp_path):
+    suite = Suite("smoke", ("sparsegym/MiniGrid-MultiRoom-N2-S4-v0",), episodes=4, description="t", step_timeout=30.0)
+    from sparsegym.errors import EvaluationStoppedError
+    from sparsegym.llm.testing import Fault
+
+    state = {"down": False, "calls": 0}
+
+    def reply(request):
+        state["calls"] += 1
+        if state["down"] and state["calls"] > 5:  # 503 (unavailable), retried at once (Retry-After: 0)
+            return Fault("status", status=503, body="loading model", headers={"Retry-After": "0"})
+        if state.get("broken"):  # a 500 through every retry: that request's episode fails, the run goes on
+            return Fault("status", status=500, body="boom", headers={"Retry-After": "0"})
+        return _walker(request)
+
+    with ScriptedLLMServer(reply=reply) as server:
+        kwargs = {"base_url": server.base_url, "cache": str(tmp_path / "c.sqlite"), "max_concurrency": 2}
+        run = dict(store=store, progress=False, observation="text", agent_kwargs=kwargs, backend="async", workers=2,
+                   agent_name="llm")
+        state["down"] = True
+        with pytest.raises(EvaluationStoppedError, match=r"stopped at sparsegym/.*LLMServerUnavailableError: "
+                                                         r"the server at .* answered HTTP 503.*run the same "
+                                                         r"evaluation again"):
+            evaluate("sparsegym.agents.llm:LLMAgent", suite, "test", **run)
+        assert all(r.error is None for r in store.episodes(agent="llm"))
+        state["down"] = False  # back up: the same call finishes the run, with nothing failed
+        result = evaluate("sparsegym.agents.llm:LLMAgent", suite, "test", **run)
+        assert result.skipped + result.ran == 4 and result.failed == 0
+
+        state["broken"] = True
+        broken = evaluate("sparsegym.agents.llm:LLMAgent", suite, "test", **{**run, "agent_name": "llm-500",
+                          "agent_kwargs": {**kwargs, "cache": False}})
+        assert (broken.ran, broken.failed) == (4, 4)
+        assert all("LLMServerError: the server at" in r.error and "HTTP 500" in r.error
+                   for r in store.episodes(agent="llm-500"))
+
+
 def test_the_async_backend_gives_the_local_backends_records(store, suite):
     a = evaluate("sparsegym.baselines:RandomAgent", suite, "test", store=store, progress=False, agent_name="a")
     b = evaluate("sparsegym.baselines:RandomAgent", suite, "test", store=store, progress=False, agent_name="b",

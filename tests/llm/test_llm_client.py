@@ -15,13 +15,14 @@ import pytest
 
 pytest.importorskip("openai")
 
-from sparsegym.errors import MissingDependencyError, SparseGymError  # noqa: E402
+from sparsegym.errors import MissingDependencyError, ServiceUnavailableError, SparseGymError  # noqa: E402
 from sparsegym.llm import (  # noqa: E402
     ChatResult,
     ContextTooLongError,
     LLMClient,
     LLMError,
     LLMServerError,
+    LLMServerUnavailableError,
     LLMTimeoutError,
     LLMUnreachableError,
     MalformedResponseError,
@@ -180,6 +181,17 @@ def test_retries_give_up_after_max_retries_and_say_so(server, make_client):
     with pytest.raises(LLMServerError, match=r"HTTP 503 on each of 3 attempts.*max_retries") as info:
         client.chat(HI)
     assert info.value.status == 503 and info.value.attempts == 3 and server.count(CHAT) == 3
+
+
+@pytest.mark.parametrize("status, unavailable", [(503, True), (502, True), (504, True), (429, True), (500, False)])
+def test_which_failures_say_the_service_is_unavailable(server, make_client, status, unavailable):
+    # An evaluation stops on a ServiceUnavailableError (the service is down); a 500 may be this request's own.
+    server.fail_next("status", times=10, status=status, headers={"Retry-After": "0"})
+    client = make_client(server.base_url, model="scripted-model", max_retries=1)
+    with pytest.raises(LLMServerError) as info:
+        client.chat(HI)
+    assert isinstance(info.value, ServiceUnavailableError) is unavailable
+    assert (type(info.value) is LLMServerUnavailableError) is unavailable and info.value.status == status
 
 
 def test_429_waits_for_retry_after(server, make_client):
@@ -364,8 +376,15 @@ def test_errors_are_sparsegym_errors_and_pickle_with_their_fields():
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ContextTooLongError and str(back) == str(err) and (back.prompt_tokens, back.limit) == (10, 8)
     for cls in (LLMUnreachableError, LLMTimeoutError, LLMServerError, ModelNotServedError, ContextTooLongError,
-                MalformedResponseError):
+                MalformedResponseError, LLMServerUnavailableError):
         assert issubclass(cls, LLMError) and issubclass(cls, SparseGymError)
+    # the ones that say the server, not the request, failed: an evaluation stops on them
+    stops = {c for c in (LLMUnreachableError, LLMTimeoutError, LLMServerError, ModelNotServedError,
+                         ContextTooLongError, MalformedResponseError, LLMServerUnavailableError)
+             if issubclass(c, ServiceUnavailableError)}
+    assert stops == {LLMUnreachableError, LLMTimeoutError, ModelNotServedError, LLMServerUnavailableError}
+    down = pickle.loads(pickle.dumps(LLMServerUnavailableError("http://x/v1", 503, "loading", 5, "wait")))
+    assert type(down) is LLMServerUnavailableError and down.status == 503 and "HTTP 503 on each of 5" in str(down)
 
 
 def test_missing_openai_names_the_extra(monkeypatch):
