@@ -143,4 +143,9 @@ def _run(args: argparse.Namespace, server) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from sparsegym.errors import EvaluationStoppedError
+
+    try:
+        raise SystemExit(main())
+    except EvaluationStoppedError as exc:  # the LLM server went away: say so in one line; rerunning resumes
+        raise SystemExit(f"make_baseline_leaderboard.py: {exc}") from None
