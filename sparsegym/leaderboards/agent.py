@@ -13,8 +13,10 @@ Entry points:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
+import inspect
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -91,6 +93,39 @@ def load_factory(entry: str, base_dir: str | Path | None = None) -> Callable[...
     raise AgentLoadError(
         f"{target!r} has no {' or '.join(repr(c) for c in candidates)}; callables defined there: {', '.join(public) or 'none'}"
     )
+
+
+def check_agent_kwargs(factory: Callable[..., Any], entry: str, agent_kwargs: dict[str, Any] | None) -> None:
+    """Raise :class:`AgentLoadError` when ``factory(env, **agent_kwargs)`` cannot bind: a keyword the factory
+    does not take (with the nearest it does, and all it takes) or a required one missing. Called before any
+    episode runs, so a typo in a submission's ``agent_kwargs`` is one error, not a failed record per episode.
+    A factory that takes ``**kwargs``, or whose signature Python cannot read, is left to its call."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    params = sig.parameters
+    kwargs = dict(agent_kwargs or {})
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown: list[str] = []
+    else:
+        unknown = [k for k in kwargs if k not in params or params[k].kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)]
+    takes = [n for i, (n, p) in enumerate(params.items())
+             if i > 0 and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    name = getattr(factory, "__qualname__", None) or repr(factory)
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, takes, n=1)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise AgentLoadError(
+            f"agent_kwargs of {entry!r}: {name} takes no {', '.join(hints)}; it takes "
+            f"{', '.join(takes) or 'only the env'}")
+    try:
+        sig.bind(None, **kwargs)  # the env comes first
+    except TypeError as exc:
+        raise AgentLoadError(f"agent_kwargs of {entry!r} do not fit {name}{sig}: {exc}") from None
 
 
 def build_agent(entry: str, env: gymnasium.Env, agent_kwargs: dict[str, Any] | None = None,

@@ -65,7 +65,7 @@ from sparsegym.envs.family import get_family
 from sparsegym.envs.progress import SuccessProgress, progress_for
 from sparsegym.envs.registry import get_entry
 from sparsegym.errors import ConfigError, EvaluationStoppedError, ServiceUnavailableError
-from sparsegym.leaderboards.agent import build_agent, load_factory
+from sparsegym.leaderboards.agent import build_agent, check_agent_kwargs, load_factory
 from sparsegym.leaderboards.identity import (
     NAME_HASH,
     RunIdentity,
@@ -640,7 +640,8 @@ def evaluate(
 
         check_isolation(isolate, isolate_image)  # unknown mode, no engine, no image: before any episode runs
     else:
-        load_factory(entry, base_dir)  # fail fast, with the loader's message, before any episode runs
+        # fail fast, with the loader's message or the kwargs that do not fit, before any episode runs
+        check_agent_kwargs(load_factory(entry, base_dir), entry, agent_kwargs)
     if model_files is None:
         model_files = (details or {}).get("model_files") or {}
     identity = run_identity(entry, agent_kwargs, observation=mode, model_files=model_files, base_dir=base_dir)

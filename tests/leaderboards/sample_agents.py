@@ -82,9 +82,10 @@ class TextWalker(_Base):
 
 
 class FromFile(_Base):
-    """Reads its action index from the file named by ``path`` (a stand-in for a checkpoint)."""
+    """Reads its action index from the file named by ``path`` (a stand-in for a checkpoint); other options
+    are taken and ignored (the identity tests vary them)."""
 
-    def __init__(self, env, path):
+    def __init__(self, env, path, **options):
         super().__init__(env)
         with open(path) as f:
             self.action = int(f.read().strip() or 2)
@@ -150,3 +151,11 @@ class ServiceDownOnSeedTwo(_Base):
 
     async def aact(self, obs, info):
         return self._step()
+
+
+def make_with_options(env, speed, *, mode="fast"):
+    """A factory with named options (a required one, a keyword-only one): kwargs that do not fit are refused
+    before any episode runs."""
+    agent = Forward(env)
+    agent.speed, agent.mode = speed, mode
+    return agent

@@ -216,6 +216,24 @@ def test_bad_entry_points_fail_fast_with_the_fix(store, tiny_suite, entry, match
     assert store.episodes() == []
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sped": 2}, r"agent_kwargs of '.*:make_with_options': make_with_options takes no 'sped' \(did you mean "
+                  r"'speed'\?\); it takes speed, mode"),
+    ({"speed": 2, "colour": 1, "mod": "x"}, r"takes no 'colour', 'mod' \(did you mean 'mode'\?\)"),
+    ({"mode": "slow"}, r"do not fit make_with_options\(env, speed, \*, mode='fast'\): missing a required "
+                       r"argument: 'speed'"),
+])
+def test_agent_kwargs_that_do_not_fit_the_factory_fail_before_any_episode(store, tiny_suite, kwargs, match):
+    with pytest.raises(AgentLoadError, match=match):
+        evaluate(f"{AGENTS}:make_with_options", tiny_suite, "dev", store=store, progress=False, agent_kwargs=kwargs)
+    assert store.episodes() == []
+    # what fits runs, and a factory taking **kwargs is left to its call
+    assert evaluate(f"{AGENTS}:make_with_options", tiny_suite, "dev", store=store, progress=False,
+                    agent_kwargs={"speed": 2, "mode": "slow"}, agent_name="fits").failed == 0
+    assert evaluate(f"{AGENTS}:Forward", tiny_suite, "dev", store=store, progress=False,
+                    agent_kwargs={"anything": 1}, agent_name="takes-all").failed == 0
+
+
 def test_bad_split_backend_and_workers(store, tiny_suite):
     with pytest.raises(ValueError, match="unknown split 'train'"):
         evaluate("sparsegym.baselines:RandomAgent", tiny_suite, "train", store=store)
