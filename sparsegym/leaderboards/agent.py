@@ -16,8 +16,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib
-import inspect
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
