@@ -38,7 +38,8 @@ def test_the_command_line_parser_is_light_too():
         """
         import sys
         from sparsegym.cli import build_parser
-        text = build_parser().format_help() + build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+        parser = build_parser()
+        text = parser.format_help() + parser._subparsers._group_actions[0].choices["train"].format_help()
         print([m for m in ("torch", "minigrid", "openai") if m in sys.modules], "gigpo" in text, "ppo-text" in text)
         """
     )

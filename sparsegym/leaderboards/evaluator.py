@@ -199,6 +199,10 @@ class StoppedEpisode:
     cause: str
 
 
+def _cause(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 class _Episode:
     """One episode's bookkeeping, shared by the synchronous and the asynchronous runners: the return, the
     step count, success, progression (the family's tracker), the trajectory, and the record at the end."""
@@ -244,7 +248,7 @@ class _Episode:
 
     def fail(self, phase: str, action: Any, exc: BaseException) -> None:
         if isinstance(exc, ServiceUnavailableError):
-            self.stopped = f"{type(exc).__name__}: {exc}"
+            self.stopped = _cause(exc)
         elif isinstance(exc, (StepTimeout, asyncio.TimeoutError)):
             job = self.job
             shared = (f" (the suite's {job.step_timeout:g} s x {job.in_flight} episodes in flight)"
@@ -335,7 +339,7 @@ def run_episode(job: EpisodeJob) -> EpisodeRecord | StoppedEpisode:
             if episode.record_step(action, obs, reward, terminated, truncated, info):
                 break
     except ServiceUnavailableError as exc:  # building the agent or resetting it needed the service
-        episode.stopped = f"{type(exc).__name__}: {exc}"
+        episode.stopped = _cause(exc)
     except Exception as exc:
         episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     finally:
@@ -368,7 +372,7 @@ async def arun_episode(job: EpisodeJob, env: gymnasium.Env, stamp: dict[str, str
             if episode.record_step(action, obs, reward, terminated, truncated, info):
                 break
     except ServiceUnavailableError as exc:  # building the agent or resetting it needed the service
-        episode.stopped = f"{type(exc).__name__}: {exc}"
+        episode.stopped = _cause(exc)
     except Exception as exc:
         episode.error = f"could not run the episode: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     return episode.record(stamp)
@@ -459,7 +463,7 @@ def _run_async(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeRecord]:
             try:
                 env, stamp, agent = await asyncio.to_thread(_env_and_agent, job, envs, agents)
             except ServiceUnavailableError as exc:
-                results.put(StoppedEpisode(job.env_id, job.seed, 0, f"{type(exc).__name__}: {exc}"))
+                results.put(StoppedEpisode(job.env_id, job.seed, 0, _cause(exc)))
                 continue
             except Exception as exc:
                 results.put(_failed(job, f"could not run the episode: {type(exc).__name__}: {exc}"))

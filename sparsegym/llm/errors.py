@@ -63,8 +63,8 @@ class LLMServerError(LLMError):
 
 
 class LLMServerUnavailableError(LLMServerError, ServiceUnavailableError):
-    """An :class:`LLMServerError` that says the service, not the request, is failing: rate limiting (429) or
-    a gateway or server that is unavailable (502, 503, 504), through every retry. An evaluation stops on it
+    """An :class:`LLMServerError` that says the service, not the request, is failing: a request timeout
+    (408), rate limiting (429) or a gateway or server that is unavailable (502, 503, 504), through every retry. An evaluation stops on it
     (:class:`~sparsegym.errors.ServiceUnavailableError`); a 500 may come from one request, so it stays an
     :class:`LLMServerError`, a failed episode."""
 

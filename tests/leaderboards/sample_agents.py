@@ -1,6 +1,9 @@
 """Agents with known misbehaviour, loaded by path from the leaderboard tests (no tests in here)."""
 
+import os
 import time
+
+from sparsegym.errors import ServiceUnavailableError
 
 
 class _Base:
@@ -60,8 +63,6 @@ class DiesOnSeedOne(_Base):
     """Kills its own process (as a segfault would) on seed 1."""
 
     def act(self, obs, info):
-        import os
-
         self.t += 1
         if self.seed == 1 and self.t == 2:
             os._exit(3)
@@ -128,19 +129,16 @@ class HangsAsyncOnSeedZero(_Base):
         raise AssertionError("the async backend awaits aact")
 
 
+class ServiceDown(ServiceUnavailableError):
+    pass
+
+
 class ServiceDownOnSeedTwo(_Base):
     """Its 'service' is down at step 3 of seed 2 (a ServiceUnavailableError) until the environment variable
     named by ``up`` is set: the evaluation must stop there, store nothing for that episode, and resume once
     it is set. (Not a file: a file named by the kwargs is hashed into the run's identity.)"""
 
     def _step(self):
-        import os
-
-        from sparsegym.errors import ServiceUnavailableError
-
-        class ServiceDown(ServiceUnavailableError):
-            pass
-
         self.t += 1
         if self.seed == 2 and self.t == 3 and not os.environ.get(self.kwargs["up"]):
             raise ServiceDown("the fake service is down")

@@ -94,7 +94,6 @@ def test_builtin_names_match_what_the_builtin_modules_register():
     available()  # imports the built-in modules
     builtin = {name for name, cls in _REGISTRY.items() if cls.__module__.startswith("sparsegym.agents.text.algos.")}
     assert sorted(builtin) == sorted(BUILTIN_NAMES)
-    assert set(BUILTIN_NAMES) <= set(available(load=False))
 
 
 def test_options_come_from_algo_kwargs(probe):
